@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine:
+#   make app   runs the app on the shipped checkpoint
+#   make test  runs the whole test suite (installs Chromium for the browser test when missing)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: app test lint bench clean-venv chromium
+
+$(VENV)/.runtime: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+app: $(VENV)/.runtime
+	$(PY) -m streamlit run viz_app/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| { echo "could not install chromium (apt-get failed): the browser test needs it"; exit 1; }; }
+
+test: $(VENV)/.dev chromium
+	$(PY) -m ruff check nanogpt viz_app tests
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check nanogpt viz_app tests
+	$(PY) -m ruff format --check nanogpt viz_app tests
+
+bench: $(VENV)/.runtime
+	$(PY) -m nanogpt bench
+
+clean-venv:
+	rm -rf $(VENV)

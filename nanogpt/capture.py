@@ -1,0 +1,105 @@
+"""run_with_cache: one forward pass, every named activation, optional interventions.
+
+Hooks are registered on the model's HookPoints for the duration of one call and removed in
+`finally`. Streamlit serves every browser session from one shared model in several threads, so
+a hook registered here must not record (or steer) another thread's forward: each hook checks
+that the forward running it belongs to this call, through a ContextVar (one per thread), and
+interventions travel the same way (model.intervene). Nothing is ever left on the model.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from .model import SCOPED_HOOK_IDS, HookPoint, KVCache, intervene
+
+_OWNER: ContextVar[object | None] = ContextVar("nanogpt_capture_owner", default=None)
+
+Names = Iterable[str] | str | Callable[[str], bool] | None
+
+
+class Cache(dict):
+    """Hook name -> detached CPU tensor, e.g. cache["blocks.0.attn.hook_pattern"]: (B, H, T, T)."""
+
+    def stack(self, suffix: str) -> torch.Tensor:
+        """One tensor per layer for a per-block hook, stacked: e.g. 'attn.hook_pattern' -> (L, B, H, T, T)."""
+        keys = sorted((k for k in self if re.fullmatch(rf"blocks\.\d+\.{re.escape(suffix)}", k)),
+                      key=lambda k: int(k.split(".")[1]))  # fmt: skip
+        if not keys:
+            raise KeyError(f"nothing captured for 'blocks.*.{suffix}'")
+        return torch.stack([self[k] for k in keys])
+
+    def to_npz(self, path) -> None:
+        np.savez_compressed(path, **{name: t.float().numpy() for name, t in self.items()})
+
+
+def hook_points(model) -> dict[str, HookPoint]:
+    return {name: m for name, m in model.named_modules() if isinstance(m, HookPoint)}
+
+
+def _selector(names: Names) -> Callable[[str], bool]:
+    if names is None:
+        return lambda name: True
+    if callable(names):
+        return names
+    if isinstance(names, str):
+        return lambda name: re.fullmatch(names, name) is not None
+    wanted = set(names)
+    return lambda name: name in wanted
+
+
+@torch.no_grad()
+def run_with_cache(
+    model,
+    idx: torch.Tensor,
+    names: Names = None,
+    *,
+    attn_scale: str | float | None = None,
+    ablate_heads: Iterable[tuple[int, int]] = (),
+    causal: bool = True,
+    kv_cache: KVCache | None = None,
+) -> tuple[torch.Tensor, Cache]:
+    """Logits (B, T, vocab) and a Cache of the hook points `names` selects.
+
+    names: None (everything), a list of hook names, a regex matched against the whole name,
+    or a predicate. attn_scale: "head_size" | "n_embd" | "none" | a float the scores are
+    multiplied by; ablate_heads: (layer, head) pairs whose output is zeroed; causal=False lifts
+    the mask. The logits always reflect the intervention.
+    """
+    points = hook_points(model)
+    select = _selector(names)
+    if names is not None and not callable(names) and not isinstance(names, str):
+        unknown = set(names) - set(points)
+        if unknown:
+            raise KeyError(f"unknown hook names: {sorted(unknown)}; the model has {len(points)} hook points")
+    if idx.dim() == 1:
+        idx = idx[None]  # (1, T)
+    owner = object()
+    cache = Cache()
+    handles = []
+    reset = _OWNER.set(owner)
+    try:
+        for name, point in points.items():
+            if not select(name):
+                continue
+
+            def record(module, inputs, output, name=name):
+                if _OWNER.get() is owner:  # another thread's forward: not ours to record
+                    cache[name] = output.detach().to("cpu", torch.float32)
+
+            handle = point.register_forward_hook(record)
+            SCOPED_HOOK_IDS.add(handle.id)
+            handles.append(handle)
+        with intervene(attn_scale=attn_scale, ablate_heads=ablate_heads, causal=causal):
+            logits, _ = model(idx, kv_cache=kv_cache)
+    finally:
+        for handle in handles:
+            handle.remove()
+            SCOPED_HOOK_IDS.discard(handle.id)
+        _OWNER.reset(reset)
+    return logits, cache

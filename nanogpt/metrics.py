@@ -1,0 +1,178 @@
+"""Pure functions over captured tensors: how sharp each softmax is, how the residual grows,
+what each layer would predict (logit lens).
+
+Conventions: a pattern is (..., T_q, T_k) post-softmax weights; under the causal mask query row t
+sees t + 1 keys, so its entropy is at most log(t + 1). Row 0 sees one key and carries no
+information about sharpness, so summaries over rows skip it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .capture import Cache
+
+# a head is tagged when, on average over rows t >= 1, it puts this much weight on ...
+PREV_TOKEN_THRESHOLD = 0.4  # ... key t - 1
+SINK_THRESHOLD = 0.4  # ... key 0
+UNIFORM_THRESHOLD = 0.9  # normalised entropy at or above this: spread almost evenly
+
+
+def entropy(pattern: torch.Tensor) -> torch.Tensor:
+    """Entropy of each query row in nats: (..., T_q, T_k) -> (..., T_q). 0 log 0 counts as 0."""
+    p = pattern.float()
+    return -(p * torch.log(p.clamp_min(1e-30))).sum(-1)
+
+
+def keys_per_row(n_rows: int, n_keys: int, causal: bool = True) -> torch.Tensor:
+    """How many keys each query row sees: t + 1 under the mask, all of them without. (T_q,)"""
+    if causal:
+        return torch.arange(n_keys - n_rows + 1, n_keys + 1, dtype=torch.float32)
+    return torch.full((n_rows,), float(n_keys))
+
+
+def normalized_entropy(pattern: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    """Entropy / log(number of keys the row sees), in [0, 1]; 0 for a row with one key. (..., T_q)"""
+    n = keys_per_row(pattern.shape[-2], pattern.shape[-1], causal)
+    max_entropy = torch.log(n)
+    return torch.where(n > 1, entropy(pattern) / max_entropy.clamp_min(1e-12), torch.zeros_like(n))
+
+
+def max_weight(pattern: torch.Tensor) -> torch.Tensor:
+    """The largest weight in each row: 1.0 is one-hot. (..., T_q)"""
+    return pattern.float().amax(-1)
+
+
+def effective_keys(pattern: torch.Tensor) -> torch.Tensor:
+    """exp(entropy): the number of keys a row behaves as if it spread evenly over. (..., T_q)"""
+    return entropy(pattern).exp()
+
+
+def score_std(scores: torch.Tensor) -> torch.Tensor:
+    """Std of each row's pre-softmax scores over the keys it may see (masked -inf ignored). (..., T_q)"""
+    s = scores.float()
+    finite = torch.isfinite(s)
+    n = finite.sum(-1).clamp_min(1)
+    mean = torch.where(finite, s, 0.0).sum(-1) / n
+    var = torch.where(finite, (s - mean[..., None]) ** 2, 0.0).sum(-1) / n
+    return var.sqrt()
+
+
+def row_mean(values: torch.Tensor) -> torch.Tensor:
+    """Mean over query rows 1.. (row 0 is trivial): (..., T_q) -> (...)."""
+    return values[..., 1:].mean(-1) if values.shape[-1] > 1 else values[..., 0]
+
+
+def n_layers(cache: Cache) -> int:
+    return 1 + max(int(k.split(".")[1]) for k in cache if k.startswith("blocks."))
+
+
+def residual_points(cache: Cache) -> list[tuple[str, str]]:
+    """(label, hook name) for every residual-stream point present, in order through the model."""
+    points = [("embed", "blocks.0.hook_resid_pre")]
+    for i in range(n_layers(cache)):
+        points.append((f"L{i} +attn", f"blocks.{i}.hook_resid_mid"))
+        points.append((f"L{i} +mlp", f"blocks.{i}.hook_resid_post"))
+    return [(label, name) for label, name in points if name in cache]
+
+
+def residual_norms(cache: Cache) -> tuple[list[str], torch.Tensor]:
+    """L2 norm of the residual stream at every point and position: labels, (P, B, T)."""
+    points = residual_points(cache)
+    return [label for label, _ in points], torch.stack([cache[name].norm(dim=-1) for _, name in points])
+
+
+def sublayer_norms(cache: Cache) -> tuple[list[str], torch.Tensor]:
+    """L2 norm of what each attention and MLP sublayer writes: labels, (S, B, T)."""
+    labels, norms = [], []
+    for i in range(n_layers(cache)):
+        for label, name in ((f"L{i} attn", f"blocks.{i}.hook_attn_out"), (f"L{i} mlp", f"blocks.{i}.hook_mlp_out")):
+            if name in cache:
+                labels.append(label)
+                norms.append(cache[name].norm(dim=-1))
+    return labels, torch.stack(norms)
+
+
+@torch.no_grad()
+def logit_lens(model, cache: Cache) -> tuple[list[str], torch.Tensor]:
+    """Next-character probabilities read off every residual point through ln_f and the head.
+
+    Returns labels and (P, B, T, vocab). The last point equals the model's own prediction.
+    """
+    labels, probs = [], []
+    for label, name in residual_points(cache):
+        resid = cache[name].to(next(model.parameters()).device)
+        logits = model.lm_head(model.ln_f.ln(resid))  # (B, T, vocab)
+        labels.append(label)
+        probs.append(torch.softmax(logits.float(), dim=-1).cpu())
+    return labels, torch.stack(probs)
+
+
+def per_position_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the true next character at every position: (B, T, V), (B, T) -> (B, T)."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return -logp.gather(-1, targets[..., None]).squeeze(-1)
+
+
+def patterns(cache: Cache) -> torch.Tensor:
+    """Every head's weights for batch item 0: (L, H, T, T)."""
+    return cache.stack("attn.hook_pattern")[:, 0]
+
+
+def head_tags(pattern: torch.Tensor, causal: bool = True) -> list[str]:
+    """Tags for one head's (T, T) pattern: previous-token, first-token (sink), uniform."""
+    T = pattern.shape[-1]
+    if T < 2:
+        return []
+    tags = []
+    rows = torch.arange(1, T)
+    if pattern[rows, rows - 1].mean() >= PREV_TOKEN_THRESHOLD:
+        tags.append("previous-token")
+    if pattern[1:, 0].mean() >= SINK_THRESHOLD:
+        tags.append("first-token")
+    if row_mean(normalized_entropy(pattern, causal)) >= UNIFORM_THRESHOLD:
+        tags.append("uniform")
+    return tags
+
+
+def head_summary(cache: Cache, causal: bool = True) -> list[dict]:
+    """One dict per head: mean entropy (nats and normalised), mean max weight, effective keys, tags."""
+    pats = patterns(cache)  # (L, H, T, T)
+    ent = row_mean(entropy(pats))  # (L, H)
+    norm = row_mean(normalized_entropy(pats, causal))
+    peak = row_mean(max_weight(pats))
+    eff = row_mean(effective_keys(pats))
+    out = []
+    for layer in range(pats.shape[0]):
+        for head in range(pats.shape[1]):
+            out.append(dict(
+                layer=layer, head=head,
+                mean_entropy=round(float(ent[layer, head]), 4),
+                mean_normalized_entropy=round(float(norm[layer, head]), 4),
+                mean_max_weight=round(float(peak[layer, head]), 4),
+                effective_keys=round(float(eff[layer, head]), 3),
+                tags=head_tags(pats[layer, head], causal),
+            ))  # fmt: skip
+    return out
+
+
+def softmax_variance_demo(d: int, n: int = 4096, seed: int = 0) -> dict:
+    """The lecture's point about the scale: for unit-Gaussian q and k of size d, var(q.k) ~ d;
+    multiplying by 1/sqrt(d) brings it back to ~1, and keeps softmax from turning one-hot.
+
+    Returns the two variances and one row of 8 scores through softmax with and without the scale.
+    """
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(n, d, generator=g)
+    k = torch.randn(n, d, generator=g)
+    dots = (q * k).sum(-1)  # (n,)
+    row = (torch.randn(8, d, generator=g) @ torch.randn(d, generator=g))  # (8,) one query, 8 keys
+    return dict(
+        d=d,
+        var_unscaled=float(dots.var()),
+        var_scaled=float((dots / math.sqrt(d)).var()),
+        row_unscaled=torch.softmax(row, -1).tolist(),
+        row_scaled=torch.softmax(row / math.sqrt(d), -1).tolist(),
+    )

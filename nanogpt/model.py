@@ -1,0 +1,276 @@
+"""The lecture's GPT, with named hook points, and the bigram model it starts from.
+
+Each attention layer has two paths. The fast path calls F.scaled_dot_product_attention and never
+builds the (T, T) matrix. The explicit path computes scores and weights and passes them through
+identity HookPoints, so forward hooks can read (or replace) them. The explicit path runs only
+when someone is looking: a hook registered on one of the layer's hook points, or an
+intervention active in the calling thread (see `intervene`). Both give the same logits.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from .config import GPTConfig
+
+
+class HookPoint(nn.Module):
+    """An identity module: a named place for forward hooks (TransformerLens's idea and names)."""
+
+    def forward(self, x):
+        return x
+
+    def has_user_hooks(self) -> bool:
+        """True if a hook is here that is not scoped to one thread's run_with_cache call."""
+        return any(hook_id not in SCOPED_HOOK_IDS for hook_id in self._forward_hooks)
+
+
+# ids of hooks that run_with_cache registered for its own thread; other threads ignore them,
+# so they must not push those threads off the fast path either
+SCOPED_HOOK_IDS: set[int] = set()
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """What one forward call changes. Lives in a ContextVar: per thread, never on the model."""
+
+    attn_scale: str | float | None = None  # None keeps the model's own scale
+    ablate_heads: frozenset = field(default_factory=frozenset)  # {(layer, head), ...}
+    causal: bool = True
+
+
+_INTERVENTION: ContextVar[Intervention | None] = ContextVar("nanogpt_intervention", default=None)
+
+
+@contextmanager
+def intervene(attn_scale: str | float | None = None, ablate_heads=(), causal: bool = True):
+    """Run forwards in this block with an intervention (and on the explicit path)."""
+    if isinstance(attn_scale, str) and attn_scale not in ("head_size", "n_embd", "none"):
+        raise ValueError(f"attn_scale must be head_size, n_embd, none or a number, not {attn_scale!r}")
+    spec = Intervention(attn_scale, frozenset((int(l), int(h)) for l, h in ablate_heads), causal)
+    token = _INTERVENTION.set(spec)
+    try:
+        yield spec
+    finally:
+        _INTERVENTION.reset(token)
+
+
+def scale_value(setting: str | float, n_embd: int, head_size: int) -> float:
+    """The number q.k is multiplied by, for a named setting or a given float."""
+    if isinstance(setting, (int, float)):
+        return float(setting)
+    return {"head_size": head_size**-0.5, "n_embd": n_embd**-0.5, "none": 1.0}[setting]
+
+
+class KVCache:
+    """Keys and values of the positions seen so far, per layer, so a new step costs one position."""
+
+    def __init__(self, n_layer: int):
+        self.k: list[torch.Tensor | None] = [None] * n_layer  # each (B, H, T_past, d)
+        self.v: list[torch.Tensor | None] = [None] * n_layer
+
+    @property
+    def length(self) -> int:
+        return 0 if self.k[0] is None else self.k[0].shape[2]
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        if self.k[layer] is not None:
+            k = torch.cat([self.k[layer], k], dim=2)  # (B, H, T_past + T, d)
+            v = torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.n_head, self.n_embd = config.n_head, config.n_embd
+        self.head_size = config.head_size
+        self.scale_setting = config.attn_scale
+        self.dropout = config.dropout
+        # q, k and v of every head in one matmul; bias-free, as in the lecture
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.attn_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        mask = torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool))
+        self.register_buffer("mask", mask, persistent=False)  # (block_size, block_size)
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
+        self.hook_scores, self.hook_pattern, self.hook_z = HookPoint(), HookPoint(), HookPoint()
+        self._hook_points = (self.hook_q, self.hook_k, self.hook_v,
+                             self.hook_scores, self.hook_pattern, self.hook_z)  # fmt: skip
+
+    def forward(self, x: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        H, d = self.n_head, self.head_size
+        q, k, v = self.qkv(x).split(C, dim=2)  # each (B, T, C)
+        q = q.view(B, T, H, d).transpose(1, 2)  # (B, H, T, d)
+        k = k.view(B, T, H, d).transpose(1, 2)  # (B, H, T, d)
+        v = v.view(B, T, H, d).transpose(1, 2)  # (B, H, T, d)
+        past = 0
+        if kv_cache is not None:
+            past = kv_cache.length
+            k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H, past + T, d)
+
+        spec = _INTERVENTION.get()
+        explicit = spec is not None or any(hp.has_user_hooks() for hp in self._hook_points)
+        setting = spec.attn_scale if spec is not None and spec.attn_scale is not None else None
+        scale = scale_value(self.scale_setting if setting is None else setting, C, d)
+        causal = spec.causal if spec is not None else True
+        # query t (at absolute position past + t) may see keys 0 .. past + t
+        mask = self.mask[past : past + T, : past + T] if causal else None  # (T, past + T)
+
+        if not explicit:
+            dropout_p = self.dropout if self.training else 0.0
+            if causal and past == 0:
+                y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale)
+            else:  # a cached step (one query sees every key) or a block of queries after a cache
+                attn_mask = mask if (causal and T > 1) else None
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
+        else:
+            q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
+            scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, past + T)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            scores = self.hook_scores(scores)
+            pattern = self.hook_pattern(F.softmax(scores, dim=-1))  # (B, H, T, past + T)
+            y = self.attn_dropout(pattern) @ v  # (B, H, T, d)
+            if spec is not None and spec.ablate_heads:
+                heads = [h for (layer, h) in spec.ablate_heads if layer == self.layer_idx]
+                if heads:
+                    keep = torch.ones(H, 1, 1, dtype=y.dtype, device=y.device)  # (H, 1, 1)
+                    keep[heads] = 0.0
+                    y = y * keep
+            y = self.hook_z(y)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
+        return self.resid_dropout(self.proj(y))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(config.n_embd, 4 * config.n_embd),
+            nn.GELU() if config.activation == "gelu" else nn.ReLU(),
+            nn.Linear(4 * config.n_embd, config.n_embd),
+            nn.Dropout(config.dropout),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Block(nn.Module):
+    """Communication (attention) then computation (feed-forward), each in a residual branch."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        norm = (lambda: nn.LayerNorm(config.n_embd)) if config.layernorm else nn.Identity
+        self.ln1, self.ln2 = norm(), norm()
+        self.attn = CausalSelfAttention(config, layer_idx)
+        self.ffwd = FeedForward(config) if config.ffn else None
+        self.hook_resid_pre, self.hook_attn_out = HookPoint(), HookPoint()
+        self.hook_resid_mid, self.hook_mlp_out = HookPoint(), HookPoint()
+        self.hook_resid_post = HookPoint()
+
+    def forward(self, x, kv_cache: KVCache | None = None):
+        cfg = self.config
+        x = self.hook_resid_pre(x)
+        # pre-norm (the lecture): x + f(ln(x)); post-norm (the 2017 paper): ln(x + f(x))
+        attn_in = self.ln1(x) if cfg.norm == "pre" else x
+        attn_out = self.hook_attn_out(self.attn(attn_in, kv_cache))
+        x = x + attn_out if cfg.residual else attn_out
+        if cfg.norm == "post":
+            x = self.ln1(x)
+        x = self.hook_resid_mid(x)
+        if self.ffwd is not None:
+            mlp_out = self.hook_mlp_out(self.ffwd(self.ln2(x) if cfg.norm == "pre" else x))
+            x = x + mlp_out if cfg.residual else mlp_out
+            if cfg.norm == "post":
+                x = self.ln2(x)
+        return self.hook_resid_post(x)
+
+
+class FinalNorm(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln = nn.LayerNorm(config.n_embd) if config.layernorm else nn.Identity()
+        self.hook_normalized = HookPoint()
+
+    def forward(self, x):
+        return self.hook_normalized(self.ln(x))
+
+
+def _init_weights(module: nn.Module):
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def _loss(logits: torch.Tensor, targets: torch.Tensor | None):
+    if targets is None:
+        return None
+    B, T, V = logits.shape
+    return F.cross_entropy(logits.view(B * T, V), targets.view(B * T))  # flatten (B, T) positions
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_emb = nn.Embedding(config.block_size, config.n_embd) if config.pos_emb else None
+        self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()
+        self.blocks = nn.ModuleList([Block(config, i) for i in range(config.n_layer)])
+        self.ln_f = FinalNorm(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size)
+        self.apply(_init_weights)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None):
+        """Logits (B, T, vocab) for every position, and the loss when targets are given."""
+        B, T = idx.shape
+        past = kv_cache.length if kv_cache is not None else 0
+        if past + T > self.config.block_size:
+            raise ValueError(f"sequence of {past + T} is longer than block_size {self.config.block_size}")
+        x = self.hook_embed(self.tok_emb(idx))  # (B, T, C)
+        if self.pos_emb is not None:
+            positions = torch.arange(past, past + T, device=idx.device)
+            x = x + self.hook_pos_embed(self.pos_emb(positions).expand(B, T, -1))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x, kv_cache)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab)
+        return logits, _loss(logits, targets)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class BigramLM(nn.Module):
+    """The lecture's first model: the next character's logits are read off a table row."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.token_embedding_table = nn.Embedding(config.vocab_size, config.vocab_size)
+        self.apply(_init_weights)
+
+    def forward(self, idx, targets=None, kv_cache=None):
+        logits = self.token_embedding_table(idx)  # (B, T, vocab)
+        return logits, _loss(logits, targets)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_model(config: GPTConfig) -> GPT | BigramLM:
+    return BigramLM(config) if config.model_type == "bigram" else GPT(config)
