@@ -69,6 +69,7 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
     try:
         save_file(tensors, tmp, metadata={META_KEY: json.dumps(header)})
         os.replace(tmp, path)
@@ -82,8 +83,9 @@ def _open(path: Path):
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+        head = f.read(9)
+    # a zip (torch.save) or pickle header, unless it is a safetensors length followed by its JSON '{'
+    if (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{":
         raise CheckpointError(
             f"{path} looks like a pickled PyTorch file (.pt). attention lab only loads .safetensors "
             "checkpoints, because unpickling can run code from the file."

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny text made here, and a tiny trained checkpoint (real training, seconds)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nanogpt.config import make_train_config
+from nanogpt.train import train
+
+torch.set_num_threads(1)  # tiny models: threads cost more than they save, and CI has 2 cores
+
+VERSE = """First Citizen:
+Before we proceed any further, hear me speak.
+
+All:
+Speak, speak.
+
+First Citizen:
+You are all resolved rather to die than to famish?
+
+All:
+Resolved. resolved.
+
+First Citizen:
+First, you know Caius Marcius is chief enemy to the people.
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_text() -> str:
+    return VERSE * 40  # ~10k characters, 30-odd distinct ones
+
+
+@pytest.fixture(scope="session")
+def tiny_text_file(tmp_path_factory, tiny_text):
+    path = tmp_path_factory.mktemp("data") / "tiny.txt"
+    path.write_text(tiny_text, encoding="utf-8")
+    return path
+
+
+def tiny_config(data, out, **overrides):
+    fields = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, dropout=0.0, batch_size=8,
+                  max_iters=60, learning_rate=3e-3, eval_interval=30, eval_iters=4, data=str(data), out=str(out))  # fmt: skip
+    fields.update(overrides)
+    return make_train_config(None, **fields)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory, tiny_text_file):
+    """Path to a 2-layer, 2-head GPT trained for 60 steps on the tiny text."""
+    out = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    train(tiny_config(tiny_text_file, out), progress=False, log=lambda msg: None)
+    return out

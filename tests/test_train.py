@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from conftest import tiny_config
+from nanogpt.checkpoint import CheckpointError, load_checkpoint, read_metadata
+from nanogpt.data import load_text, split
+from nanogpt.train import evaluate, lr_at, resume_path, train
+
+
+def quiet(cfg, **kw):
+    return train(cfg, progress=False, log=lambda msg: None, **kw)
+
+
+def test_loss_falls_in_a_few_dozen_steps(tmp_path, tiny_text_file):
+    result = quiet(tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=40, eval_interval=20))
+    assert [h["step"] for h in result.history] == [0, 20, 40]
+    assert result.history[-1]["val"] < result.history[0]["val"] - 1.0
+    ckpt = load_checkpoint(result.checkpoint)
+    assert ckpt.meta["best_val_loss"] == result.best_val
+    assert ckpt.meta["step"] == result.best_step
+    assert ckpt.meta["data"]["sha256"] and ckpt.meta["train_config"]["max_iters"] == 40
+
+
+def test_the_same_seed_trains_the_same_model(tmp_path, tiny_text_file):
+    a = quiet(tiny_config(tiny_text_file, tmp_path / "a.safetensors", max_iters=10, eval_interval=10))
+    b = quiet(tiny_config(tiny_text_file, tmp_path / "b.safetensors", max_iters=10, eval_interval=10))
+    assert a.history[-1]["val"] == b.history[-1]["val"]
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path, tiny_text_file):
+    full = quiet(tiny_config(tiny_text_file, tmp_path / "full.safetensors", max_iters=30, eval_interval=10, dropout=0.1))
+    cfg = tiny_config(tiny_text_file, tmp_path / "part.safetensors", max_iters=30, eval_interval=10, dropout=0.1)
+    stopped = quiet(cfg, on_step=lambda event: event.step == 20)  # the app's Stop button
+    assert stopped.stopped and stopped.steps == 20
+    assert read_metadata(resume_path(cfg.out))["step"] == 20
+    resumed = quiet(cfg, resume=True)
+    assert resumed.steps == 30 and not resumed.stopped
+    assert [h["step"] for h in resumed.history] == [0, 10, 20, 30]
+    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_an_interrupt_saves_the_state(tmp_path, tiny_text_file):
+    cfg = tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=30, eval_interval=10)
+
+    def interrupt(event):
+        if event.step == 15:
+            raise KeyboardInterrupt  # what Ctrl-C does mid-run
+
+    messages = []
+    result = train(cfg, on_step=interrupt, progress=False, log=messages.append)
+    assert result.stopped and result.steps == 15
+    assert read_metadata(resume_path(cfg.out))["step"] == 15
+    assert "run again with --resume" in messages[-1]
+    assert quiet(cfg, resume=True).steps == 30
+
+
+def test_resume_without_a_saved_state(tmp_path, tiny_text_file):
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        quiet(tiny_config(tiny_text_file, tmp_path / "m.safetensors"), resume=True)
+
+
+def test_on_step_sees_every_step_and_the_evals(tmp_path, tiny_text_file):
+    events = []
+    quiet(tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=6, eval_interval=3), on_step=events.append)
+    assert [e.step for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e.eval is not None for e in events] == [False, False, True, False, False, True]
+    assert all(e.loss > 0 and e.lr > 0 for e in events)
+
+
+def test_bigram_trains_through_the_same_code(tmp_path, tiny_text_file):
+    cfg = tiny_config(tiny_text_file, tmp_path / "b.safetensors", model_type="bigram", learning_rate=0.1)
+    result = quiet(cfg)
+    assert result.best_val < result.history[0]["val"] - 0.5
+    assert type(load_checkpoint(result.checkpoint).model).__name__ == "BigramLM"
+
+
+def test_evaluate_is_deterministic_and_covers_every_character(tiny_ckpt, tiny_text_file):
+    ckpt = load_checkpoint(tiny_ckpt)
+    splits = split(load_text(str(tiny_text_file)), 32, tokenizer=ckpt.tokenizer)
+    a = evaluate(ckpt.model, splits.val, 32)
+    b = evaluate(ckpt.model, splits.val, 32, batch_size=3)
+    assert a == pytest.approx(b, abs=1e-6)
+    # by hand: consecutive windows of 32, every character after the first is a target once
+    total, count = 0.0, 0
+    for start in range(0, len(splits.val) - 1, 32):
+        x = splits.val[start : start + 32]
+        y = splits.val[start + 1 : start + 33]
+        x = x[: len(y)]
+        logits, _ = ckpt.model(x[None])
+        total += torch.nn.functional.cross_entropy(logits[0], y, reduction="sum").item()
+        count += len(y)
+    assert count == len(splits.val) - 1
+    assert a == pytest.approx(total / count, abs=1e-5)
+
+
+def test_cosine_schedule():
+    from nanogpt.config import make_train_config
+
+    cfg = make_train_config("baby")
+    assert lr_at(0, cfg) < lr_at(cfg.warmup_iters, cfg)
+    assert lr_at(cfg.warmup_iters, cfg) == pytest.approx(cfg.learning_rate, rel=1e-3)
+    assert lr_at(cfg.max_iters, cfg) == pytest.approx(cfg.min_lr)
+    assert lr_at(10_000, make_train_config("lecture")) == 3e-4
