@@ -73,6 +73,88 @@ def cmd_eval(args, extra) -> int:
     return 0
 
 
+def cmd_ablate(args, extra) -> int:
+    from .ablate import results_table, run_ablation
+
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    try:
+        results = run_ablation(args.data, args.preset, parse_overrides(extra), variants, args.steps, args.seed,
+                               args.out, keep_checkpoints=args.keep_checkpoints)  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"interrupted; run the same command again to continue where it stopped (-> {args.out})")
+        return 130
+    print(f"{'variant':<14} {'val loss':>8} {'vs full':>8}")
+    for row in results_table(results):
+        delta = "" if row["delta"] is None else f"{row['delta']:+.4f}"
+        print(f"{row['variant']:<14} {row['val_loss']:>8.4f} {delta:>8}")
+    print(f"-> {args.out}")
+    return 0
+
+
+def parse_attn_scale(text: str) -> str | float:
+    """--attn-scale: head_size | n_embd | none, or a number the scores are multiplied by."""
+    if text in ("head_size", "n_embd", "none"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected head_size, n_embd, none or a number, not {text!r}") from None
+
+
+def cmd_inspect(args, extra) -> int:
+    import torch
+
+    from .capture import run_with_cache
+    from .checkpoint import load_checkpoint
+    from .metrics import summary, write_summary
+
+    ckpt = load_checkpoint(args.ckpt, device=args.device)
+    model, block = ckpt.model, ckpt.model.config.block_size
+    if model.config.model_type != "gpt":
+        raise ValueError(f"{args.ckpt} holds a {model.config.model_type} model: it has no attention to inspect")
+    ids = ckpt.tokenizer.encode(args.prompt)
+    if not ids:
+        raise ValueError("the prompt is empty; type some text")
+    if len(ids) > block:
+        print(f"note: the prompt has {len(ids)} characters; inspecting the last {block} (block_size)")
+        ids = ids[-block:]
+    _, cache = run_with_cache(model, torch.tensor([ids], device=next(model.parameters()).device),
+                              attn_scale=args.attn_scale)  # fmt: skip
+    info = summary(cache)
+    scale = args.attn_scale or model.config.attn_scale
+    print(f"{len(ids)} characters, attn_scale {scale}; per head: mean normalised entropy / mean max weight")
+    print("(over query rows t >= 1; entropy 0 = all weight on one key, 1 = spread evenly over all t + 1)")
+    print("      " + "".join(f"{f'head {h}':>15}" for h in range(info["n_head"])))
+    for layer in range(info["n_layer"]):
+        heads = [h for h in info["heads"] if h["layer"] == layer]
+        cells = [f"{h['mean_normalized_entropy']:>8.3f} / {h['mean_max_weight']:.2f}" for h in heads]
+        print(f"L{layer:<5}" + "".join(cells))
+    tagged = [f"L{h['layer']}H{h['head']} {'+'.join(h['tags'])}" for h in info["heads"] if h["tags"]]
+    print("tags: " + ("; ".join(tagged) if tagged else "none"))
+    print("residual norm after each block (mean over positions):")
+    print(f"  embed {cache['blocks.0.hook_resid_pre'][0].norm(dim=-1).mean():8.3f}")
+    for layer in range(info["n_layer"]):
+        print(f"  L{layer:<4} {cache[f'blocks.{layer}.hook_resid_post'][0].norm(dim=-1).mean():8.3f}")
+    if args.npz:
+        cache.to_npz(args.npz)
+        print(f"-> {args.npz} ({len(cache)} tensors)")
+    if args.json:
+        write_summary(cache, args.json, prompt=ckpt.tokenizer.decode(ids), attn_scale=scale, checkpoint=str(args.ckpt))
+        print(f"-> {args.json}")
+    return 0
+
+
+def cmd_bench(args, extra) -> int:
+    from .bench import BenchOptions, run_benchmarks
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    only = [name.strip() for part in args.only or () for name in part.split(",") if name.strip()]
+    return run_benchmarks(BenchOptions(quick=args.quick, ckpt=args.ckpt, repeats=args.repeats), only or None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nanogpt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,13 +183,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ablate", help="train the lecture's variants on one budget; config fields as in train")
+    p.add_argument("--data", default="tinyshakespeare", help="tinyshakespeare | shakespeare-plays | path to a .txt")
+    p.add_argument("--preset", default="baby", help="baby | lecture | bigram (default: baby)")
+    p.add_argument("--variants", default=None, help="comma-separated, e.g. full,no-residual (default: all)")
+    p.add_argument("--steps", type=int, default=None, help="training steps per variant (default: the preset's)")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--out", required=True, help="results JSON; rerunning the same command resumes it")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep each variant's checkpoint beside --out")
+    p.set_defaults(func=cmd_ablate)
+
+    p = sub.add_parser("inspect", help="every head's entropy and max weight, and the residual norms, for one prompt")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--attn-scale", type=parse_attn_scale, default=None,
+                   help="head_size (1/sqrt(d_k)) | n_embd | none | a number (default: the model's own)")  # fmt: skip
+    p.add_argument("--npz", default=None, help="save every captured tensor to this .npz")
+    p.add_argument("--json", default=None, help="save the per-head summary to this .json")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("bench", help="performance targets, each a ratio measured in this run")
+    p.add_argument("--quick", action="store_true", help="a small model and few repeats: a fast smoke run")
+    p.add_argument("--only", action="append", help="run only this section (repeat, or comma-separate)")
+    p.add_argument("--ckpt", default=None, help="measure this checkpoint (default: a random lecture-size GPT)")
+    p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 7, quick 3)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "train":
+    if extra and args.command not in ("train", "ablate"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args, extra)

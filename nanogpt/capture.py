@@ -10,13 +10,13 @@ interventions travel the same way (model.intervene). Nothing is ever left on the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
-from .model import SCOPED_HOOK_IDS, HookPoint, KVCache, intervene
+from .model import HookPoint, KVCache, intervene
 
 _OWNER: ContextVar[object | None] = ContextVar("nanogpt_capture_owner", default=None)
 
@@ -35,7 +35,13 @@ class Cache(dict):
         return torch.stack([self[k] for k in keys])
 
     def to_npz(self, path) -> None:
+        """Every tensor as a float32 array under its hook name; np.load(path)[name] reads one back."""
         np.savez_compressed(path, **{name: t.float().numpy() for name, t in self.items()})
+
+    def nbytes(self) -> int:
+        """Bytes the cache keeps alive, each storage once (q, k and v are views of one qkv output)."""
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in self.values()}
+        return sum(storages.values())
 
 
 def hook_points(model) -> dict[str, HookPoint]:
@@ -77,6 +83,11 @@ def run_with_cache(
         unknown = set(names) - set(points)
         if unknown:
             raise KeyError(f"unknown hook names: {sorted(unknown)}; the model has {len(points)} hook points")
+    ablate_heads = [(int(layer), int(head)) for layer, head in ablate_heads]
+    cfg = model.config
+    bad = [(l, h) for l, h in ablate_heads if not (0 <= l < cfg.n_layer and 0 <= h < cfg.n_head)]
+    if bad:
+        raise ValueError(f"ablate_heads {bad} out of range: the model has {cfg.n_layer} layers x {cfg.n_head} heads")
     if idx.dim() == 1:
         idx = idx[None]  # (1, T)
     owner = object()
@@ -92,14 +103,12 @@ def run_with_cache(
                 if _OWNER.get() is owner:  # another thread's forward: not ours to record
                     cache[name] = output.detach().to("cpu", torch.float32)
 
-            handle = point.register_forward_hook(record)
-            SCOPED_HOOK_IDS.add(handle.id)
-            handles.append(handle)
+            record.scoped = True  # HookPoint.has_user_hooks: other threads may stay on the fast path
+            handles.append(point.register_forward_hook(record))
         with intervene(attn_scale=attn_scale, ablate_heads=ablate_heads, causal=causal):
             logits, _ = model(idx, kv_cache=kv_cache)
     finally:
         for handle in handles:
             handle.remove()
-            SCOPED_HOOK_IDS.discard(handle.id)
         _OWNER.reset(reset)
     return logits, cache

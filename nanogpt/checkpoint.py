@@ -19,7 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .config import GPTConfig
-from .model import BigramLM, GPT, build_model
+from .model import GPT, BigramLM, build_model
 from .tokenizer import CharTokenizer
 
 FORMAT = "nanogpt-safetensors/1"
@@ -93,7 +93,9 @@ def _open(path: Path):
     try:
         return safe_open(str(path), framework="pt", device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a readable .safetensors checkpoint ({e}); it may be truncated or corrupt.") from None
+        raise CheckpointError(
+            f"{path} is not a readable .safetensors checkpoint ({e}); it may be truncated or corrupt."
+        ) from None
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -102,7 +104,9 @@ def read_metadata(path: str | os.PathLike) -> dict:
     with _open(path) as f:
         raw = (f.metadata() or {}).get(META_KEY)
     if raw is None:
-        raise CheckpointError(f"{path} is a safetensors file but not an attention-lab checkpoint (no '{META_KEY}' metadata).")
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an attention-lab checkpoint (no '{META_KEY}' metadata)."
+        )
     try:
         meta = json.loads(raw)
         meta["model_config"] = GPTConfig(**meta["model_config"])

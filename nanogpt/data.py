@@ -17,9 +17,7 @@ import torch
 
 from .tokenizer import CharTokenizer, UnknownCharactersError
 
-TINYSHAKESPEARE_URL = (
-    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-)
+TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_MD5 = "6fb458f1232090904fb40fe944165e91"
 SOURCES = ("tinyshakespeare", "shakespeare-plays")
 MAX_TEXT_BYTES = 200 * 1024 * 1024  # a char model on a laptop: refuse anything bigger
@@ -57,8 +55,7 @@ def _decode(raw: bytes, name: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(
-            f"{name} is not UTF-8 text (bad byte at offset {e.start}). "
-            "Save it as UTF-8 plain text and try again."
+            f"{name} is not UTF-8 text (bad byte at offset {e.start}). Save it as UTF-8 plain text and try again."
         ) from None
 
 
@@ -130,8 +127,7 @@ def load_text(source: str) -> TextData:
     path = Path(source)
     if not path.is_file():
         raise DataError(
-            f"no data file at {source!r}; pass a path to a UTF-8 text file "
-            f"or one of the sources: {', '.join(SOURCES)}."
+            f"no data file at {source!r}; pass a path to a UTF-8 text file or one of the sources: {', '.join(SOURCES)}."
         )
     if path.stat().st_size > MAX_TEXT_BYTES:
         raise DataError(f"{path} is over {MAX_TEXT_BYTES // 2**20} MB; use a smaller text file.")

@@ -8,7 +8,9 @@ information about sharpness, so summaries over rows skip it.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import torch
 
@@ -158,6 +160,25 @@ def head_summary(cache: Cache, causal: bool = True) -> list[dict]:
     return out
 
 
+def summary(cache: Cache, causal: bool = True) -> dict:
+    """A JSON-ready digest of one capture: head_summary per head, and the mean residual norm
+    (batch item 0, over positions) at every residual point. Needs patterns and residual hooks."""
+    labels, norms = residual_norms(cache)  # norms: (P, B, T)
+    pats = patterns(cache)  # (L, H, T, T)
+    return dict(
+        n_layer=pats.shape[0], n_head=pats.shape[1], n_tokens=pats.shape[-1], causal=causal,
+        heads=head_summary(cache, causal),
+        residual_norms={label: round(float(n[0].mean()), 4) for label, n in zip(labels, norms, strict=True)},
+    )  # fmt: skip
+
+
+def write_summary(cache: Cache, path, causal: bool = True, **meta) -> dict:
+    """Write summary(cache) as JSON, with `meta` (e.g. prompt, attn_scale) on top; returns the dict."""
+    data = {**meta, **summary(cache, causal)}
+    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return data
+
+
 def softmax_variance_demo(d: int, n: int = 4096, seed: int = 0) -> dict:
     """The lecture's point about the scale: for unit-Gaussian q and k of size d, var(q.k) ~ d;
     multiplying by 1/sqrt(d) brings it back to ~1, and keeps softmax from turning one-hot.
@@ -168,7 +189,7 @@ def softmax_variance_demo(d: int, n: int = 4096, seed: int = 0) -> dict:
     q = torch.randn(n, d, generator=g)
     k = torch.randn(n, d, generator=g)
     dots = (q * k).sum(-1)  # (n,)
-    row = (torch.randn(8, d, generator=g) @ torch.randn(d, generator=g))  # (8,) one query, 8 keys
+    row = torch.randn(8, d, generator=g) @ torch.randn(d, generator=g)  # (8,) one query, 8 keys
     return dict(
         d=d,
         var_unscaled=float(dots.var()),

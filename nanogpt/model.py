@@ -9,7 +9,6 @@ intervention active in the calling thread (see `intervene`). Both give the same 
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,13 +27,13 @@ class HookPoint(nn.Module):
         return x
 
     def has_user_hooks(self) -> bool:
-        """True if a hook is here that is not scoped to one thread's run_with_cache call."""
-        return any(hook_id not in SCOPED_HOOK_IDS for hook_id in self._forward_hooks)
+        """True if a hook is here that is not scoped to one thread's run_with_cache call.
 
-
-# ids of hooks that run_with_cache registered for its own thread; other threads ignore them,
-# so they must not push those threads off the fast path either
-SCOPED_HOOK_IDS: set[int] = set()
+        run_with_cache marks its hooks `scoped` before registering them: they only record their
+        own thread's forward, so they must not push other threads off the fast path either.
+        tuple() copies the hooks in one C call, so a thread adding or removing one meanwhile is safe.
+        """
+        return any(not getattr(hook, "scoped", False) for hook in tuple(self._forward_hooks.values()))
 
 
 @dataclass(frozen=True)
@@ -115,10 +114,9 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, H, d).transpose(1, 2)  # (B, H, T, d)
         k = k.view(B, T, H, d).transpose(1, 2)  # (B, H, T, d)
         v = v.view(B, T, H, d).transpose(1, 2)  # (B, H, T, d)
-        past = 0
         if kv_cache is not None:
-            past = kv_cache.length
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H, past + T, d)
+        past = k.shape[2] - T  # read per layer: kv_cache.length moves on once layer 0 has updated
 
         spec = _INTERVENTION.get()
         explicit = spec is not None or any(hp.has_user_hooks() for hp in self._hook_points)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .checkpoint import CheckpointError, load_tensors, read_metadata, save_checkpoint
 from .config import TrainConfig
 from .data import Splits, get_batch, load_text, split
-from .model import BigramLM, GPT, build_model
+from .model import GPT, BigramLM, build_model
 from .tokenizer import CharTokenizer
 
 EVAL_SEED = 1234  # estimate_loss draws the same batches at every evaluation
@@ -50,7 +50,9 @@ def resume_path(out: str | Path) -> Path:
 
 
 @torch.no_grad()
-def estimate_loss(model, splits: Splits, batch_size: int, block_size: int, eval_iters: int, device: str = "cpu") -> dict:
+def estimate_loss(
+    model, splits: Splits, batch_size: int, block_size: int, eval_iters: int, device: str = "cpu"
+) -> dict:
     """Mean loss over `eval_iters` random batches of each split (the lecture's estimate)."""
     was_training = model.training
     model.eval()
@@ -86,7 +88,7 @@ def evaluate(model, tokens: torch.Tensor, block_size: int, batch_size: int = 32,
             xs.append(chunk[:-1])
             ys.append(chunk[1:])
         # the last window may be short: run it on its own rather than pad
-        groups = [(xs, ys)] if len({len(x) for x in xs}) == 1 else [([x], [y]) for x, y in zip(xs, ys)]
+        groups = [(xs, ys)] if len({len(x) for x in xs}) == 1 else [([x], [y]) for x, y in zip(xs, ys, strict=True)]
         for gx, gy in groups:
             x = torch.stack(gx).to(device)  # (b, T)
             y = torch.stack(gy).to(device)  # (b, T)

@@ -40,8 +40,8 @@ def tiny_text_file(tmp_path_factory, tiny_text):
 
 
 def tiny_config(data, out, **overrides):
-    fields = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, dropout=0.0, batch_size=8,
-                  max_iters=60, learning_rate=3e-3, eval_interval=30, eval_iters=4, data=str(data), out=str(out))  # fmt: skip
+    fields = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, dropout=0.0, batch_size=8, max_iters=60,
+                  learning_rate=3e-3, eval_interval=30, eval_iters=4, data=str(data), out=str(out))  # fmt: skip
     fields.update(overrides)
     return make_train_config(None, **fields)
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from nanogpt.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from nanogpt.data import load_text, split
 from nanogpt.train import evaluate, lr_at, resume_path, train
@@ -28,7 +28,9 @@ def test_the_same_seed_trains_the_same_model(tmp_path, tiny_text_file):
 
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path, tiny_text_file):
-    full = quiet(tiny_config(tiny_text_file, tmp_path / "full.safetensors", max_iters=30, eval_interval=10, dropout=0.1))
+    full = quiet(
+        tiny_config(tiny_text_file, tmp_path / "full.safetensors", max_iters=30, eval_interval=10, dropout=0.1)
+    )
     cfg = tiny_config(tiny_text_file, tmp_path / "part.safetensors", max_iters=30, eval_interval=10, dropout=0.1)
     stopped = quiet(cfg, on_step=lambda event: event.step == 20)  # the app's Stop button
     assert stopped.stopped and stopped.steps == 20
@@ -36,7 +38,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, tiny_text_file):
     resumed = quiet(cfg, resume=True)
     assert resumed.steps == 30 and not resumed.stopped
     assert [h["step"] for h in resumed.history] == [0, 10, 20, 30]
-    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+    for p, q in zip(full.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(p, q)
 
 

@@ -1,0 +1,148 @@
+"""The inspect and bench commands, and the bench registry other modules extend."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nanogpt.__main__ import main
+from nanogpt.bench import (
+    SECTIONS,
+    BenchOptions,
+    app_sections,
+    bench_capture,
+    bench_generate,
+    current_options,
+    measure_capture_memory,
+    run_benchmarks,
+)
+from nanogpt.capture import run_with_cache
+from nanogpt.checkpoint import load_checkpoint
+from nanogpt.metrics import head_summary
+
+PROMPT = "First Citizen:\nSpeak, speak."
+
+
+def table(out: str) -> dict[str, list[tuple[float, float]]]:
+    """The layers x heads table of `inspect`: {'L0': [(entropy, max weight) per head], ...}."""
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("L") and " / " in line:
+            label, *cells = line.replace(" / ", "/").split()
+            rows[label] = [tuple(float(v) for v in cell.split("/")) for cell in cells]
+    return rows
+
+
+def test_inspect_prints_the_table_and_norms(tiny_ckpt, tmp_path, capsys):
+    npz, js = tmp_path / "out.npz", tmp_path / "out.json"
+    assert main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", PROMPT, "--npz", str(npz), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    ckpt = load_checkpoint(tiny_ckpt)
+    _, cache = run_with_cache(ckpt.model, torch.tensor([ckpt.tokenizer.encode(PROMPT)]))
+    rows = table(out)
+    assert list(rows) == ["L0", "L1"] and "head 1" in out
+    for h in head_summary(cache):
+        entropy, peak = rows[f"L{h['layer']}"][h["head"]]
+        assert entropy == pytest.approx(h["mean_normalized_entropy"], abs=1e-3)
+        assert peak == pytest.approx(h["mean_max_weight"], abs=1e-2)
+    norms = dict(line.split() for line in out.split("residual norm after each block")[1].splitlines()[1:4])
+    assert float(norms["embed"]) == pytest.approx(float(cache["blocks.0.hook_resid_pre"].norm(dim=-1).mean()), abs=1e-3)
+    assert float(norms["L1"]) == pytest.approx(float(cache["blocks.1.hook_resid_post"].norm(dim=-1).mean()), abs=1e-3)
+    with np.load(npz) as saved:
+        np.testing.assert_allclose(saved["blocks.1.attn.hook_pattern"], cache["blocks.1.attn.hook_pattern"].numpy())
+    summary = json.loads(js.read_text(encoding="utf-8"))
+    assert summary["prompt"] == PROMPT and summary["attn_scale"] == "head_size" and len(summary["heads"]) == 4
+
+
+def test_inspect_scale_off_sharpens_the_table(tiny_ckpt, capsys):
+    main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", PROMPT])
+    scaled = table(capsys.readouterr().out)
+    main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", PROMPT, "--attn-scale", "none"])
+    out = capsys.readouterr().out
+    assert "attn_scale none" in out
+    unscaled = table(out)
+    mean = lambda rows, i: np.mean([cell[i] for cells in rows.values() for cell in cells])  # noqa: E731
+    assert mean(unscaled, 0) < mean(scaled, 0)  # lower entropy
+    assert mean(unscaled, 1) > mean(scaled, 1)  # higher max weight
+
+
+def test_inspect_errors(tiny_ckpt, capsys):
+    assert main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", "héllo ~"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'é'" in err and "'~'" in err and "vocabulary" in err
+    assert main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", ""]) == 2
+    assert "empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", "First", "--attn-scale", "sqrt"])
+    assert "expected head_size, n_embd, none or a number" in capsys.readouterr().err
+
+
+def test_inspect_crops_a_long_prompt(tiny_ckpt, tiny_text, capsys):
+    assert main(["inspect", "--ckpt", str(tiny_ckpt), "--prompt", tiny_text[:50], "--attn-scale", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "the prompt has 50 characters; inspecting the last 32" in out and "attn_scale 0.5" in out
+
+
+def test_registry_runs_every_section_and_survives_a_broken_one(capsys):
+    calls = []
+
+    def fine():  # a section reads the run's options, as viz_app's may
+        calls.append(current_options().quick)
+        return ["first line", "second line"]
+
+    def broken():
+        raise RuntimeError("no luck")
+
+    opts = BenchOptions(quick=True)
+    assert run_benchmarks(opts, sections=[("fine", fine), ("broken", broken)]) == 1
+    out = capsys.readouterr().out
+    assert "[fine] first line\n[fine] second line\n" in out and "[broken] FAILED: RuntimeError: no luck" in out
+    assert run_benchmarks(opts, only=["fine"], sections=[("fine", fine), ("broken", broken)]) == 0
+    assert "broken" not in capsys.readouterr().out and calls == [True, True]
+    assert current_options().quick is False  # the run's options are gone afterwards
+    with pytest.raises(ValueError, match="unknown bench section"):
+        run_benchmarks(opts, only=["nope"], sections=[("fine", fine)])
+    assert [name for name, _ in SECTIONS] == ["capture", "generate", "memory"]
+
+
+def test_app_sections_load_or_explain():
+    sections, note = app_sections()
+    if note is None:
+        assert all(isinstance(name, str) and callable(fn) for name, fn in sections)
+    else:
+        assert sections == [] and "viz_app benchmarks skipped" in note
+
+
+def test_bench_sections_on_the_tiny_model(tiny_ckpt):
+    opts = BenchOptions(quick=True, ckpt=str(tiny_ckpt), repeats=1)
+    capture_lines = bench_capture(opts)
+    assert "T=32, batch 1" in capture_lines[0] and "full capture / fast forward = " in capture_lines[1]
+    generate_lines = bench_generate(opts)
+    assert "7-char prompt grown to 32" in generate_lines[0] and "same text: yes" in generate_lines[0]
+    assert "KV cache / no cache = " in generate_lines[1] and "(target >= 5.0x)" in generate_lines[1]
+    memory = measure_capture_memory(str(tiny_ckpt), quick=True)
+    assert memory["T"] == 32 and memory["n_points"] == 2 * 11 + 3  # 11 per block, embed, pos, ln_f
+    assert 0 < memory["map_bytes"] < memory["cache_bytes"] and memory["loaded"] <= memory["fast"] <= memory["capture"]
+
+
+def test_bench_cli_quick(tiny_ckpt, capsys):
+    assert main(["bench", "--quick", "--ckpt", str(tiny_ckpt), "--only", "capture", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "model: 2 layers x 2 heads x 32 wide, block 32" in out
+    assert "[capture] full capture / fast forward = " in out and "[generate]" not in out
+    assert main(["bench", "--only", "nope"]) == 2
+    assert "unknown bench section(s) nope" in capsys.readouterr().err
+
+
+def test_the_library_never_imports_streamlit():
+    modules = "nanogpt.__main__, nanogpt.bench, nanogpt.capture, nanogpt.metrics, nanogpt.generate"
+    code = f"import sys, {modules}; print('streamlit' in sys.modules)"
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
+    assert result.stdout.strip() == "False", result.stderr
