@@ -1,0 +1,51 @@
+"""AppTest fixtures: the app pointed at a folder of tiny checkpoints through ATTENTION_LAB_CHECKPOINTS."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from nanogpt.checkpoint import save_checkpoint
+from nanogpt.config import GPTConfig
+from nanogpt.model import BigramLM
+from nanogpt.tokenizer import CharTokenizer
+from viz_app.models import CHECKPOINTS_ENV
+
+from .app_helpers import PROMPT
+
+APP = Path(__file__).resolve().parents[2] / "viz_app" / "app.py"
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory, tiny_ckpt) -> Path:
+    """A checkpoints folder holding the tiny GPT as tiny.safetensors (shared: its caches stay warm)."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bigram_ckpt(tmp_path_factory, tiny_text) -> Path:
+    """The lecture's first model, untrained: enough for the app to tell it has no attention."""
+    tokenizer = CharTokenizer.from_text(tiny_text)
+    torch.manual_seed(0)
+    model = BigramLM(GPTConfig(model_type="bigram", vocab_size=tokenizer.vocab_size, block_size=8, dropout=0.0))
+    path = tmp_path_factory.mktemp("bigram") / "bigram.safetensors"
+    return save_checkpoint(path, model, tokenizer, {"data": {"name": "tiny.txt"}})
+
+
+@pytest.fixture
+def make_app(monkeypatch, tiny_dir):
+    """make_app(folder=None, **query_params) -> an AppTest not yet run, on the tiny checkpoint by default."""
+
+    def make(folder: Path | None = None, **query_params) -> AppTest:
+        monkeypatch.setenv(CHECKPOINTS_ENV, str(folder or tiny_dir))
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params = {"prompt": PROMPT, **query_params}
+        return at
+
+    return make

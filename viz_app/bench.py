@@ -1,0 +1,157 @@
+"""The app's benchmarks, run by `python -m nanogpt bench` (which imports BENCHMARKS lazily), or on
+their own with `python -m viz_app.bench`.
+
+Both run at a full 256-character context on the lecture-size model (6 layers x 6 heads, 384 wide),
+randomly initialised: timing and payload depend on the shapes, not on what the weights learned.
+With `nanogpt bench --ckpt FILE` they measure that checkpoint instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from nanogpt.capture import run_with_cache
+from nanogpt.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from nanogpt.config import GPTConfig
+from nanogpt.model import GPT
+from nanogpt.tokenizer import CharTokenizer
+
+from . import figures
+from .models import CHECKPOINTS_ENV
+
+APP = Path(__file__).resolve().parent / "app.py"
+VOCAB = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # tinyshakespeare's 65
+VERSE = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+    "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
+    "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n\n"
+)
+RERUN_TARGET_MS = 300
+PAYLOAD_TARGET_BYTES = 3_000_000
+
+
+def prompt(n: int = 256) -> str:
+    return (VERSE * (n // len(VERSE) + 1))[:n]
+
+
+def _options():
+    """nanogpt bench's options for this run (repeats, --ckpt), or its defaults when run alone."""
+    try:
+        from nanogpt.bench import current_options
+
+        return current_options()
+    except ImportError:
+        return None
+
+
+@functools.cache
+def lecture_checkpoint() -> Path:
+    """GPTConfig() (the lecture's 10.8M model) with random weights, saved once per process."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig()).eval()
+    folder = Path(tempfile.mkdtemp(prefix="attention-lab-bench-"))
+    meta = {"data": {"name": "random init (benchmark)"}, "best_val_loss": None}
+    return save_checkpoint(folder / "lecture-random.safetensors", model, CharTokenizer(VOCAB), meta)
+
+
+@functools.cache
+def _given_checkpoint(path: str) -> Path:
+    """A copy of --ckpt alone in a folder, because the app offers every checkpoint of its folder."""
+    folder = Path(tempfile.mkdtemp(prefix="attention-lab-bench-"))
+    return Path(shutil.copy2(path, folder / Path(path).name))
+
+
+def bench_checkpoint() -> Path:
+    opts = _options()
+    return _given_checkpoint(opts.ckpt) if opts is not None and opts.ckpt else lecture_checkpoint()
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def bench_attention_rerun(repeats: int | None = None) -> list[str]:
+    """Server time of one Attention-page rerun after a control change (AppTest, captures cached)."""
+    from streamlit.testing.v1 import AppTest
+
+    opts = _options()
+    repeats = repeats or (opts.n_repeats if opts is not None else 7)
+    path = bench_checkpoint()
+    T = read_metadata(path)["model_config"].block_size  # a full context: 256 for the lecture model
+    old = os.environ.get(CHECKPOINTS_ENV)
+    os.environ[CHECKPOINTS_ENV] = str(path.parent)
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=600)
+        at.query_params = {"prompt": prompt(T), "model": path.stem}
+        start = time.perf_counter()
+        at.run()
+        cold = time.perf_counter() - start
+        if at.exception or at.error:
+            problems = [e.value for e in at.exception] + [e.value for e in at.error]
+            return [f"attention page failed: {problems}"]
+        times = []
+        n_head = len(at.segmented_control(key="head").options)
+        for i in range(repeats):  # head changes: the capture is cached, the figures are rebuilt
+            at.segmented_control(key="head").set_value((1 + i) % n_head)
+            start = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - start)
+        at.segmented_control(key="view").set_value("model")
+        start = time.perf_counter()
+        at.run()
+        grid = time.perf_counter() - start
+        payload = sum(len(chart.proto.spec) for chart in at.get("plotly_chart"))
+    finally:
+        if old is None:
+            os.environ.pop(CHECKPOINTS_ENV, None)
+        else:
+            os.environ[CHECKPOINTS_ENV] = old
+    median_ms = statistics.median(times) * 1000
+    return [
+        f"attention page rerun after a head change, T={T}: median {median_ms:.0f} ms over {repeats} "
+        f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); target <= {RERUN_TARGET_MS} ms: "
+        f"{_verdict(median_ms <= RERUN_TARGET_MS)}",
+        f"  switching to the layers x heads view: {grid * 1000:.0f} ms; first visit (two captures): {cold:.2f} s",
+        f"  figures on that page: {payload / 1e6:.2f} MB of JSON",
+    ]
+
+
+def bench_grid_payload() -> list[str]:
+    """Size of the layers x heads figure at T=256, against what float JSON would weigh."""
+    ckpt = load_checkpoint(bench_checkpoint())
+    text = prompt(ckpt.model.config.block_size)
+    idx = torch.tensor([ckpt.tokenizer.encode(text)])
+    _, cache = run_with_cache(ckpt.model, idx, r"blocks\.\d+\.attn\.hook_pattern")
+    patterns = cache.stack("attn.hook_pattern")[:, 0].numpy()  # (L, H, T, T)
+    L, H, _, T = patterns.shape
+    size = len(figures.model_grid(patterns, text).to_json())
+    zoomed = len(figures.model_grid(patterns, text, window=(T // 2, T)).to_json())
+    as_float_lists = patterns.size * len("0.123456, ")  # what z as nested JSON float lists would cost
+    factor = figures.grid_pool_factor(T)
+    return [
+        f"layers x heads figure, T={T}, {L}x{H} heads: {size / 1e6:.2f} MB "
+        f"(target <= {PAYLOAD_TARGET_BYTES / 1e6:.0f} MB: {_verdict(size <= PAYLOAD_TARGET_BYTES)}); "
+        f"zoomed to the last {T - T // 2} characters: {zoomed / 1e6:.2f} MB",
+        f"  as float JSON it would be about {as_float_lists / 1e6:.0f} MB; sent as uint8 percentages, "
+        f"max-pooled {factor}x{factor} at full length",
+    ]
+
+
+BENCHMARKS = [
+    ("app-rerun", bench_attention_rerun),  # the names work with `nanogpt bench --only`
+    ("app-payload", bench_grid_payload),
+]
+
+if __name__ == "__main__":
+    for name, fn in BENCHMARKS:
+        print(name)
+        for line in fn():
+            print("  " + line)

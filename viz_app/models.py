@@ -1,0 +1,88 @@
+"""Which models the app can show: the shipped checkpoints, uploaded files, and models trained in
+this browser session.
+
+Every model is a checkpoint file on disk, so one loader (and one cache) serves them all: an upload
+is written to a content-addressed temp file, and the Train page saves what it trains and calls
+`register_session_model`. The registry of uploads and trained models lives in
+st.session_state, so one student's models never show up in another student's sidebar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+CHECKPOINTS_ENV = "ATTENTION_LAB_CHECKPOINTS"  # tests and other setups point the app elsewhere
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = "shakespeare-small"
+SESSION_MODELS_KEY = "session_models"  # st.session_state: label -> ModelEntry
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "attention-lab-uploads"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    label: str  # what the sidebar shows and the URL keeps
+    path: str
+    source: str  # "shipped" | "uploaded" | "trained"
+
+
+def checkpoint_dir() -> Path:
+    return Path(os.environ.get(CHECKPOINTS_ENV) or REPO_ROOT / "checkpoints")
+
+
+def shipped_models() -> list[ModelEntry]:
+    """Every *.safetensors in the checkpoint directory, the default model first."""
+    folder = checkpoint_dir()
+    paths = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    entries = [ModelEntry(p.stem, str(p), "shipped") for p in paths]
+    entries.sort(key=lambda e: e.label != DEFAULT_CHECKPOINT)  # stable: the rest stay alphabetical
+    return entries
+
+
+def session_models() -> list[ModelEntry]:
+    return list(st.session_state.get(SESSION_MODELS_KEY, {}).values())
+
+
+def register_session_model(label: str, path: str | os.PathLike, source: str = "trained") -> ModelEntry:
+    """Make a checkpoint file selectable in this session's sidebar (the Train page calls this)."""
+    suffix = {"trained": " (trained here)", "uploaded": " (uploaded)"}.get(source, "")
+    entry = ModelEntry(label if label.endswith(suffix) else label + suffix, str(path), source)
+    st.session_state.setdefault(SESSION_MODELS_KEY, {})[entry.label] = entry
+    return entry
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Write uploaded bytes to a temp file named by their hash: the same upload is one file, one cache entry."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = UPLOAD_DIR / f"{digest}.safetensors"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
+
+
+def available_models() -> list[ModelEntry]:
+    """Shipped checkpoints, then this session's uploads and trained models; labels are unique."""
+    seen, out = set(), []
+    for entry in shipped_models() + session_models():
+        if entry.label not in seen and Path(entry.path).is_file():
+            seen.add(entry.label)
+            out.append(entry)
+    return out
+
+
+def model_key(entry: ModelEntry) -> str:
+    """The caches' name for a model: its path plus mtime and size, so a rewritten file reloads."""
+    info = os.stat(entry.path)
+    return f"{entry.path}::{info.st_mtime_ns}::{info.st_size}"
+
+
+def path_of(key: str) -> str:
+    return key.rsplit("::", 2)[0]

@@ -1,0 +1,90 @@
+"""What the user is looking at: session defaults, and the URL that reopens the same view.
+
+The state that matters (page, model, prompt, layer, head, scale, view) lives in st.session_state
+under the widgets' own keys, and is mirrored into st.query_params at the end of every run. On a
+session's first run the URL is read back, so a link a teacher sends opens the same view.
+
+Streamlit forgets a widget's value when a run does not draw it, and a widget's identity includes
+its page, so the Sharpness page's scale switch is not the Attention page's. Re-assigning the
+shared keys at the start of every run (Streamlit's documented pattern for multipage apps) keeps
+them as plain session values that the next page's widget starts from.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .state import SCALES
+
+DEFAULT_PROMPT = (
+    "First Citizen:\n"
+    "Before we proceed any further, hear me speak.\n\n"
+    "All:\n"
+    "Speak, speak.\n\n"
+    "First Citizen:\n"
+    "You are all resolved"
+)  # 117 characters: fits the shipped models' context, and ends mid-line so the next character is a guess
+VIEWS = ("head", "layer", "model")
+VALUES = ("weights", "scores")
+DEFAULTS = dict(prompt=DEFAULT_PROMPT, layer=0, head=0, scale="head_size", view="head", values="weights")
+URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view")
+SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d")  # widgets whose value outlives their page
+MAX_URL_PROMPT = 2000  # characters; browsers and proxies cut long URLs
+_URL_READ = "_url_read"
+
+
+def _parse(key: str, raw: str):
+    """A URL value as the widget's type, or None when it makes no sense (it is then ignored)."""
+    if key in ("layer", "head"):
+        return int(raw) if raw.isdigit() else None
+    if key == "scale":
+        return raw if raw in SCALES else None
+    if key == "view":
+        return raw if raw in VIEWS else None
+    return raw
+
+
+def start_run() -> str | None:
+    """Call before any widget. On a session's first run, take the view from the URL.
+
+    Returns the page slug the URL asked for on that first run (None afterwards).
+    """
+    wanted_page = None
+    if not st.session_state.get(_URL_READ):
+        st.session_state[_URL_READ] = True
+        params = st.query_params
+        for key in URL_KEYS:
+            if key in params:
+                value = _parse(key, params[key])
+                if value is not None:
+                    st.session_state[key] = value
+        wanted_page = params.get("page")
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    for key in SHARED_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    return wanted_page
+
+
+def clamp_choice(key: str, options, default=None) -> None:
+    """Keep a stored choice inside the options a widget is about to offer (e.g. after a model change)."""
+    options = list(options)
+    if options and st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+
+
+def write_url(page_slug: str) -> None:
+    """Mirror the current view into the URL; only when it changed, so a rerun sends nothing extra."""
+    ss = st.session_state
+    wanted = {"page": page_slug}
+    if ss.get("model"):
+        wanted["model"] = ss["model"]
+    prompt = ss.get("prompt", "")
+    if prompt != DEFAULT_PROMPT:
+        wanted["prompt"] = prompt[-MAX_URL_PROMPT:]
+    for key in ("layer", "head", "scale", "view"):
+        if key in ss:
+            wanted[key] = str(ss[key])
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)

@@ -1,0 +1,91 @@
+"""The sidebar every page shares: which model, what it is, and the prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from nanogpt.checkpoint import CheckpointError, read_metadata
+
+from . import models, session, state
+
+_UPLOADS = "_uploads"  # st.session_state: uploader file_id -> registered label
+
+
+def _take_upload() -> None:
+    """Register an uploaded checkpoint for this session (once per file) and select it."""
+    upload = st.file_uploader(
+        "Upload a checkpoint (.safetensors)",
+        type=["safetensors"],
+        key="upload",
+        help="A file saved by `python -m nanogpt train` or downloaded from the Train page.",
+    )
+    if upload is None:
+        return
+    seen = st.session_state.setdefault(_UPLOADS, {})
+    if upload.file_id in seen:
+        if seen[upload.file_id] is None:
+            st.error(f"{upload.name} is not a usable checkpoint (see above).")
+        return
+    path = models.save_upload(upload.name, upload.getvalue())
+    try:
+        read_metadata(path)
+    except CheckpointError as e:
+        seen[upload.file_id] = None
+        st.error(str(e).replace(str(path), upload.name))
+        return
+    entry = models.register_session_model(Path(upload.name).stem, path, source="uploaded")
+    seen[upload.file_id] = entry.label
+    st.session_state["model"] = entry.label  # the picker is drawn after this, so this selects it
+
+
+def _facts(entry: models.ModelEntry) -> None:
+    try:
+        f = state.model_facts(models.model_key(entry))
+    except (CheckpointError, OSError) as e:
+        st.error(str(e))
+        return
+    lines = []
+    params = f"{f['n_params'] / 1e6:.2f}M parameters" if f["n_params"] else "parameters unknown"
+    if f["model_type"] == "bigram":
+        lines.append(f"**Bigram table** · {params} · vocab {f['vocab_size']}")
+        lines.append("no attention: each next character depends on the last one only")
+    else:
+        lines.append(f"**{params}**")
+        lines.append(f"{f['n_layer']} layers × {f['n_head']} heads · width {f['n_embd']} (head size {f['head_size']})")
+        lines.append(
+            f"context {f['block_size']} characters · scale 1/√{f['attn_scale']}"
+            if f["attn_scale"] != "none"
+            else f"context {f['block_size']} characters · unscaled"
+        )
+    if f["val_loss"] is not None:
+        lines.append(f"val loss **{f['val_loss']:.3f}**" + (f" at step {f['step']}" if f["step"] is not None else ""))
+    if f["data"]:
+        lines.append(f"trained on `{Path(f['data']).name}`")
+    st.caption("  \n".join(lines))
+
+
+def render() -> None:
+    """Draw the sidebar; the chosen model's label ends up in st.session_state['model']."""
+    with st.sidebar:
+        st.markdown("### :material/science: Attention lab")
+        picker = st.container()
+        with st.expander("Use your own checkpoint"):
+            _take_upload()
+        entries = models.available_models()
+        with picker:
+            if not entries:
+                st.warning(f"No `.safetensors` checkpoints in `{models.checkpoint_dir()}` yet.")
+                st.session_state.pop("model", None)
+            else:
+                labels = [e.label for e in entries]
+                session.clamp_choice("model", labels, default=labels[0])
+                label = st.selectbox("Model", labels, key="model")
+                _facts(next(e for e in entries if e.label == label))
+        st.text_area(
+            "Prompt",
+            key="prompt",
+            height=200,
+            help="Every page runs the model on this text. Characters the model never saw are dropped.",
+        )

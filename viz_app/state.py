@@ -1,0 +1,262 @@
+"""Cached loaders: every number a page shows comes from here, computed by nanogpt.
+
+The model is loaded once per checkpoint file and shared by every session (st.cache_resource);
+nanogpt's run_with_cache keeps concurrent captures apart. Captures are cached per (model, prompt
+ids, scale setting) with st.cache_data and come back as numpy arrays holding only what the pages
+draw. Pages never touch torch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from nanogpt import metrics
+from nanogpt.capture import Cache, run_with_cache
+from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
+from nanogpt.model import GPT, scale_value
+
+from .models import path_of
+
+SCALES = ("head_size", "n_embd", "none")
+SCALE_LABELS = {
+    "head_size": "1/√head_size",
+    "n_embd": "1/√n_embd",
+    "none": "none",
+}
+ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
+RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def load_model(key: str) -> Checkpoint:
+    """One model per checkpoint file (and version of it), shared by every session."""
+    return load_checkpoint(path_of(key))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def model_facts(key: str) -> dict:
+    """What the sidebar says about a model, from the file's metadata alone (no weights read)."""
+    meta = read_metadata(path_of(key))
+    cfg = meta["model_config"]
+    data = meta.get("data") or {}
+    return dict(
+        model_type=cfg.model_type,
+        n_params=meta.get("n_params"),
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_embd=cfg.n_embd,
+        head_size=cfg.head_size,
+        block_size=cfg.block_size,
+        attn_scale=cfg.attn_scale,
+        vocab_size=len(meta["vocab"]),
+        val_loss=meta.get("best_val_loss"),
+        step=meta.get("step"),
+        data=data.get("name") if isinstance(data, dict) else str(data),
+    )
+
+
+# --- the prompt ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The prompt as the model will read it, and what had to change on the way."""
+
+    text: str  # the characters the model reads
+    ids: tuple[int, ...]
+    unknown: tuple[str, ...]  # characters outside the vocab, dropped
+    cropped: int  # characters cut from the front to fit block_size
+
+    @property
+    def empty(self) -> bool:
+        return not self.ids
+
+
+def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
+    """Drop characters the model never saw and keep the last block_size of the rest."""
+    tokenizer = ckpt.tokenizer
+    unknown = tuple(tokenizer.unknown_chars(raw))
+    with warnings.catch_warnings():  # the notice on the page says it; no need to log it too
+        warnings.simplefilter("ignore")
+        ids = tokenizer.encode(raw, errors="drop")
+    block = ckpt.model.config.block_size
+    cropped = max(0, len(ids) - block)
+    ids = ids[cropped:]
+    return Prompt(tokenizer.decode(ids), tuple(ids), unknown, cropped)
+
+
+def has_attention(ckpt: Checkpoint) -> bool:
+    return isinstance(ckpt.model, GPT)
+
+
+# --- attention ----------------------------------------------------------------------------------
+
+
+@dataclass
+class AttentionData:
+    """Every head's attention for one prompt under one scale setting. Arrays are float32."""
+
+    scale: str
+    scale_value: float
+    patterns: np.ndarray  # (L, H, T, T) weights, 0 above the diagonal
+    scores: np.ndarray  # (L, H, T, T) scaled scores, -inf above the diagonal
+    q: np.ndarray  # (L, H, T, d)
+    k: np.ndarray  # (L, H, T, d)
+
+
+@dataclass
+class Sharpness:
+    """How peaked each head's softmax is, per query row and on average. Small arrays only."""
+
+    entropy: np.ndarray  # (L, H, T) nats
+    normalized_entropy: np.ndarray  # (L, H, T) entropy / log(t + 1), in [0, 1]
+    max_weight: np.ndarray  # (L, H, T)
+    score_std: np.ndarray  # (L, H, T)
+    mean_entropy: np.ndarray  # (L, H) over rows 1.. (row 0 sees one key)
+    mean_normalized_entropy: np.ndarray  # (L, H)
+    mean_max_weight: np.ndarray  # (L, H)
+    tags: list[list[list[str]]]  # [layer][head] -> tags
+    summary: list[dict]  # metrics.head_summary rows, for the table
+
+
+def _stack(cache: Cache, suffix: str) -> np.ndarray:
+    return cache.stack(suffix)[:, 0].numpy()  # (L, B, ...) -> (L, ...) for the one prompt
+
+
+# ~24 MB an entry at T=256 on the lecture model (two (6, 6, 256, 256) float32 arrays, plus q and k)
+@st.cache_data(max_entries=16, show_spinner="Running the model on the prompt…")
+def attention_data(key: str, ids: tuple[int, ...], scale: str) -> AttentionData:
+    ckpt = load_model(key)
+    cfg = ckpt.model.config
+    idx = torch.tensor([ids], dtype=torch.long)
+    _, cache = run_with_cache(ckpt.model, idx, ATTENTION_HOOKS, attn_scale=scale)
+    return AttentionData(
+        scale=scale,
+        scale_value=scale_value(scale, cfg.n_embd, cfg.head_size),
+        patterns=_stack(cache, "attn.hook_pattern"),
+        scores=_stack(cache, "attn.hook_scores"),
+        q=_stack(cache, "attn.hook_q"),
+        k=_stack(cache, "attn.hook_k"),
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def sharpness(key: str, ids: tuple[int, ...], scale: str) -> Sharpness:
+    data = attention_data(key, ids, scale)
+    pats = torch.from_numpy(data.patterns)  # (L, H, T, T)
+    cache = Cache({f"blocks.{i}.attn.hook_pattern": pats[i][None] for i in range(pats.shape[0])})
+    summary = metrics.head_summary(cache)
+    n_layer, n_head = pats.shape[:2]
+    tags = [[[] for _ in range(n_head)] for _ in range(n_layer)]
+    for row in summary:
+        tags[row["layer"]][row["head"]] = row["tags"]
+    ent = metrics.entropy(pats)
+    norm = metrics.normalized_entropy(pats)
+    peak = metrics.max_weight(pats)
+    return Sharpness(
+        entropy=ent.numpy(),
+        normalized_entropy=norm.numpy(),
+        max_weight=peak.numpy(),
+        score_std=metrics.score_std(torch.from_numpy(data.scores)).numpy(),
+        mean_entropy=metrics.row_mean(ent).numpy(),
+        mean_normalized_entropy=metrics.row_mean(norm).numpy(),
+        mean_max_weight=metrics.row_mean(peak).numpy(),
+        tags=tags,
+        summary=summary,
+    )
+
+
+@dataclass(frozen=True)
+class ScoreBreakdown:
+    """How one score is built: q, k, their elementwise product, the sum, the scale, the softmax row."""
+
+    q: np.ndarray  # (d,)
+    k: np.ndarray  # (d,)
+    product: np.ndarray  # (d,) q * k
+    dot: float  # sum of product = q . k
+    scale: float
+    score: float  # dot * scale, as the model computed it
+    row_scores: np.ndarray  # (query + 1,) the scores of the keys this query may see
+    row_weights: np.ndarray  # (query + 1,) their softmax
+    weight: float
+
+
+def score_breakdown(data: AttentionData, layer: int, head: int, query: int, key: int) -> ScoreBreakdown:
+    q = data.q[layer, head, query]
+    k = data.k[layer, head, key]
+    product = q * k
+    return ScoreBreakdown(
+        q=q,
+        k=k,
+        product=product,
+        dot=float(product.sum()),
+        scale=data.scale_value,
+        score=float(data.scores[layer, head, query, key]),
+        row_scores=data.scores[layer, head, query, : query + 1],
+        row_weights=data.patterns[layer, head, query, : query + 1],
+        weight=float(data.patterns[layer, head, query, key]),
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def variance_demo(d: int) -> dict:
+    return metrics.softmax_variance_demo(d)
+
+
+# --- residual stream ----------------------------------------------------------------------------
+
+
+@dataclass
+class ResidualData:
+    labels: list[str]  # residual points: embed, L0 +attn, L0 +mlp, ...
+    norms: np.ndarray  # (P, T)
+    sublayer_labels: list[str]  # L0 attn, L0 mlp, ...
+    sublayer_norms: np.ndarray  # (S, T)
+    lens: np.ndarray  # (P, T, vocab) next-character probabilities read off each point
+    vocab: list[str]
+
+
+@st.cache_data(max_entries=24, show_spinner="Running the model on the prompt…")
+def residual_data(key: str, ids: tuple[int, ...], scale: str) -> ResidualData:
+    ckpt = load_model(key)
+    idx = torch.tensor([ids], dtype=torch.long)
+    _, cache = run_with_cache(ckpt.model, idx, RESIDUAL_HOOKS, attn_scale=scale)
+    labels, norms = metrics.residual_norms(cache)
+    sub_labels, sub_norms = metrics.sublayer_norms(cache)
+    lens_labels, lens = metrics.logit_lens(ckpt.model, cache)
+    assert lens_labels == labels
+    return ResidualData(
+        labels=labels,
+        norms=norms[:, 0].numpy(),
+        sublayer_labels=sub_labels,
+        sublayer_norms=sub_norms[:, 0].numpy(),
+        lens=lens[:, 0].numpy().astype(np.float32),
+        vocab=list(ckpt.tokenizer.chars),
+    )
+
+
+@dataclass(frozen=True)
+class LensTop:
+    chars: list[list[str]]  # (P, k)
+    probs: np.ndarray  # (P, k)
+    target: str | None  # the character that really comes next, if the prompt shows it
+    target_probs: np.ndarray | None  # (P,)
+
+
+def lens_top(data: ResidualData, position: int, next_id: int | None, k: int = 8) -> LensTop:
+    probs = data.lens[:, position]  # (P, vocab)
+    order = np.argsort(-probs, axis=-1)[:, :k]
+    return LensTop(
+        chars=[[data.vocab[i] for i in row] for row in order],
+        probs=np.take_along_axis(probs, order, axis=-1),
+        target=data.vocab[next_id] if next_id is not None else None,
+        target_probs=probs[:, next_id] if next_id is not None else None,
+    )

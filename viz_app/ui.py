@@ -1,0 +1,172 @@
+"""What every page does the same way: guard against errors, resolve the model and prompt (with the
+notices a bad prompt deserves), and the shared layer / head / scale controls."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import streamlit as st
+
+from nanogpt.checkpoint import Checkpoint, CheckpointError
+from nanogpt.config import GPTConfig
+from nanogpt.model import scale_value
+
+from . import models, session, state
+from .figures import visible_char
+
+log = logging.getLogger("viz_app")
+
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def run_page(render) -> None:
+    """Run a page body (or the sidebar); an unexpected error becomes a short message, never a traceback."""
+    try:
+        render()
+    except Exception as e:  # Streamlit's own stop/rerun signals are BaseException and pass through
+        log.exception("page failed")
+        st.error(
+            f"Something went wrong drawing this page ({type(e).__name__}: {e}). "
+            "Try another prompt or model; the rest of the app still works."
+        )
+
+
+@dataclass
+class PageContext:
+    entry: models.ModelEntry
+    key: str  # the caches' name for the model
+    ckpt: Checkpoint
+    prompt: state.Prompt
+
+    @property
+    def config(self) -> GPTConfig:
+        return self.ckpt.model.config
+
+
+def _prompt_notices(prompt: state.Prompt, block_size: int) -> None:
+    if prompt.unknown:
+        shown = ", ".join(f"'{visible_char(c)}'" for c in prompt.unknown[:20])
+        if len(prompt.unknown) > 20:
+            shown += " …"
+        st.warning(
+            f"Not in this model's vocabulary, so dropped: {shown}. The model reads the rest.",
+            icon=":material/translate:",
+        )
+    if prompt.cropped:
+        st.info(
+            f"The prompt is longer than the model's context of {block_size} characters: "
+            f"using the last {block_size} ({prompt.cropped} cut from the start).",
+            icon=":material/content_cut:",
+        )
+
+
+def page_context(*, needs_attention: bool = False) -> PageContext | None:
+    """The selected model and the prepared prompt, or None after telling the user why not."""
+    label = st.session_state.get("model")
+    entry = next((e for e in models.available_models() if e.label == label), None)
+    if entry is None:
+        st.info(
+            "No model to look at yet. Put a checkpoint in "
+            f"`{models.checkpoint_dir()}` (for example `python -m nanogpt train --preset baby "
+            "--out checkpoints/baby.safetensors`) or upload one in the sidebar.",
+            icon=":material/inventory_2:",
+        )
+        return None
+    try:
+        key = models.model_key(entry)
+        ckpt = state.load_model(key)
+    except (CheckpointError, OSError) as e:
+        st.error(f"Could not load {entry.label}: {e}")
+        return None
+    if needs_attention and not state.has_attention(ckpt):
+        st.info(
+            f"**{entry.label}** is a bigram model: it reads the next character off a table row for the "
+            "current character, so there is no attention to show. Pick a GPT checkpoint in the sidebar.",
+            icon=":material/info:",
+        )
+        return None
+    prompt = state.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
+    _prompt_notices(prompt, ckpt.model.config.block_size)
+    if prompt.empty:
+        st.info("Type a prompt in the sidebar to see what the model does with it.", icon=":material/edit:")
+        return None
+    return PageContext(entry, key, ckpt, prompt)
+
+
+def model_controls(ckpt: Checkpoint) -> tuple[int, int, str]:
+    """Layer, head and the scale switch in one row: what every attention view is about."""
+    cfg = ckpt.model.config
+    session.clamp_choice("layer", range(cfg.n_layer))
+    session.clamp_choice("head", range(cfg.n_head))
+    # widths follow the number of buttons, so six layers and six heads fit without clipping
+    cols = st.columns([choice_width(cfg.n_layer), choice_width(cfg.n_head), 10])
+    with cols[0]:
+        layer = choice("Layer", list(range(cfg.n_layer)), key="layer")
+    with cols[1]:
+        head = choice("Head", list(range(cfg.n_head)), key="head")
+    with cols[2]:
+        scale = scale_switch(ckpt)
+    return layer, head, scale
+
+
+MAX_BUTTONS = 8  # more options than this become a dropdown: a row of buttons would be clipped
+
+
+def choice(label: str, options, *, key: str, **kwargs):
+    """One of a few options as a row of buttons that cannot be left empty (a compact radio)."""
+    options = list(options)
+    if len(options) > MAX_BUTTONS:
+        return st.selectbox(label, options, key=key, **kwargs)
+    return st.segmented_control(label, options, key=key, selection_mode="single", required=True, **kwargs)
+
+
+def choice_width(n_options: int) -> float:
+    """Relative column width for a choice of n options (buttons are about 40 px each)."""
+    return n_options + 0.5 if n_options <= MAX_BUTTONS else 4
+
+
+def scale_label(setting: str, ckpt: Checkpoint) -> str:
+    cfg = ckpt.model.config
+    return f"{state.SCALE_LABELS[setting]} = {scale_value(setting, cfg.n_embd, cfg.head_size):.3g}"
+
+
+def scale_switch(ckpt: Checkpoint) -> str:
+    """The 1/sqrt(d_k) switch: which number q·k is multiplied by, for this run only."""
+    session.clamp_choice("scale", state.SCALES)
+    setting = choice(
+        "Scale of q·k",
+        state.SCALES,
+        key="scale",
+        format_func=lambda s: scale_label(s, ckpt),
+        help="Attention multiplies q·k by a scale before the softmax. The lecture's fix is 1/√head_size; "
+        "its first draft used 1/√n_embd. Switching it here changes only this view, never the shared model.",
+    )
+    st.caption(f"The model was trained with {state.SCALE_LABELS[ckpt.model.config.attn_scale]}.")
+    return setting
+
+
+def window_picker(n: int, *, key: str = "window") -> tuple[int, int]:
+    """A [start, stop) window of the prompt to zoom into; the whole prompt by default."""
+    if n < 8:
+        return 0, n
+    stored = st.session_state.get(key)
+    if st.session_state.get(f"_{key}_of") != n or not (
+        isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n
+    ):
+        st.session_state[key] = (0, n)  # a new prompt length: show all of it again
+        st.session_state[f"_{key}_of"] = n
+    start, stop = st.slider(
+        "Zoom: characters shown",
+        min_value=0,
+        max_value=n,
+        key=key,
+        help="Pick a stretch of the prompt to see it character by character. Keys before the window are hidden.",
+    )
+    if stop <= start:
+        start, stop = max(0, stop - 1), max(stop, start + 1)
+    return start, stop
+
+
+def chart(fig, **kwargs):
+    return st.plotly_chart(fig, config=PLOTLY_CONFIG, **kwargs)

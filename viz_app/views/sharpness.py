@@ -1,0 +1,110 @@
+"""Sharpness: how peaked each head's softmax is, and the lecture's demo of why q·k is scaled."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nanogpt import metrics
+from viz_app import figures, session, state, ui
+
+CURVES = {
+    "normalized": ("normalised entropy", 1.0),
+    "entropy": ("entropy (nats)", None),
+    "max_weight": ("max weight", 1.0),
+}
+DEMO_SIZES = [2, 4, 8, 16, 32, 64, 128, 256, 512]
+TAG_HELP = (
+    f"**previous-token**: on average at least {metrics.PREV_TOKEN_THRESHOLD:.0%} of a row's weight on the "
+    f"character just before · **first-token (sink)**: at least {metrics.SINK_THRESHOLD:.0%} on position 0 · "
+    f"**uniform**: normalised entropy at least {metrics.UNIFORM_THRESHOLD:.0%}, spread almost evenly."
+)
+
+
+def _head_grids(sharp: state.Sharpness, layer: int, head: int) -> None:
+    left, right = st.columns(2)
+    with left:
+        ui.chart(
+            figures.head_grid(
+                sharp.mean_normalized_entropy,
+                title="mean normalised entropy (1 = uniform)",
+                tags=sharp.tags,
+                highlight=(layer, head),
+            )
+        )
+    with right:
+        ui.chart(
+            figures.head_grid(
+                sharp.mean_max_weight,
+                title="mean max weight (1 = one-hot)",
+                colorscale="Magma",
+                highlight=(layer, head),
+            )
+        )
+    st.caption(
+        "Averaged over query rows 1 onwards; row t sees t + 1 keys, so its entropy is divided by log(t + 1). "
+        "Cells name the tags below: prev = previous-token, sink = first-token."
+    )
+
+
+def _curves(ctx: ui.PageContext, sharp: state.Sharpness, layer: int, head: int) -> None:
+    st.subheader(f"Every query row of layer {layer}")
+    session.clamp_choice("curve", CURVES)
+    kind = ui.choice("Curve", list(CURVES), key="curve", format_func=lambda k: CURVES[k][0])
+    values = {"normalized": sharp.normalized_entropy, "entropy": sharp.entropy, "max_weight": sharp.max_weight}[kind]
+    name, ymax = CURVES[kind]
+    ui.chart(
+        figures.entropy_curves(values[layer], ctx.prompt.text, layer=layer, highlight=head, ylabel=name, ymax=ymax)
+    )
+
+
+def _tag_table(sharp: state.Sharpness) -> None:
+    st.subheader("Head tags")
+    rows = [
+        {
+            "layer": r["layer"],
+            "head": r["head"],
+            "tags": ", ".join(r["tags"]) or "—",
+            "entropy (nats)": r["mean_entropy"],
+            "normalised entropy": r["mean_normalized_entropy"],
+            "max weight": r["mean_max_weight"],
+            "effective keys": r["effective_keys"],
+        }
+        for r in sharp.summary
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(TAG_HELP)
+
+
+def _variance_demo(head_size: int) -> None:
+    st.subheader("Why scale by 1/√d? The lecture's demo")
+    session.clamp_choice("demo_d", DEMO_SIZES, default=head_size if head_size in DEMO_SIZES else 16)
+    d = st.select_slider("d (head size)", DEMO_SIZES, key="demo_d")
+    demo = state.variance_demo(d)
+    a, b, c = st.columns(3)
+    a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
+    b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
+    c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
+    ui.chart(figures.variance_demo(demo))
+    st.caption(
+        "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
+        "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
+        "to about 1 and keeps the softmax soft, so each query can still mix information from many keys."
+    )
+
+
+def render() -> None:
+    st.header("Sharpness")
+    ctx = ui.page_context(needs_attention=True)
+    if ctx is None:
+        _variance_demo(16)  # the demo needs no model, so a bigram or missing model still gets it
+        return
+    cfg = ctx.config
+    layer, head, scale = ui.model_controls(ctx.ckpt)
+    sharp = state.sharpness(ctx.key, ctx.prompt.ids, scale)
+    _head_grids(sharp, layer, head)
+    _curves(ctx, sharp, layer, head)
+    _tag_table(sharp)
+    _variance_demo(cfg.head_size)
+
+
+ui.run_page(render)
