@@ -62,7 +62,7 @@ def cmd_sample(args, extra) -> int:
 
 
 def cmd_eval(args, extra) -> int:
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, update_metadata
     from .data import load_text, split
     from .train import evaluate
 
@@ -70,6 +70,10 @@ def cmd_eval(args, extra) -> int:
     splits = split(load_text(args.data), ckpt.model.config.block_size, tokenizer=ckpt.tokenizer)
     loss = evaluate(ckpt.model, splits.val, ckpt.model.config.block_size, batch_size=args.batch_size)
     print(f"val loss {loss:.4f}")
+    if args.record:
+        update_metadata(args.ckpt, eval_val_loss=round(loss, 4), eval_data=splits.source.name,
+                        eval_data_sha256=splits.source.sha256)  # fmt: skip
+        print(f"recorded in {args.ckpt}")
     return 0
 
 
@@ -182,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="tinyshakespeare")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--record", action="store_true", help="write the val loss into the checkpoint's metadata")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ablate", help="train the lecture's variants on one budget; config fields as in train")

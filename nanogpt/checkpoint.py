@@ -66,12 +66,16 @@ def save_checkpoint(
     }
     for name, t in (extra_tensors or {}).items():
         tensors[name] = t.detach().cpu().contiguous()
+    return _write_atomically(path, tensors, header)
+
+
+def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
     try:
         save_file(tensors, tmp, metadata={META_KEY: json.dumps(header)})
+        os.chmod(tmp, 0o644)  # temp files are private; a checkpoint is meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -126,6 +130,15 @@ def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     except SafetensorError as e:
         raise CheckpointError(f"{path} could not be read ({e}); it may be truncated or corrupt.") from None
     return tensors, meta
+
+
+def update_metadata(path: str | os.PathLike, **fields) -> dict:
+    """Add or change metadata fields of a checkpoint in place (atomically); the weights are kept as they are."""
+    tensors, meta = load_tensors(path)
+    meta["model_config"] = dataclasses.asdict(meta["model_config"])
+    meta.update(fields)
+    _write_atomically(Path(path), tensors, meta)
+    return meta
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None) -> Checkpoint:

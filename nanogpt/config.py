@@ -75,6 +75,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # 0 disables clipping
     eval_interval: int = 500
     eval_iters: int = 200
+    patience: int = 0  # stop after this many evaluations in a row without a better val loss; 0: never
     seed: int = 1337
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
     compile: bool = False

@@ -57,8 +57,13 @@ def generate_steps(
     use_cache: bool = True,
     capture_attention: bool = True,
     tokenizer=None,
+    generator: torch.Generator | None = None,
 ) -> Iterator[Step]:
-    """Yield one Step per new character. `idx` is the prompt's ids, (T,) or (1, T)."""
+    """Yield one Step per new character. `idx` is the prompt's ids, (T,) or (1, T).
+
+    `generator` (a CPU torch.Generator) replaces `seed`: sampling draws from it and leaves it
+    advanced, so a caller can stop, keep its state, and continue the same stream later.
+    """
     from .capture import run_with_cache  # capture imports model; keep this module light
 
     idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)  # (T,)
@@ -66,11 +71,12 @@ def generate_steps(
         raise ValueError("the prompt is empty: give at least one character")
     device = next(model.parameters()).device
     block_size = model.config.block_size
-    generator = torch.Generator(device="cpu")
-    if seed is not None:
-        generator.manual_seed(seed)
-    else:
-        generator.seed()
+    if generator is None:
+        generator = torch.Generator(device="cpu")
+        if seed is not None:
+            generator.manual_seed(seed)
+        else:
+            generator.seed()
     is_gpt = isinstance(model, GPT)
     capture_attention = capture_attention and is_gpt
     use_cache = use_cache and is_gpt

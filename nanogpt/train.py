@@ -148,6 +148,7 @@ class TrainResult:
     wall_time: float = 0.0
     checkpoint: Path | None = None
     stopped: bool = False  # stopped early by on_step
+    early_stopped: bool = False  # stopped by `patience`
 
 
 def _optimizer_tensors(opt: torch.optim.AdamW) -> dict[str, torch.Tensor]:
@@ -281,6 +282,12 @@ def train(
             if step % cfg.eval_interval == 0 or step == cfg.max_iters:
                 record = run_eval(step)
                 save_resume_state(step)
+                # early stopping: the best checkpoint is on disk, and val only gets worse from here
+                evals_since_best = sum(1 for h in result.history if h["step"] > result.best_step)
+                if cfg.patience and evals_since_best >= cfg.patience:
+                    log(f"val loss has not improved for {evals_since_best} evaluations: stopping at step {step}")
+                    result.early_stopped = True
+                    break
             if on_step is not None:
                 event = TrainEvent(step, cfg.max_iters, loss_value, lr, elapsed_before + time.perf_counter() - t0,
                                    record, model, splits.tokenizer)  # fmt: skip

@@ -135,3 +135,35 @@ def test_a_killed_save_leaves_the_previous_checkpoint_loadable(tmp_path):
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "m.safetensors"]
     # a killed save may leave hidden temp files behind, never a half-written checkpoint
     assert all(name.startswith(".") and not name.endswith(".safetensors") for name in leftovers), leftovers
+
+
+def test_a_header_length_that_looks_like_a_pickle_still_loads(tmp_path):
+    """safetensors starts with its header length; a first byte of 0x80 is not a pickle."""
+    model, path = small_model(), tmp_path / "m.safetensors"
+    for pad in range(300):
+        save_checkpoint(path, model, VOCAB, {"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length with a first byte of 0x80")
+    assert load_checkpoint(path).meta["pad"] == "x" * pad
+
+
+def test_update_metadata_keeps_the_weights(tmp_path):
+    model = small_model()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, VOCAB, {"step": 7}, dtype="float16")
+    before = path.read_bytes()
+    from nanogpt.checkpoint import update_metadata
+
+    update_metadata(path, eval_val_loss=1.2345)
+    ckpt = load_checkpoint(path)
+    assert ckpt.meta["eval_val_loss"] == 1.2345 and ckpt.meta["step"] == 7
+    assert ckpt.meta["weights_dtype"] == "float16"
+    assert len(path.read_bytes()) - len(before) < 100  # still half precision: only the header grew
+    idx = torch.randint(0, 10, (1, 16))
+    assert torch.allclose(model(idx)[0], ckpt.model(idx)[0], atol=1e-2)
+
+
+def test_a_saved_checkpoint_is_readable_by_everyone(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", small_model(), VOCAB)
+    assert path.stat().st_mode & 0o444 == 0o444

@@ -64,3 +64,17 @@ def test_eval_on_a_bad_checkpoint(tmp_path, tiny_text_file, ckpt_text):
     bad.write_text(ckpt_text)
     proc = cli("eval", "--ckpt", bad, "--data", tiny_text_file, check=False)
     assert proc.returncode == 2 and "bad.safetensors" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_record_writes_the_number_into_the_checkpoint(tmp_path, tiny_ckpt, tiny_text_file):
+    import shutil
+
+    from nanogpt.checkpoint import read_metadata
+
+    ckpt = tmp_path / "copy.safetensors"
+    shutil.copy(tiny_ckpt, ckpt)
+    out = cli("eval", "--ckpt", ckpt, "--data", tiny_text_file, "--record").stdout
+    loss = float(out.split()[2])
+    meta = read_metadata(ckpt)
+    assert meta["eval_val_loss"] == loss and meta["eval_data"] == str(tiny_text_file)
+    assert cli("eval", "--ckpt", ckpt, "--data", tiny_text_file).stdout.split()[2] == out.split()[2]

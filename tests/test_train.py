@@ -104,3 +104,14 @@ def test_cosine_schedule():
     assert lr_at(cfg.warmup_iters, cfg) == pytest.approx(cfg.learning_rate, rel=1e-3)
     assert lr_at(cfg.max_iters, cfg) == pytest.approx(cfg.min_lr)
     assert lr_at(10_000, make_train_config("lecture")) == 3e-4
+
+
+def test_patience_stops_when_val_stops_improving(tmp_path, tiny_text_file):
+    # a large learning rate on a tiny text overfits fast, so val turns up within a few evaluations
+    cfg = tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=400, eval_interval=10,
+                      learning_rate=3e-2, patience=2)  # fmt: skip
+    result = quiet(cfg)
+    assert result.early_stopped and result.steps < 400
+    after_best = [h for h in result.history if h["step"] > result.best_step]
+    assert len(after_best) == 2 and all(h["val"] >= result.best_val for h in after_best)
+    assert load_checkpoint(result.checkpoint).meta["step"] == result.best_step

@@ -57,7 +57,8 @@ def model_facts(key: str) -> dict:
         block_size=cfg.block_size,
         attn_scale=cfg.attn_scale,
         vocab_size=len(meta["vocab"]),
-        val_loss=meta.get("best_val_loss"),
+        # the README's number (`eval --record`, the whole val split) when present, else training's estimate
+        val_loss=meta.get("eval_val_loss", meta.get("best_val_loss")),
         step=meta.get("step"),
         data=data.get("name") if isinstance(data, dict) else str(data),
     )

@@ -1,0 +1,61 @@
+"""Every checkpoint shipped in checkpoints/ is a real trained model with its numbers recorded.
+
+These never retrain anything: they load what is shipped and check it.
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nanogpt.checkpoint import load_checkpoint
+from nanogpt.generate import generate
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED = sorted(CHECKPOINTS.glob("*.safetensors"))
+# the README's table quotes these; the eval command reproduces them
+EXPECTED = {"shakespeare-small": 1.60, "bigram": 2.55}  # upper bounds of val loss from `eval`
+
+
+def test_the_default_model_and_the_baseline_are_shipped():
+    names = {p.stem for p in SHIPPED}
+    assert {"shakespeare-small", "bigram"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_checkpoint_metadata(path):
+    ckpt = load_checkpoint(path)
+    meta = ckpt.meta
+    assert ckpt.tokenizer.vocab_size == 65 and ckpt.model.config.vocab_size == 65
+    assert "".join(ckpt.tokenizer.chars).startswith("\n !$&',-.3:;?ABC")
+    assert meta["data"]["name"] == "tinyshakespeare"
+    assert meta["eval_data_sha256"] == meta["data"]["sha256"]
+    assert meta["step"] > 0 and meta["wall_time"] > 0 and meta["history"]
+    assert meta["eval_val_loss"] <= EXPECTED.get(path.stem, 1.60)
+    assert path.stat().st_size <= 25 * 2**20
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_checkpoint_generates_deterministic_text(path):
+    ckpt = load_checkpoint(path)
+    ids = ckpt.tokenizer.encode("ROMEO:")
+    a = generate(ckpt.model, ids, 80, temperature=0.8, seed=1)
+    b = generate(ckpt.model, ids, 80, temperature=0.8, seed=1)
+    assert a == b and len(a) == len(ids) + 80
+    assert a != generate(ckpt.model, ids, 80, temperature=0.8, seed=2)
+
+
+def test_the_small_model_has_the_lectures_36_heads():
+    config = load_checkpoint(CHECKPOINTS / "shakespeare-small.safetensors").model.config
+    assert (config.n_layer, config.n_head) == (6, 6)
+    assert config.residual and config.layernorm and config.attn_scale == "head_size"
+
+
+def test_the_small_model_writes_shakespeare_shaped_text():
+    ckpt = load_checkpoint(CHECKPOINTS / "shakespeare-small.safetensors")
+    torch.manual_seed(0)
+    text = ckpt.tokenizer.decode(generate(ckpt.model, ckpt.tokenizer.encode("\n"), 400, temperature=0.8, seed=1))
+    assert ":\n" in text  # a speaker's name, a colon, a line break: the play format
+    words = [w.strip(".,;:!?'") for w in text.split()]
+    common = {"the", "and", "to", "of", "I", "you", "my", "a", "that", "in", "is", "not", "with", "me", "be"}
+    assert sum(w in common for w in words) >= 8
