@@ -59,3 +59,11 @@ def test_the_small_model_writes_shakespeare_shaped_text():
     words = [w.strip(".,;:!?'") for w in text.split()]
     common = {"the", "and", "to", "of", "I", "you", "my", "a", "that", "in", "is", "not", "with", "me", "be"}
     assert sum(w in common for w in words) >= 8
+
+
+def test_the_readme_table_quotes_what_eval_recorded():
+    readme = (CHECKPOINTS.parent / "README.md").read_text(encoding="utf-8")
+    for path in SHIPPED:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.name}`"))
+        quoted = float(row.split("**")[1])
+        assert quoted == load_checkpoint(path).meta["eval_val_loss"], path.name
