@@ -26,6 +26,12 @@ PAGES = {  # url slug -> page; the slug is also the `page` query parameter
     "residual": st.Page(
         HERE / "views/residual.py", title="Residual stream", icon=":material/stacked_line_chart:", url_path="residual"
     ),
+    "generate": st.Page(HERE / "views/generate.py", title="Generate", icon=":material/edit_note:", url_path="generate"),
+    "train": st.Page(HERE / "views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    "ablations": st.Page(
+        HERE / "views/ablations.py", title="Ablations", icon=":material/content_cut:", url_path="ablations"
+    ),
+    "lesson": st.Page(HERE / "views/lesson.py", title="Lesson", icon=":material/school:", url_path="lesson"),
 }
 
 st.set_page_config(page_title="Attention lab", page_icon=":material/science:", layout="wide")

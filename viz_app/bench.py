@@ -145,9 +145,120 @@ def bench_grid_payload() -> list[str]:
     ]
 
 
+def _with_checkpoints(folder: Path):
+    """Point the app at a folder of checkpoints for the duration of a with block."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        old = os.environ.get(CHECKPOINTS_ENV)
+        os.environ[CHECKPOINTS_ENV] = str(folder)
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(CHECKPOINTS_ENV, None)
+            else:
+                os.environ[CHECKPOINTS_ENV] = old
+
+    return scope()
+
+
+def bench_generate_step(repeats: int | None = None) -> list[str]:
+    """Server time of one generation step in the app at a full context: the Generate page's rerun
+    after Next (AppTest), and the step itself (generation.advance: one forward capturing attention)."""
+    from streamlit.testing.v1 import AppTest
+
+    from . import generation
+
+    opts = _options()
+    repeats = repeats or (opts.n_repeats if opts is not None else 7)
+    path = bench_checkpoint()
+    T = read_metadata(path)["model_config"].block_size
+    with _with_checkpoints(path.parent):
+        at = AppTest.from_file(str(APP), default_timeout=600)
+        at.query_params = {"prompt": prompt(T), "model": path.stem}
+        at.run()
+        at.switch_page("views/generate.py").run()
+        if at.exception or at.error:
+            return [f"generate page failed: {[e.value for e in at.exception] + [e.value for e in at.error]}"]
+        times = []
+        for _ in range(repeats + 1):
+            at.button(key="gen_next").click()
+            start = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - start)
+        times = times[1:]  # the first Next also draws the attention views for the first time
+        n_steps = len(at.session_state["gen_run"].steps)
+    ckpt = load_checkpoint(path)
+    ids = tuple(ckpt.tokenizer.encode(prompt(T)))
+    run = generation.new_run("bench", ids, seed=1)
+    generation.advance(run, ckpt, 1, 0.8, None)  # warm up
+    step_times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        generation.advance(run, ckpt, 1, 0.8, None)
+        step_times.append(time.perf_counter() - start)
+    page_ms = statistics.median(times) * 1000
+    step_ms = statistics.median(step_times) * 1000
+    return [
+        f"generate page rerun after Next at a full context (T={T}): median {page_ms:.0f} ms over {repeats} "
+        f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); {n_steps} steps kept   (no target)",
+        f"  the step itself (one forward over {T} characters capturing every head's row): median {step_ms:.1f} ms",
+    ]
+
+
+def _train_text() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="attention-lab-bench-"))
+    path = folder / "verse.txt"
+    path.write_text(VERSE * 400, encoding="utf-8")  # ~100k characters, offline
+    return path
+
+
+def bench_train_speed() -> list[str]:
+    """Training steps per second in the app (training.TrainJob: background thread, its own torch
+    threads, a sample and an attention capture at evaluations) against the CLI's train(), same config."""
+    from nanogpt.config import make_train_config
+    from nanogpt.train import train
+
+    from . import training
+
+    opts = _options()
+    quick = opts is not None and opts.quick
+    steps = 60 if quick else 300
+    data = _train_text()
+    folder = data.parent
+
+    def config(name: str):
+        return make_train_config("baby", data=str(data), out=str(folder / f"{name}.safetensors"), max_iters=steps,
+                                 eval_interval=steps // 3, eval_iters=10, device="cpu")  # fmt: skip
+
+    start = time.perf_counter()
+    cli = train(config("cli"), progress=False, log=lambda msg: None)
+    cli_wall = time.perf_counter() - start
+    job = training.TrainJob(config("app"), "bench").start()
+    job.join()
+    view = job.view()
+    if view.status != "done":
+        return [f"app training ended {view.status}: {view.error}"]
+    cli_rate = cli.steps / cli.wall_time
+    app_rate = view.step / view.elapsed
+    cfg = config("x")
+    return [
+        f"training the baby preset ({cfg.model.n_layer}x{cfg.model.n_head}x{cfg.model.n_embd}, block "
+        f"{cfg.model.block_size}, batch {cfg.batch_size}) for {steps} steps, {steps // cfg.eval_interval} evals:",
+        f"  CLI train(): {cli_rate:.1f} steps/s ({torch.get_num_threads()} torch threads; {cli_wall:.1f} s in all)",
+        f"  in the app: {app_rate:.1f} steps/s ({training.train_threads()} torch threads in its own thread, "
+        f"{len(view.samples)} samples and {len(view.snapshots)} attention snapshots)",
+        f"  app / CLI = {app_rate / cli_rate:.2f}x   (no target: the app leaves cores to the other sessions)",
+    ]
+
+
 BENCHMARKS = [
     ("app-rerun", bench_attention_rerun),  # the names work with `nanogpt bench --only`
     ("app-payload", bench_grid_payload),
+    ("app-generate", bench_generate_step),
+    ("app-train", bench_train_speed),
 ]
 
 if __name__ == "__main__":

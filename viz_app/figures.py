@@ -38,6 +38,17 @@ class FigureStyle:
 
 
 DEFAULT_STYLE = FigureStyle()
+# presenter mode: big text for the back row, and colours told apart with any colour vision
+# (Okabe-Ito vermillion and blue for picked / plain, cividis and purple-orange for the maps)
+PRESENTER_STYLE = FigureStyle(
+    font_size=20,
+    weights="Blues",
+    scores="PuOr_r",
+    norms="Cividis",
+    accent="#D55E00",
+    plain="#0072B2",
+    muted="#999999",
+)
 
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 

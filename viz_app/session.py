@@ -26,11 +26,17 @@ DEFAULT_PROMPT = (
 )  # 117 characters: fits the shipped models' context, and ends mid-line so the next character is a guess
 VIEWS = ("head", "layer", "model")
 VALUES = ("weights", "scores")
-DEFAULTS = dict(prompt=DEFAULT_PROMPT, layer=0, head=0, scale="head_size", view="head", values="weights")
-URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view")
+DEFAULTS = dict(
+    prompt=DEFAULT_PROMPT, layer=0, head=0, scale="head_size", view="head", values="weights", presenter=False
+)
+URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view", "presenter")
 SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d")  # widgets whose value outlives their page
 MAX_URL_PROMPT = 2000  # characters; browsers and proxies cut long URLs
 _URL_READ = "_url_read"
+_URL_FIRST = "_url_first"  # the query parameters the session was opened with
+_URL_TAKEN = "_url_taken"  # page keys already read from them (each once)
+_PAGE_KEYS = "_url_page_keys"  # this run's page-specific URL keys -> their defaults
+TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 
 
 def _parse(key: str, raw: str):
@@ -41,6 +47,8 @@ def _parse(key: str, raw: str):
         return raw if raw in SCALES else None
     if key == "view":
         return raw if raw in VIEWS else None
+    if key == "presenter":
+        return True if raw.lower() in TRUE else False if raw.lower() in FALSE else None
     return raw
 
 
@@ -53,6 +61,7 @@ def start_run() -> str | None:
     if not st.session_state.get(_URL_READ):
         st.session_state[_URL_READ] = True
         params = st.query_params
+        st.session_state[_URL_FIRST] = params.to_dict()
         for key in URL_KEYS:
             if key in params:
                 value = _parse(key, params[key])
@@ -64,7 +73,59 @@ def start_run() -> str | None:
     for key in SHARED_KEYS:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    st.session_state[_PAGE_KEYS] = {}
     return wanted_page
+
+
+def _parse_like(default, raw: str, options=None):
+    """A URL value as the type of the key's default (and among options, when given), or None."""
+    try:
+        if isinstance(default, bool):
+            value = True if raw.lower() in TRUE else False if raw.lower() in FALSE else None
+        elif isinstance(default, int):
+            value = int(raw)
+        elif isinstance(default, float):
+            value = float(raw)
+        else:
+            value = raw
+    except ValueError:
+        return None
+    if options is not None and value not in options:
+        return None
+    return value
+
+
+def page_state(defaults: dict, options: dict | None = None) -> None:
+    """A page's own widget keys: their defaults, the URL's values when the session opened with a
+    link, kept across page switches, and mirrored into the URL while the page is shown (only
+    where they differ from the defaults). Call before drawing the widgets.
+
+    options: key -> the values a widget offers; a URL value outside them is ignored.
+    """
+    ss = st.session_state
+    first = ss.get(_URL_FIRST, {})
+    taken = ss.setdefault(_URL_TAKEN, set())
+    for key, default in defaults.items():
+        if key not in taken:
+            taken.add(key)
+            if key in first:
+                value = _parse_like(default, first[key], (options or {}).get(key))
+                if value is not None:
+                    ss[key] = value
+        ss.setdefault(key, default)
+        ss[key] = ss[key]  # a plain session value: survives a run that does not draw the widget
+        ss.setdefault(_PAGE_KEYS, {})[key] = default
+
+
+def opened_with() -> dict:
+    """The query parameters this session was opened with (a link a teacher sent)."""
+    return dict(st.session_state.get(_URL_FIRST, {}))
+
+
+def _url_value(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def clamp_choice(key: str, options, default=None) -> None:
@@ -86,5 +147,10 @@ def write_url(page_slug: str) -> None:
     for key in ("layer", "head", "scale", "view"):
         if key in ss:
             wanted[key] = str(ss[key])
+    if ss.get("presenter"):
+        wanted["presenter"] = "1"
+    for key, default in ss.get(_PAGE_KEYS, {}).items():
+        if key in ss and ss[key] != default:
+            wanted[key] = _url_value(ss[key])
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from nanogpt.checkpoint import CheckpointError, read_metadata
 
-from . import models, session, state
+from . import models, session, state, training, ui
 
 _UPLOADS = "_uploads"  # st.session_state: uploader file_id -> registered label
 
@@ -70,9 +70,16 @@ def render() -> None:
     """Draw the sidebar; the chosen model's label ends up in st.session_state['model']."""
     with st.sidebar:
         st.markdown("### :material/science: Attention lab")
+        st.toggle(
+            "Presenter mode",
+            key="presenter",
+            help="Bigger text and figure labels, colour-blind-safe colours, less chrome. Kept in the link.",
+        )
+        ui.apply_presenter_css()
         picker = st.container()
         with st.expander("Use your own checkpoint"):
             _take_upload()
+        training.register_finished()  # a run of this session that ended since the last run
         entries = models.available_models()
         with picker:
             if not entries:
@@ -88,4 +95,13 @@ def render() -> None:
             key="prompt",
             height=200,
             help="Every page runs the model on this text. Characters the model never saw are dropped.",
+        )
+        st.session_state.setdefault("fig_format", "png")
+        st.radio(
+            "Figures download as",
+            ui.FIGURE_FORMATS,
+            key="fig_format",
+            horizontal=True,
+            format_func=str.upper,
+            help="The camera button at the top right of every figure saves it in this format, in your browser.",
         )

@@ -13,11 +13,47 @@ from nanogpt.config import GPTConfig
 from nanogpt.model import scale_value
 
 from . import models, session, state
-from .figures import visible_char
+from .figures import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
 
 log = logging.getLogger("viz_app")
 
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+FIGURE_FORMATS = ("png", "svg")  # what the modebar's camera button saves, in the browser (no server dependency)
+PRESENTER_CSS = """<style>
+/* presenter mode: bigger text for the back row, less chrome */
+html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p { font-size: 1.15rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.6rem !important; }
+h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; } h3 { font-size: 1.7rem !important; }
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+footer, #MainMenu { display: none !important; }
+.block-container { padding-top: 1.2rem !important; }
+</style>"""
+
+
+def presenter() -> bool:
+    return bool(st.session_state.get("presenter"))
+
+
+def figure_style() -> FigureStyle:
+    """The style every figure is drawn in: presenter mode swaps in big text and a colour-blind-safe palette."""
+    return PRESENTER_STYLE if presenter() else DEFAULT_STYLE
+
+
+def apply_presenter_css() -> None:
+    if presenter():
+        st.html(PRESENTER_CSS)
+
+
+def plotly_config(name: str = "attention-lab") -> dict:
+    """The modebar: its camera button saves the figure as PNG or SVG (the sidebar's choice), in the browser."""
+    fmt = st.session_state.get("fig_format", "png")
+    fmt = fmt if fmt in FIGURE_FORMATS else "png"
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": fmt, "filename": name, "scale": 3 if presenter() else 2},
+    }
 
 
 def run_page(render) -> None:
@@ -168,5 +204,9 @@ def window_picker(n: int, *, key: str = "window") -> tuple[int, int]:
     return start, stop
 
 
-def chart(fig, **kwargs):
-    return st.plotly_chart(fig, config=PLOTLY_CONFIG, **kwargs)
+def chart(fig, *, name: str | None = None, **kwargs):
+    """Draw a figure with the export-ready modebar; in presenter mode, figures built without the
+    presenter style still get its text size."""
+    if presenter() and (fig.layout.font.size or 0) < PRESENTER_STYLE.font_size:
+        fig.update_layout(font=dict(size=PRESENTER_STYLE.font_size))
+    return st.plotly_chart(fig, config=plotly_config(name or "attention-lab"), **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz_app import figures, session, state, ui
+from viz_app import export, figures, session, state, ui
 
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
 VALUE_LABELS = {"weights": "weights (after softmax)", "scores": "scores (before softmax)"}
@@ -52,6 +52,7 @@ def _pattern_section(ctx: ui.PageContext, data: state.AttentionData, layer: int,
             kind=values,
             title=f"layer {layer} · head {head} · {state.SCALE_LABELS[data.scale]}",
             clickable=True,
+            style=ui.figure_style(),
         )
         event = ui.chart(fig, key=f"head_map_{layer}_{head}_{values}", on_select="rerun", selection_mode="points")
         _take_click(event)
@@ -65,11 +66,15 @@ def _pattern_section(ctx: ui.PageContext, data: state.AttentionData, layer: int,
             "The upper triangle is the future, masked. " + how
         )
     elif view == "layer":
-        ui.chart(figures.layer_heatmaps(matrices[layer], chars, layer=layer, window=window, kind=values))
+        ui.chart(
+            figures.layer_heatmaps(
+                matrices[layer], chars, layer=layer, window=window, kind=values, style=ui.figure_style()
+            )
+        )
         if values == "weights":
             st.caption("Weights as whole percentages. Hover a cell for its query and key.")
     else:
-        ui.chart(figures.model_grid(data.patterns, chars, window=window))
+        ui.chart(figures.model_grid(data.patterns, chars, window=window, style=ui.figure_style()))
         factor = figures.grid_pool_factor(window[1] - window[0])
         note = (
             f" Each cell is the largest weight in a {factor}×{factor} block; zoom in to see every character."
@@ -121,6 +126,7 @@ def _scale_section(ctx: ui.PageContext, layer: int, head: int, scale: str, windo
                     height=420,
                     max_ticks=32,
                     title=ui.scale_label(setting, ctx.ckpt),
+                    style=ui.figure_style(),
                 )
             )
     st.caption(
@@ -158,9 +164,34 @@ def _score_section(ctx: ui.PageContext, data: state.AttentionData, layer: int, h
     )
     left, right = st.columns(2)
     with left:
-        ui.chart(figures.score_parts(b.q, b.k, b.product))
+        ui.chart(figures.score_parts(b.q, b.k, b.product, style=ui.figure_style()))
     with right:
-        ui.chart(figures.softmax_row(b.row_scores, b.row_weights, chars, picked=key))
+        ui.chart(figures.softmax_row(b.row_scores, b.row_weights, chars, picked=key, style=ui.figure_style()))
+
+
+def _export(ctx: ui.PageContext, data: state.AttentionData, layer: int, head: int) -> None:
+    sharp = state.sharpness(ctx.key, ctx.prompt.ids, data.scale)
+    with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
+        st.caption(f"Layer {layer} · head {head} under {state.SCALE_LABELS[data.scale]}:")
+        export.download_buttons(
+            f"attention-L{layer}H{head}-{data.scale}",
+            {
+                "scores": export.Named(data.scores[layer, head], ("query", "key")),
+                "weights": export.Named(data.patterns[layer, head], ("query", "key")),
+                "entropy": export.Named(sharp.entropy[layer, head], ("query",)),
+            },
+            key="attn_export_head",
+        )
+        st.caption("Every layer and head:")
+        export.download_buttons(
+            f"attention-all-{data.scale}",
+            {
+                "scores": export.Named(data.scores, ("layer", "head", "query", "key")),
+                "weights": export.Named(data.patterns, ("layer", "head", "query", "key")),
+                "entropy": export.Named(sharp.entropy, ("layer", "head", "query")),
+            },
+            key="attn_export_all",
+        )
 
 
 def render() -> None:
@@ -177,6 +208,7 @@ def render() -> None:
     _pattern_section(ctx, data, layer, head, window)
     _scale_section(ctx, layer, head, scale, window)
     _score_section(ctx, data, layer, head, window)
+    _export(ctx, data, layer, head)
 
 
 ui.run_page(render)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-from viz_app import figures, session, state, ui
+from viz_app import export, figures, session, state, ui
 
 
 def _norms(ctx: ui.PageContext, data: state.ResidualData) -> None:
@@ -12,9 +13,13 @@ def _norms(ctx: ui.PageContext, data: state.ResidualData) -> None:
     st.subheader("The residual stream at every point")
     tabs = st.tabs(["Heatmap", "Lines"])
     with tabs[0]:
-        ui.chart(figures.position_heatmap(data.labels, data.norms, chars, title="‖x‖ per position"))
+        ui.chart(
+            figures.position_heatmap(data.labels, data.norms, chars, title="‖x‖ per position", style=ui.figure_style())
+        )
     with tabs[1]:
-        ui.chart(figures.position_lines(data.labels, data.norms, chars, title="‖x‖ per position"))
+        ui.chart(
+            figures.position_lines(data.labels, data.norms, chars, title="‖x‖ per position", style=ui.figure_style())
+        )
     st.caption(
         "‖x‖ is the L2 norm of the residual vector: after the embeddings, then after each block's "
         "attention (+attn) and feed-forward (+mlp) have added their output to it."
@@ -27,13 +32,20 @@ def _writes(ctx: ui.PageContext, data: state.ResidualData) -> None:
     with left:
         ui.chart(
             figures.position_heatmap(
-                data.sublayer_labels, data.sublayer_norms, ctx.prompt.text, title="‖sublayer output‖ per position"
+                data.sublayer_labels,
+                data.sublayer_norms,
+                ctx.prompt.text,
+                title="‖sublayer output‖ per position",
+                style=ui.figure_style(),
             )
         )
     with right:
         ui.chart(
             figures.mean_bars(
-                data.sublayer_labels, data.sublayer_norms, title="mean over positions (± std): attention blue, MLP red"
+                data.sublayer_labels,
+                data.sublayer_norms,
+                title="mean over positions (± std): attention blue, MLP red",
+                style=ui.figure_style(),
             )
         )
 
@@ -50,7 +62,11 @@ def _lens(ctx: ui.PageContext, data: state.ResidualData) -> None:
         pos = 0
     next_id = ctx.prompt.ids[pos + 1] if pos + 1 < len(ctx.prompt.ids) else None
     top = state.lens_top(data, pos, next_id)
-    ui.chart(figures.logit_lens(data.labels, top.chars, top.probs, target=top.target, target_probs=top.target_probs))
+    ui.chart(
+        figures.logit_lens(
+            data.labels, top.chars, top.probs, target=top.target, target_probs=top.target_probs, style=ui.figure_style()
+        )
+    )
     what = f"the real next character is `{figures.visible_char(top.target)}`" if top.target else "the prompt ends here"
     st.caption(
         f"Each point's residual is passed through the final LayerNorm and the output head, as if the "
@@ -75,6 +91,17 @@ def render() -> None:
     _norms(ctx, data)
     _writes(ctx, data)
     _lens(ctx, data)
+    with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
+        export.download_buttons(
+            f"residual-{scale}",
+            {
+                "norms": export.Named(data.norms, ("point", "position")),
+                "points": export.Named(np.array(data.labels), ("point",)),
+                "sublayer_norms": export.Named(data.sublayer_norms, ("sublayer", "position")),
+                "sublayers": export.Named(np.array(data.sublayer_labels), ("sublayer",)),
+            },
+            key="resid_export",
+        )
 
 
 ui.run_page(render)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import figures, session, state, ui
+from viz_app import export, figures, session, state, ui
 
 CURVES = {
     "normalized": ("normalised entropy", 1.0),
@@ -29,6 +29,7 @@ def _head_grids(sharp: state.Sharpness, layer: int, head: int) -> None:
                 title="mean normalised entropy (1 = uniform)",
                 tags=sharp.tags,
                 highlight=(layer, head),
+                style=ui.figure_style(),
             )
         )
     with right:
@@ -38,6 +39,7 @@ def _head_grids(sharp: state.Sharpness, layer: int, head: int) -> None:
                 title="mean max weight (1 = one-hot)",
                 colorscale="Magma",
                 highlight=(layer, head),
+                style=ui.figure_style(),
             )
         )
     st.caption(
@@ -53,7 +55,9 @@ def _curves(ctx: ui.PageContext, sharp: state.Sharpness, layer: int, head: int) 
     values = {"normalized": sharp.normalized_entropy, "entropy": sharp.entropy, "max_weight": sharp.max_weight}[kind]
     name, ymax = CURVES[kind]
     ui.chart(
-        figures.entropy_curves(values[layer], ctx.prompt.text, layer=layer, highlight=head, ylabel=name, ymax=ymax)
+        figures.entropy_curves(
+            values[layer], ctx.prompt.text, layer=layer, highlight=head, ylabel=name, ymax=ymax, style=ui.figure_style()
+        )
     )
 
 
@@ -84,7 +88,7 @@ def _variance_demo(head_size: int) -> None:
     a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
     b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
     c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
-    ui.chart(figures.variance_demo(demo))
+    ui.chart(figures.variance_demo(demo, style=ui.figure_style()))
     st.caption(
         "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
         "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
@@ -104,6 +108,18 @@ def render() -> None:
     _head_grids(sharp, layer, head)
     _curves(ctx, sharp, layer, head)
     _tag_table(sharp)
+    with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
+        rows = ("layer", "head", "query")
+        export.download_buttons(
+            f"sharpness-{scale}",
+            {
+                "entropy": export.Named(sharp.entropy, rows),
+                "normalized_entropy": export.Named(sharp.normalized_entropy, rows),
+                "max_weight": export.Named(sharp.max_weight, rows),
+                "score_std": export.Named(sharp.score_std, rows),
+            },
+            key="sharp_export",
+        )
     _variance_demo(cfg.head_size)
 
 

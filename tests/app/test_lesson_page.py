@@ -1,0 +1,118 @@
+"""The Lesson page: the lecture's steps with measured numbers, samples, and links that open the right view."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+from viz_app.ablation_data import RESULTS_FILE
+from viz_app.lesson_steps import STEPS
+
+from .ablation_fixtures import as_shown, read_results, results_dir  # noqa: F401  (results_dir is a fixture)
+from .app_helpers import PROMPT, assert_clean, texts
+
+LINK = re.compile(r"\[([^\]]+)\]\((\./[^)]*)\)")
+
+
+def open_lesson(make_app, folder, **params):
+    at = make_app(folder, **params).run()
+    return at.switch_page("views/lesson.py").run()
+
+
+def links(at) -> dict[str, tuple[str, dict]]:
+    """label -> (url path, query params) of every in-app link on the page."""
+    out = {}
+    for element in at.markdown:
+        for label, href in LINK.findall(str(element.value)):
+            parts = urlsplit(href)
+            out[label] = (parts.path, dict(parse_qsl(parts.query)))
+    return out
+
+
+def metric(at, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def test_every_step_is_drawn_in_the_lectures_order(make_app, results_dir):  # noqa: F811
+    at = open_lesson(make_app, results_dir)
+    assert_clean(at)
+    assert [h.value for h in at.header] == ["Lesson: the lecture's path"]
+    titles = [s.value for s in at.subheader]
+    assert titles == [f"{i}. {step.title}" for i, step in enumerate(STEPS, start=1)]
+    assert [step.key for step in STEPS] == [
+        "bigram", "one-head", "scale", "multi-head", "feed-forward", "residual", "layernorm", "scale-up"
+    ]  # fmt: skip
+
+
+def test_numbers_and_samples_come_from_the_results(make_app, results_dir):  # noqa: F811
+    results = read_results(results_dir)["variants"]
+    at = open_lesson(make_app, results_dir)
+    assert metric(at, "with it · `bigram`").value == f"{results['bigram']['val_loss']:.3f}"
+    scale_off = metric(at, "without it · `no-scale`")
+    assert scale_off.value == f"{results['no-scale']['val_loss']:.3f}"
+    full = [m for m in at.metric if m.label == "with it · `full`"]
+    assert len(full) == 6 and {m.value for m in full} == {f"{results['full']['val_loss']:.3f}"}
+    # no-scale -> full: the change is full's loss minus no-scale's
+    scale_on = full[0]  # the scale step is the first step measured against full
+    assert scale_on.delta == f"{results['full']['val_loss'] - results['no-scale']['val_loss']:+.3f}"
+    # variants the file lacks are said to be missing, not invented
+    assert metric(at, "without it · `no-ffn`").value == "n/a"
+    assert metric(at, "with it · `single-head`").value == "n/a"
+    notes = texts(at.caption)
+    assert "Not available: `single-head`" in notes and "`no-ffn` is not in these ablation results" in notes
+    samples = [block.value for block in at.code]
+    for name in ("bigram", "no-scale", "full"):
+        assert as_shown(results[name]["sample"]) in samples
+    assert metric(at, "in the lecture").value == "about 2.5"
+
+
+def test_links_carry_the_views_query_params(make_app, results_dir):  # noqa: F811
+    at = open_lesson(make_app, results_dir)
+    found = links(at)
+    path, query = found["Attention with the scale switched off"]
+    assert path == "./" and query == {"page": "attention", "scale": "none", "view": "head", "model": "tiny",
+                                      "prompt": PROMPT}  # fmt: skip
+    path, query = found["Sharpness with the scale switched off: entropy drops"]
+    assert path == "./sharpness" and query["page"] == "sharpness" and query["scale"] == "none"
+    path, query = found["Every head of a layer side by side"]
+    assert path == "./" and query["view"] == "layer" and query["layer"] == "0"
+    path, query = found["The line of code behind `no-ffn`, and its loss curve"]
+    assert path == "./ablations" and query["page"] == "ablations" and query["ablation_variant"] == "no-ffn"
+    assert found["What attention and the MLP each write into the residual stream"][0] == "./residual"
+
+
+def test_the_links_open_the_view_they_promise(make_app, results_dir):  # noqa: F811
+    found = links(open_lesson(make_app, results_dir))
+    # each link opened as a new session would open it (a new tab reads the URL)
+    at = make_app(results_dir, **found["Attention with the scale switched off"][1]).run()
+    assert_clean(at)
+    assert [h.value for h in at.header] == ["Attention"]
+    assert at.segmented_control(key="scale").value == "none"
+    at = make_app(results_dir, **found["Sharpness with the scale switched off: entropy drops"][1]).run()
+    assert [h.value for h in at.header] == ["Sharpness"]
+    assert at.segmented_control(key="scale").value == "none"
+    at = make_app(results_dir, **found["Every head of a layer side by side"][1]).run()
+    assert at.segmented_control(key="view").value == "layer"
+    at = make_app(results_dir, **found["The line of code behind `no-ffn`, and its loss curve"][1]).run()
+    assert_clean(at)
+    assert [h.value for h in at.header] == ["Ablations"]
+    assert at.selectbox(key="ablation_variant").value == "no-ffn"
+
+
+def test_open_here_switches_page_with_the_view_set(make_app, results_dir):  # noqa: F811
+    at = open_lesson(make_app, results_dir)
+    at.button(key="lesson_open_scale_0").click().run()
+    assert_clean(at)
+    assert [h.value for h in at.header] == ["Attention"]
+    assert at.segmented_control(key="scale").value == "none"
+    assert at.query_params["scale"] == "none"
+
+
+def test_without_results_the_numbers_are_said_to_be_missing(make_app, tiny_dir):
+    assert not (tiny_dir / RESULTS_FILE).exists()
+    at = open_lesson(make_app, tiny_dir)
+    assert_clean(at)
+    assert "The measured numbers are not available" in texts(at.info)
+    assert {m.value for m in at.metric if m.label.startswith("with")} == {"n/a"}
+    assert metric(at, "in the lecture").value == "about 2.5"
+    assert len(links(at)) >= len(STEPS)

@@ -1,0 +1,136 @@
+"""Lesson: the lecture's path from the bigram table to the scaled-up GPT, one step at a time, each with
+its measured val loss from the ablation results, its sample text and a link to the view that shows it."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from viz_app import ablation_data, models, session, ui
+from viz_app.lesson_steps import STEPS, Link, Step
+
+NOT_AVAILABLE = "n/a"
+
+
+def _loss(results: dict | None, variant: str | None) -> float | None:
+    record = (results or {}).get("variants", {}).get(variant) if variant else None
+    value = record.get("val_loss") if record else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _fmt(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None else f"{value:.3f}"
+
+
+def _link_context() -> dict[str, str]:
+    """What a link carries besides its own view: a shipped model (others live only in this session), the prompt."""
+    extra = {}
+    label = st.session_state.get("model")
+    if label and any(e.label == label for e in models.shipped_models()):
+        extra["model"] = label
+    prompt = st.session_state.get("prompt", session.DEFAULT_PROMPT)
+    if prompt and prompt != session.DEFAULT_PROMPT:
+        extra["prompt"] = prompt[-session.MAX_URL_PROMPT :]
+    return extra
+
+
+def _open_here(link: Link) -> None:
+    """Set the view the link describes in this session and go to its page (keeps an uploaded model)."""
+    for key, value in link.params.items():
+        st.session_state[key] = int(value) if key in ("layer", "head") else value
+    st.switch_page(link.script)
+
+
+def _numbers(step: Step, results: dict | None) -> None:
+    with_loss, without_loss = _loss(results, step.with_variant), _loss(results, step.without_variant)
+    cols = st.columns(3)
+    if step.without_variant:
+        cols[0].metric(f"without it · `{step.without_variant}`", _fmt(without_loss), help="val loss, lower is better")
+    if step.with_variant:
+        delta = with_loss - without_loss if with_loss is not None and without_loss is not None else None
+        cols[1].metric(
+            f"with it · `{step.with_variant}`",
+            _fmt(with_loss),
+            delta=None if delta is None else f"{delta:+.3f}",
+            delta_color="inverse",
+            help="val loss, lower is better; the change is against the model without this piece",
+        )
+    cols[2].metric("in the lecture", step.lecture_loss or NOT_AVAILABLE, help="the val loss the video reports")
+    for variant in step.extra_variants:
+        value = _loss(results, variant)
+        st.caption(
+            f"Also measured: `{variant}` ({ablation_data.VARIANT_NOTES.get(variant, '')}): val loss {_fmt(value)}."
+        )
+    wanted = [v for v in (step.without_variant, step.with_variant, *step.extra_variants) if v]
+    missing = [v for v in wanted if _loss(results, v) is None]
+    if results is not None and missing:
+        st.caption(
+            "Not available: " + ", ".join(f"`{v}`" for v in missing)
+            + (" is" if len(missing) == 1 else " are") + " not in these ablation results "
+            "(add it with `python -m nanogpt ablate --variants ...`, or train it live on the Ablations page)."
+        )  # fmt: skip
+    if step.note:
+        st.caption(step.note)
+
+
+def _samples(step: Step, results: dict | None) -> None:
+    variants = [v for v in (step.without_variant, step.with_variant) if v]
+    records = [(v, (results or {}).get("variants", {}).get(v)) for v in variants]
+    records = [(v, r) for v, r in records if r is not None]
+    if not records:
+        return
+    with st.expander("What the model writes" + (" without and with it" if len(records) > 1 else "")):
+        for col, (variant, record) in zip(st.columns(len(records)), records, strict=True):
+            with col:
+                st.caption(f"`{variant}` · val loss {_fmt(_loss(results, variant))}")
+                st.code(record["sample"], language="text", wrap_lines=True)
+
+
+def _links(step: Step, extra: dict[str, str]) -> None:
+    links = [*step.links, step.ablation_link] if step.ablation_link else list(step.links)
+    for n, link in enumerate(links):
+        left, right = st.columns([4, 1])
+        left.markdown(f":material/open_in_new: [{link.label}]({link.href(extra)})")
+        if right.button("Open here", key=f"lesson_open_{step.key}_{n}", help="Open this view in this tab"):
+            _open_here(link)
+
+
+def _step(index: int, step: Step, results: dict | None, extra: dict[str, str]) -> None:
+    with st.container(border=True):
+        st.subheader(f"{index}. {step.title}")
+        st.caption(f"In the lecture at [{step.video_time}]({step.video_url})")
+        st.markdown(step.text)
+        _numbers(step, results)
+        _samples(step, results)
+        _links(step, extra)
+
+
+def render() -> None:
+    st.header("Lesson: the lecture's path")
+    st.markdown(
+        "Follow the lecture from a lookup table to a small GPT, one idea at a time. Each step says what the idea "
+        "is, what it is worth in val loss (lower is better; a uniform guess over 65 characters scores about 4.17), "
+        "what the model writes without it, and where to see it in this app."
+    )
+    active = ablation_data.active()
+    results = active.results
+    if results is None:
+        st.info(
+            "The measured numbers are not available: "
+            + (ablation_data.missing_message(active.label, here=False) if active.missing else active.problem)
+            + " The lecture's own numbers are shown for reference.",
+            icon=":material/science:",
+        )
+    else:
+        st.caption(
+            f"Numbers from the ablation results in `{active.label}` ({ablation_data.settings_line(results)}). Each "
+            "one removes a single piece from the finished model and trains it on the same budget, so compare "
+            "numbers within this page, not with the lecture's longer GPU runs."
+        )
+    extra = _link_context()
+    for index, step in enumerate(STEPS, start=1):
+        _step(index, step, results, extra)
+
+
+ui.run_page(render)

@@ -1,0 +1,293 @@
+"""Train: a fresh model from the browser, with a live loss curve, samples, attention forming, Stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from nanogpt.config import PRESETS, make_train_config
+from nanogpt.data import DataError, tinyshakespeare_path
+from viz_app import export, figures, figures_live, session, training, ui
+
+SOURCES = ("tinyshakespeare", "shakespeare-plays", "upload")
+SIZE_KEYS = {  # widget key -> config field
+    "tr_layers": "n_layer",
+    "tr_heads": "n_head",
+    "tr_embd": "n_embd",
+    "tr_block": "block_size",
+    "tr_steps": "max_iters",
+    "tr_eval_every": "eval_interval",
+    "tr_batch": "batch_size",
+    "tr_lr": "learning_rate",
+    "tr_eval_iters": "eval_iters",
+}
+JOB = training.JOB_KEY
+_COUNT = "_tr_count"
+_PRESET_OF = "_tr_preset_of"  # the preset the size fields were last filled from
+POLL_S = 1.0
+
+
+def preset_values(preset: str) -> dict:
+    cfg = make_train_config(preset)
+    values = {}
+    for key, name in SIZE_KEYS.items():
+        values[key] = getattr(cfg.model, name) if hasattr(cfg.model, name) else getattr(cfg, name)
+    values["tr_lr"] = float(values["tr_lr"])
+    return values
+
+
+DEFAULTS = dict(tr_data="tinyshakespeare", tr_preset="baby", **preset_values("baby"))
+
+
+def _fill_from_preset() -> None:
+    """Fill the size fields from the preset when it changes (on a link's first run, its own values win)."""
+    ss = st.session_state
+    preset = ss["tr_preset"]
+    if ss.get(_PRESET_OF) == preset:
+        return
+    from_link = session.opened_with() if _PRESET_OF not in ss else {}
+    for key, value in preset_values(preset).items():
+        if key not in from_link:
+            ss[key] = value
+    ss[_PRESET_OF] = preset
+
+
+def _source_label(source: str) -> str:
+    if source == "tinyshakespeare":
+        try:
+            tinyshakespeare_path(download=False)
+            return "tiny Shakespeare (cached)"
+        except DataError:
+            return "tiny Shakespeare (downloads once: needs internet)"
+    return {"shakespeare-plays": "Shakespeare's plays (offline)", "upload": "my own .txt file"}[source]
+
+
+def _data_choice() -> tuple[str | None, str | None]:
+    """(the data source for the config, an error to show instead)."""
+    session.clamp_choice("tr_data", SOURCES)
+    source = st.radio("Text to train on", SOURCES, key="tr_data", horizontal=True, format_func=_source_label)
+    if source != "upload":
+        return source, None
+    upload = st.file_uploader(
+        "A UTF-8 text file",
+        type=["txt"],
+        key="tr_upload",
+        help="Plain text, UTF-8, long enough for 10% of it to hold a few contexts.",
+    )
+    if upload is None:
+        return None, "Upload a .txt file to train on it."
+    path, problem = _check_upload(upload.name, upload.getvalue(), int(st.session_state["tr_block"]))
+    if not path.exists():  # the temp folder was cleaned since the check was cached
+        path = training.save_text(upload.name, upload.getvalue())
+    return (None, problem) if problem else (str(path), None)
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the text…")
+def _check_upload(name: str, data: bytes, block_size: int) -> tuple[Path, str | None]:
+    return training.check_text(name, data, block_size)
+
+
+def _settings() -> str:
+    """The preset and its main sizes; returns the preset."""
+    cols = st.columns([1.4, 1, 1, 1, 1, 1.2])
+    with cols[0]:
+        preset = st.selectbox("Preset", list(PRESETS), key="tr_preset", help="baby: nanoGPT's CPU config; lecture: "
+                              "the 10.8M model of the video; bigram: the lecture's first model.")  # fmt: skip
+    bigram = preset == "bigram"
+    with cols[1]:
+        st.number_input("Layers", min_value=1, max_value=12, step=1, key="tr_layers", disabled=bigram)
+    with cols[2]:
+        st.number_input("Heads", min_value=1, max_value=12, step=1, key="tr_heads", disabled=bigram)
+    with cols[3]:
+        st.number_input("Width (n_embd)", min_value=8, max_value=768, step=8, key="tr_embd", disabled=bigram)
+    with cols[4]:
+        st.number_input("Context", min_value=4, max_value=512, step=4, key="tr_block", help="block_size: characters a "
+                        "prediction can look back on.")  # fmt: skip
+    with cols[5]:
+        st.number_input("Steps", min_value=1, max_value=100_000, step=50, key="tr_steps")
+    with st.expander("More settings"):
+        c = st.columns(4)
+        c[0].number_input("Evaluate every (steps)", min_value=1, max_value=100_000, step=10, key="tr_eval_every")
+        c[1].number_input("Batches per evaluation", min_value=1, max_value=1000, step=5, key="tr_eval_iters")
+        c[2].number_input("Batch size", min_value=1, max_value=512, step=4, key="tr_batch")
+        c[3].number_input("Learning rate", min_value=1e-5, max_value=1.0, step=1e-4, format="%.5f", key="tr_lr")
+    return preset
+
+
+def _make_config(preset: str, data: str):
+    ss = st.session_state
+    overrides = {name: ss[key] for key, name in SIZE_KEYS.items()}
+    if preset == "bigram":
+        for name in ("n_layer", "n_head", "n_embd"):
+            overrides.pop(name)
+    return make_train_config(preset, data=data, **overrides)
+
+
+def _start(preset: str, data: str) -> training.TrainJob | None:
+    ss = st.session_state
+    try:
+        cfg = _make_config(preset, data)
+    except ValueError as e:
+        st.error(f"These settings do not make a model: {e}")
+        return None
+    ss[_COUNT] = ss.get(_COUNT, 0) + 1
+    ss[JOB] = job = training.TrainJob(cfg, f"my-{preset}-{ss[_COUNT]}").start()
+    ss.pop("tr_snap", None)
+    return job
+
+
+def _select_model(label: str) -> None:
+    st.session_state["model"] = label
+
+
+def _progress(view: training.JobView, job: training.TrainJob) -> None:
+    words = {
+        "waiting": "waiting for a free training slot (other sessions are training)",
+        "loading": "reading the text",
+        "running": "training",
+        "stopping": "stopping after this step",
+        "done": "done",
+        "stopped": "stopped; what it learned is kept",
+        "failed": "failed",
+    }
+    fraction = min(1.0, view.step / max(1, view.max_iters))
+    last = f" · batch loss {view.losses[-1]:.3f}" if len(view.losses) else ""
+    rate = f" · {view.steps_per_s:.1f} steps/s" if view.step else ""
+    st.progress(fraction, text=f"{words[view.status]} · step {view.step} of {view.max_iters}{last}{rate}")
+    if view.status == "waiting":
+        active, waiting = training.server_load()
+        st.caption(
+            f"{active} run(s) training on this server, {waiting} waiting; at most {training.max_running()} at once."
+        )
+    if view.active:
+        st.button("Stop", key="tr_stop", icon=":material/stop:", on_click=job.stop, help="Stop after the step in "
+                  "flight; the model keeps what it learned and appears in the sidebar.")  # fmt: skip
+
+
+def _samples(view: training.JobView) -> None:
+    if not view.samples:
+        return
+    step, text = view.samples[-1]
+    st.markdown(f"**Sample at step {step}** (temperature {training.SAMPLE_TEMPERATURE}, seed {training.SAMPLE_SEED})")
+    st.code(text, language=None)
+    if len(view.samples) > 1:
+        with st.expander(f"Samples at all {len(view.samples)} evaluations"):
+            for step, text in reversed(view.samples):
+                st.markdown(f"step {step}")
+                st.code(text, language=None)
+
+
+def _attention_forming(view: training.JobView) -> None:
+    if not view.snapshots:
+        return
+    ss = st.session_state
+    st.subheader("Watch attention form")
+    steps = [s.step for s in view.snapshots]
+    if ss.get("tr_snap") not in steps or ss.get("_tr_snap_latest") == ss.get("tr_snap"):
+        ss["tr_snap"] = steps[-1]  # follow the newest until the student scrubs back
+    ss["_tr_snap_latest"] = steps[-1]
+    if len(steps) > 1:
+        at = st.select_slider("Training step", steps, key="tr_snap", help="Scrub through training: the attention of "
+                              "the same prompt, captured every few evaluations.")  # fmt: skip
+    else:
+        at = steps[0]
+    snap = view.snapshots[steps.index(at)]
+    style = ui.figure_style()
+    chars = view.capture_text
+    ui.chart(figures.model_grid(snap.patterns, chars, style=style), key="tr_grid", name=f"train-attention-step{at}")
+    session.clamp_choice("tr_layer", range(view.n_layer))
+    session.clamp_choice("tr_head", range(view.n_head))
+    cols = st.columns([ui.choice_width(view.n_layer), ui.choice_width(view.n_head), 6])
+    with cols[0]:
+        layer = ui.choice("Layer", list(range(view.n_layer)), key="tr_layer")
+    with cols[1]:
+        head = ui.choice("Head", list(range(view.n_head)), key="tr_head")
+    ui.chart(
+        figures.head_heatmap(
+            snap.patterns[layer, head], chars, title=f"step {at} · layer {layer} · head {head}", height=460, style=style
+        ),
+        key="tr_head_map",
+        name=f"train-L{layer}H{head}-step{at}",
+    )
+    st.caption(f"The prompt is the same at every step: “{chars[:40].replace(chr(10), ' ↵ ')}…”.")
+    export.download_buttons(
+        f"train-attention-step{at}",
+        {"weights": export.Named(snap.patterns, ("layer", "head", "query", "key"))},
+        key="tr_export",
+    )
+
+
+def _finished(view: training.JobView, job: training.TrainJob) -> None:
+    if view.status == "failed":
+        st.error(f"Training failed: {view.error}")
+        return
+    label = training.register_finished()
+    if label is None:
+        st.warning(view.error or "The run ended before it saved a model.")
+        return
+    best = f" (val loss {view.best_val:.3f})" if view.best_val is not None else ""
+    st.success(f"Trained for {view.step} steps{best}. It is in the sidebar as **{label}**, for every page.")
+    cols = st.columns([1, 1, 3])
+    cols[0].button("Look at it", key="tr_open", type="primary", on_click=_select_model, args=(label,))
+    path = Path(view.checkpoint)
+    cols[1].download_button(
+        "Download .safetensors",
+        data=lambda: path.read_bytes(),
+        file_name=f"{view.label}.safetensors",
+        mime="application/octet-stream",
+        key="tr_download",
+        on_click="ignore",
+        icon=":material/download:",
+        help="Load it with `python -m nanogpt sample --ckpt FILE`, or upload it in the sidebar elsewhere.",
+    )
+
+
+def _live(job: training.TrainJob, active: bool) -> None:
+    def body():
+        view = job.view()
+        if active and not view.active:
+            training.register_finished()
+            st.rerun()  # the whole app: the sidebar lists the new model, and polling stops
+        _progress(view, job)
+        style = ui.figure_style()
+        if len(view.steps) or view.evals:
+            ui.chart(
+                figures_live.loss_curves(view.steps, view.losses, view.evals, max_iters=view.max_iters, style=style),
+                key="tr_curve",
+                name="train-loss",
+            )
+        _samples(view)
+        _attention_forming(view)
+        if not view.active:
+            _finished(view, job)
+
+    # a fragment's own reruns happen outside the page's guard: give them theirs
+    st.fragment(lambda: ui.run_page(body), run_every=POLL_S if active else None)()
+
+
+def render() -> None:
+    st.header("Train")
+    st.caption(
+        "Train a fresh model right here. The run happens in the background: keep exploring other pages, "
+        "and come back to watch the loss fall and attention form."
+    )
+    session.page_state(DEFAULTS, options={"tr_data": list(SOURCES), "tr_preset": list(PRESETS)})
+    job: training.TrainJob | None = st.session_state.get(JOB)
+    active = job is not None and job.view().active
+    _fill_from_preset()  # before anything reads the sizes: the upload check needs the context
+    data, problem = _data_choice()
+    preset = _settings()
+    if problem:
+        (st.info if problem.startswith("Upload a") else st.error)(problem)
+    if st.button(
+        "Train", key="tr_start", type="primary", icon=":material/model_training:", disabled=active or not data
+    ):
+        started = _start(preset, data)
+        if started is not None:
+            job, active = started, True
+    if job is not None:
+        _live(job, active)
+
+
+ui.run_page(render)
