@@ -52,3 +52,16 @@ def tiny_ckpt(tmp_path_factory, tiny_text_file):
     out = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     train(tiny_config(tiny_text_file, out), progress=False, log=lambda msg: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_ckpt):
+    """The tiny checkpoint, loaded once: model (eval mode), tokenizer, metadata."""
+    from nanogpt.checkpoint import load_checkpoint
+
+    return load_checkpoint(tiny_ckpt)
+
+
+@pytest.fixture(scope="session")
+def gpt(trained):
+    return trained.model

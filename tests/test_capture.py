@@ -13,20 +13,9 @@ import torch
 from nanogpt import capture
 from nanogpt import model as model_module
 from nanogpt.capture import run_with_cache
-from nanogpt.checkpoint import load_checkpoint
 from nanogpt.config import GPTConfig
 from nanogpt.metrics import entropy, row_mean, write_summary
 from nanogpt.model import GPT, KVCache
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_ckpt):
-    return load_checkpoint(tiny_ckpt)
-
-
-@pytest.fixture(scope="module")
-def gpt(trained):
-    return trained.model
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,9 @@ import pytest
 import torch
 
 from nanogpt.capture import run_with_cache
-from nanogpt.checkpoint import load_checkpoint
 from nanogpt.config import GPTConfig
 from nanogpt.generate import generate, generate_steps
 from nanogpt.model import KVCache, build_model
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_ckpt):
-    return load_checkpoint(tiny_ckpt)
-
-
-@pytest.fixture(scope="module")
-def gpt(trained):
-    return trained.model
 
 
 @pytest.fixture(scope="module")
