@@ -1,120 +1,41 @@
-"""The real app in a real headless Chromium: `streamlit run` on a free port, driven by Playwright."""
+"""The real app in a real headless Chromium: type a prompt, see the heatmap, flip the scale."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-PROMPT = "First Citizen:\nSpeak, speak."
-STARTUP_S = 90  # a cold start on a busy 2-core machine imports torch and streamlit
-
 pytestmark = pytest.mark.e2e
+PROMPT = "First Citizen:\nSpeak, speak."
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_type_a_prompt_see_the_heatmap_flip_the_scale(server, page):
+    page.goto(server)
 
+    prompt = page.locator("[data-testid=stSidebar] textarea")
+    prompt.fill(PROMPT)
+    prompt.press("Control+Enter")  # a text area commits on Ctrl+Enter (or on blur)
+    page.get_by_text(f"Reading {len(PROMPT)} characters").wait_for()
 
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
+    heatmap = page.locator("[data-testid=stPlotlyChart]").first
+    heatmap.locator(".hm, .heatmaplayer image").first.wait_for(state="attached")
+    assert heatmap.locator(".xtick text").count() > 5  # the prompt's characters label the axes
+    assert "F" in heatmap.locator(".xtick text").all_text_contents()
 
+    entropy = page.locator("[data-testid=stMetricValue]").first
+    before = entropy.inner_text()
+    assert re.fullmatch(r"\d+\.\d{3} nats", before)
 
-@pytest.fixture
-def server(tmp_path, tiny_ckpt):
-    """The app on the tiny checkpoint; always stopped, whatever the test does."""
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
-    port = free_port()
-    log = tmp_path / "streamlit.log"
-    env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder))
-    command = [sys.executable, "-m", "streamlit", "run", "viz_app/app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false"]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, proc, log)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and anything it started
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-
-
-def require_chromium():
-    """Skip on a developer's machine without Chromium; in CI (where make test installs it) fail."""
-    if not Path(CHROMIUM).exists():
-        message = "needs Debian's chromium at /usr/bin/chromium (make test installs it)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-
-
-def test_type_a_prompt_see_the_heatmap_flip_the_scale(server):
-    require_chromium()
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(server)
-
-            prompt = page.locator("[data-testid=stSidebar] textarea")
-            prompt.fill(PROMPT)
-            prompt.press("Control+Enter")  # a text area commits on Ctrl+Enter (or on blur)
-            page.get_by_text(f"Reading {len(PROMPT)} characters").wait_for()
-
-            heatmap = page.locator("[data-testid=stPlotlyChart]").first
-            heatmap.locator(".hm, .heatmaplayer image").first.wait_for(state="attached")
-            assert heatmap.locator(".xtick text").count() > 5  # the prompt's characters label the axes
-            assert "F" in heatmap.locator(".xtick text").all_text_contents()
-
-            entropy = page.locator("[data-testid=stMetricValue]").first
-            before = entropy.inner_text()
-            assert re.fullmatch(r"\d+\.\d{3} nats", before)
-
-            page.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1").click()
-            page.wait_for_function(
-                "before => document.querySelector('[data-testid=stMetricValue]').innerText !== before", arg=before
-            )
-            after = entropy.inner_text()
-            assert after != before
-            assert float(after.split()[0]) < float(before.split()[0])  # no scale: a sharper softmax
-            page.wait_for_url(re.compile(r"scale=none"))
-            if os.environ.get("E2E_SCREENSHOT_DIR"):  # to look at the page while developing
-                page.screenshot(path=str(Path(os.environ["E2E_SCREENSHOT_DIR"]) / "attention-lab-e2e.png"))
-        finally:
-            browser.close()
+    page.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1").click()
+    page.wait_for_function(
+        "before => document.querySelector('[data-testid=stMetricValue]').innerText !== before", arg=before
+    )
+    after = entropy.inner_text()
+    assert after != before
+    assert float(after.split()[0]) < float(before.split()[0])  # no scale: a sharper softmax
+    page.wait_for_url(re.compile(r"scale=none"))
+    if os.environ.get("E2E_SCREENSHOT_DIR"):  # to look at the page while developing
+        page.screenshot(path=str(Path(os.environ["E2E_SCREENSHOT_DIR"]) / "attention-lab-e2e.png"))

@@ -1,0 +1,95 @@
+"""Shared by the browser tests: the real app served by `streamlit run` on a free port, and a page of
+Debian's headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+STARTUP_S = 90  # a cold start on a busy 2-core machine imports torch and streamlit
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def server(tmp_path, tiny_ckpt):
+    """The app on the tiny checkpoint; always stopped, whatever the test does."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder))
+    command = [sys.executable, "-m", "streamlit", "run", "viz_app/app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false"]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, proc, log)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and anything it started
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+
+
+def require_chromium():
+    """Skip on a developer's machine without Chromium; in CI (where make test installs it) fail."""
+    if not Path(CHROMIUM).exists():
+        message = "needs Debian's chromium at /usr/bin/chromium (make test installs it)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+
+
+@pytest.fixture
+def page():
+    """A fresh page in headless Chromium, closed whatever the test does."""
+    require_chromium()
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
