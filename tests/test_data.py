@@ -48,7 +48,22 @@ def test_non_utf8_file(tmp_path):
         load_text(str(path))
 
 
-def test_offline_tinyshakespeare_says_to_pass_a_file(tmp_path, monkeypatch):
+def test_the_shipped_copy_is_read_first_with_no_network_and_no_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NANOGPT_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NANOGPT_TINYSHAKESPEARE_URL", (tmp_path / "unreachable" / "input.txt").as_uri())
+    text = load_text("tinyshakespeare")
+    assert hashlib.md5(text.text.encode()).hexdigest() == data.TINYSHAKESPEARE_MD5
+    assert text.text.startswith(data.OPENING_LINES)
+    assert not (tmp_path / "cache").exists()  # nothing downloaded, nothing cached
+
+
+@pytest.fixture
+def no_shipped_copy(tmp_path, monkeypatch):
+    """As if the library were installed without the repository's data/ folder."""
+    monkeypatch.setattr(data, "SHIPPED_TINYSHAKESPEARE", tmp_path / "no-repo" / "tinyshakespeare.txt")
+
+
+def test_offline_tinyshakespeare_says_to_pass_a_file(tmp_path, monkeypatch, no_shipped_copy):
     monkeypatch.setenv("NANOGPT_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("NANOGPT_TINYSHAKESPEARE_URL", (tmp_path / "unreachable" / "input.txt").as_uri())
     with pytest.raises(DataError, match="could not download tiny Shakespeare.*--data"):
@@ -56,7 +71,7 @@ def test_offline_tinyshakespeare_says_to_pass_a_file(tmp_path, monkeypatch):
     assert not (tmp_path / "cache" / "tinyshakespeare.txt").exists()
 
 
-def test_a_download_with_the_wrong_md5_is_not_cached(tmp_path, monkeypatch):
+def test_a_download_with_the_wrong_md5_is_not_cached(tmp_path, monkeypatch, no_shipped_copy):
     fake = tmp_path / "input.txt"
     fake.write_text("not Shakespeare at all\n" * 100)
     monkeypatch.setenv("NANOGPT_DATA_DIR", str(tmp_path / "cache"))
@@ -66,7 +81,7 @@ def test_a_download_with_the_wrong_md5_is_not_cached(tmp_path, monkeypatch):
     assert not (tmp_path / "cache" / "tinyshakespeare.txt").exists()
 
 
-def test_a_cached_file_with_the_right_md5_is_used_without_network(tmp_path, monkeypatch):
+def test_a_cached_file_with_the_right_md5_is_used_without_network(tmp_path, monkeypatch, no_shipped_copy):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "tinyshakespeare.txt").write_text("First Citizen:\n" * 100)
