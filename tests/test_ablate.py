@@ -9,16 +9,15 @@ import pytest
 
 from nanogpt.__main__ import main
 from nanogpt.ablate import (
-    MODEL_SOURCE,
     VARIANTS,
     AblationError,
     checkpoint_dir,
     load_results,
     results_table,
     run_ablation,
-    switch_lines,
     variant_lines,
 )
+from nanogpt.source_lines import MODEL_SOURCE, switch_lines
 
 # a tiny model and a few steps: seconds for all ten variants on one CPU thread
 TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, dropout=0.0, batch_size=8,

@@ -6,7 +6,8 @@ import re
 
 import numpy as np
 
-from nanogpt.ablate import MODEL_SOURCE, VARIANTS, switch_lines
+from nanogpt.ablate import VARIANTS
+from nanogpt.source_lines import MODEL_SOURCE, switch_lines
 from viz_app.ablation_data import LIVE_DATA_ENV, RESULTS_FILE
 
 from .ablation_fixtures import RUN, as_shown, read_results, results_dir  # noqa: F401  (results_dir is a fixture)
