@@ -96,8 +96,10 @@ def cmd_ablate(args, extra) -> int:
 
 
 def parse_attn_scale(text: str) -> str | float:
-    """--attn-scale: head_size | n_embd | none, or a number the scores are multiplied by."""
-    if text in ("head_size", "n_embd", "none"):
+    """--attn-scale: one of ATTN_SCALES, or a number the scores are multiplied by."""
+    from .config import ATTN_SCALES
+
+    if text in ATTN_SCALES:
         return text
     try:
         return float(text)
@@ -149,14 +151,10 @@ def cmd_inspect(args, extra) -> int:
 
 
 def cmd_bench(args, extra) -> int:
-    from .bench import BenchOptions, run_benchmarks
+    from .bench import SECTIONS, options_from, run_benchmarks
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    only = [name.strip() for part in args.only or () for name in part.split(",") if name.strip()]
-    return run_benchmarks(BenchOptions(quick=args.quick, ckpt=args.ckpt, repeats=args.repeats), only or None)
+    opts, only = options_from(args)
+    return run_benchmarks(opts, SECTIONS, only)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,12 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("bench", help="performance targets, each a ratio measured in this run")
-    p.add_argument("--quick", action="store_true", help="a small model and few repeats: a fast smoke run")
-    p.add_argument("--only", action="append", help="run only this section (repeat, or comma-separate)")
-    p.add_argument("--ckpt", default=None, help="measure this checkpoint (default: a random lecture-size GPT)")
-    p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 7, quick 3)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
+    p = sub.add_parser("bench", help="the library's performance targets, each a ratio measured in this run")
+    from .bench import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=cmd_bench)
     return parser
 

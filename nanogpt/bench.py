@@ -1,10 +1,9 @@
 """python -m nanogpt bench: the performance targets of design.md, each a ratio measured in one run.
 
-A benchmark section is a pair (name, fn): fn() returns the lines to print, and may read the run's
-options (--quick, --ckpt, --repeats) from current_options(). Add a section by appending to
-SECTIONS. The app's sections live in viz_app/bench.py as BENCHMARKS, a list of pairs with the same
-contract; it is imported only when the bench runs (it may pull in Streamlit, which this library
-never imports), and skipped with a note when it cannot be imported.
+A benchmark section is a pair (name, fn): fn(opts) takes the run's BenchOptions (--quick, --ckpt,
+--repeats) and returns the lines to print. Add a section by appending to SECTIONS. Code built on
+this library (the app's benchmarks) runs these sections beside its own through the same
+run_benchmarks and options (add_arguments / options_from); the library imports none of it.
 
 Timings are medians of several repeats, fast and slow variants interleaved, so a busy machine
 slows both sides of a ratio alike.
@@ -12,6 +11,7 @@ slows both sides of a ratio alike.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import resource
 import statistics
@@ -55,13 +55,7 @@ class BenchOptions:
         return f"{c.n_layer} layers x {c.n_head} heads x {c.n_embd} wide, block {c.block_size} ({origin})"
 
 
-Section = tuple[str, Callable[[], list[str]]]
-_current = BenchOptions()
-
-
-def current_options() -> BenchOptions:
-    """The options of the bench run in progress; a section called on its own gets the defaults."""
-    return _current
+Section = tuple[str, Callable[[BenchOptions], list[str]]]
 
 
 def bench_model(ckpt: str | None, quick: bool):
@@ -99,9 +93,8 @@ def target_line(label: str, value: float, target: float, at_most: bool, quick: b
 
 
 @torch.no_grad()
-def bench_capture(opts: BenchOptions | None = None) -> list[str]:
+def bench_capture(opts: BenchOptions) -> list[str]:
     """(a) forward with every hook point captured vs the fast (SDPA) forward, full block, batch 1."""
-    opts = opts or current_options()
     model = opts.model
     T = model.config.block_size
     x = random_ids(model, T)[None]  # (1, T)
@@ -114,9 +107,8 @@ def bench_capture(opts: BenchOptions | None = None) -> list[str]:
     ]
 
 
-def bench_generate(opts: BenchOptions | None = None) -> list[str]:
+def bench_generate(opts: BenchOptions) -> list[str]:
     """(b) KV-cache generate vs the no-cache loop, growing a short prompt to a full block on CPU."""
-    opts = opts or current_options()
     model = opts.model
     block = model.config.block_size
     prompt = random_ids(model, max(1, block * 7 // 32))  # 56 characters for block 256
@@ -162,9 +154,8 @@ def measure_capture_memory(ckpt: str | None, quick: bool) -> dict:
                 cache_bytes=cache.nbytes(), map_bytes=maps)  # fmt: skip
 
 
-def bench_memory(opts: BenchOptions | None = None) -> list[str]:
+def bench_memory(opts: BenchOptions) -> list[str]:
     """(c) peak memory of one full capture at the full block, in a fresh process."""
-    opts = opts or current_options()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         m = pool.apply(measure_capture_memory, (opts.ckpt, opts.quick))
     mb = 1e6
@@ -184,46 +175,42 @@ SECTIONS: list[Section] = [
 ]
 
 
-def app_sections() -> tuple[list[Section], str | None]:
-    """viz_app.bench.BENCHMARKS, imported now and not before (it may import Streamlit)."""
-    try:
-        from viz_app.bench import BENCHMARKS
-    except Exception as e:  # not installed, no Streamlit, or broken: nanogpt's own sections still run
-        return [], f"viz_app benchmarks skipped: cannot import viz_app.bench ({type(e).__name__}: {e})"
-    return list(BENCHMARKS), None
-
-
-def run_benchmarks(opts: BenchOptions, only: list[str] | None = None, sections: list[Section] | None = None) -> int:
-    """Run the sections (default: SECTIONS, then viz_app's), print their lines; 1 if one raised."""
-    if sections is None:
-        sections = list(SECTIONS)
-        if not only or set(only) - {name for name, _ in sections}:
-            extra, note = app_sections()
-            sections += extra
-            if note:
-                print(note)
+def run_benchmarks(opts: BenchOptions, sections: list[Section], only: list[str] | None = None) -> int:
+    """Run the sections (those named in `only`, if given) and print their lines; 1 if one raised."""
     names = [name for name, _ in sections]
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise ValueError(f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(names)}")
     print(f"bench: torch {torch.__version__}, {torch.get_num_threads()} CPU threads; model: {opts.describe()}")
-    global _current
-    previous, _current = _current, opts
     failed = 0
-    try:
-        for name, fn in sections:
-            if only and name not in only:
-                continue
-            start = time.perf_counter()
-            try:
-                lines = fn()
-            except Exception as e:  # one broken section must not hide the others' numbers
-                print(f"[{name}] FAILED: {type(e).__name__}: {e}")
-                failed += 1
-                continue
-            for line in lines:
-                print(f"[{name}] {line}")
-            print(f"[{name}] done in {time.perf_counter() - start:.1f}s")
-    finally:
-        _current = previous
+    for name, fn in sections:
+        if only and name not in only:
+            continue
+        start = time.perf_counter()
+        try:
+            lines = fn(opts)
+        except Exception as e:  # one broken section must not hide the others' numbers
+            print(f"[{name}] FAILED: {type(e).__name__}: {e}")
+            failed += 1
+            continue
+        for line in lines:
+            print(f"[{name}] {line}")
+        print(f"[{name}] done in {time.perf_counter() - start:.1f}s")
     return 1 if failed else 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every bench command takes (nanogpt's and the app's)."""
+    parser.add_argument("--quick", action="store_true", help="a small model and few repeats: a fast smoke run")
+    parser.add_argument("--only", action="append", help="run only this section (repeat, or comma-separate)")
+    parser.add_argument("--ckpt", default=None, help="measure this checkpoint (default: a random lecture-size GPT)")
+    parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 7, quick 3)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
+
+
+def options_from(args: argparse.Namespace) -> tuple[BenchOptions, list[str] | None]:
+    """BenchOptions and the --only list from parsed arguments; applies --threads."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    only = [name.strip() for part in args.only or () for name in part.split(",") if name.strip()]
+    return BenchOptions(quick=args.quick, ckpt=args.ckpt, repeats=args.repeats), only or None

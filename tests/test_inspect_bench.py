@@ -15,16 +15,14 @@ from nanogpt.__main__ import main
 from nanogpt.bench import (
     SECTIONS,
     BenchOptions,
-    app_sections,
     bench_capture,
     bench_generate,
-    current_options,
     measure_capture_memory,
     run_benchmarks,
 )
 from nanogpt.capture import run_with_cache
 from nanogpt.checkpoint import load_checkpoint
-from nanogpt.metrics import head_summary
+from nanogpt.metrics import head_summary, patterns
 
 PROMPT = "First Citizen:\nSpeak, speak."
 
@@ -47,7 +45,7 @@ def test_inspect_prints_the_table_and_norms(tiny_ckpt, tmp_path, capsys):
     _, cache = run_with_cache(ckpt.model, torch.tensor([ckpt.tokenizer.encode(PROMPT)]))
     rows = table(out)
     assert list(rows) == ["L0", "L1"] and "head 1" in out
-    for h in head_summary(cache):
+    for h in head_summary(patterns(cache)):
         entropy, peak = rows[f"L{h['layer']}"][h["head"]]
         assert entropy == pytest.approx(h["mean_normalized_entropy"], abs=1e-3)
         assert peak == pytest.approx(h["mean_max_weight"], abs=1e-2)
@@ -92,31 +90,22 @@ def test_inspect_crops_a_long_prompt(tiny_ckpt, tiny_text, capsys):
 def test_registry_runs_every_section_and_survives_a_broken_one(capsys):
     calls = []
 
-    def fine():  # a section reads the run's options, as viz_app's may
-        calls.append(current_options().quick)
+    def fine(opts):  # a section is given the run's options
+        calls.append(opts.quick)
         return ["first line", "second line"]
 
-    def broken():
+    def broken(opts):
         raise RuntimeError("no luck")
 
     opts = BenchOptions(quick=True)
-    assert run_benchmarks(opts, sections=[("fine", fine), ("broken", broken)]) == 1
+    assert run_benchmarks(opts, [("fine", fine), ("broken", broken)]) == 1
     out = capsys.readouterr().out
     assert "[fine] first line\n[fine] second line\n" in out and "[broken] FAILED: RuntimeError: no luck" in out
-    assert run_benchmarks(opts, only=["fine"], sections=[("fine", fine), ("broken", broken)]) == 0
+    assert run_benchmarks(opts, [("fine", fine), ("broken", broken)], only=["fine"]) == 0
     assert "broken" not in capsys.readouterr().out and calls == [True, True]
-    assert current_options().quick is False  # the run's options are gone afterwards
     with pytest.raises(ValueError, match="unknown bench section"):
-        run_benchmarks(opts, only=["nope"], sections=[("fine", fine)])
+        run_benchmarks(opts, [("fine", fine)], only=["nope"])
     assert [name for name, _ in SECTIONS] == ["capture", "generate", "memory"]
-
-
-def test_app_sections_load_or_explain():
-    sections, note = app_sections()
-    if note is None:
-        assert all(isinstance(name, str) and callable(fn) for name, fn in sections)
-    else:
-        assert sections == [] and "viz_app benchmarks skipped" in note
 
 
 def test_bench_sections_on_the_tiny_model(tiny_ckpt):
@@ -140,9 +129,11 @@ def test_bench_cli_quick(tiny_ckpt, capsys):
     assert "unknown bench section(s) nope" in capsys.readouterr().err
 
 
-def test_the_library_never_imports_streamlit():
-    modules = "nanogpt.__main__, nanogpt.bench, nanogpt.capture, nanogpt.metrics, nanogpt.generate"
-    code = f"import sys, {modules}; print('streamlit' in sys.modules)"
+def test_the_library_never_imports_streamlit_or_the_app():
     root = Path(__file__).resolve().parents[1]
+    modules = ", ".join(f"nanogpt.{p.stem}" for p in sorted((root / "nanogpt").glob("*.py")) if p.stem != "__init__")
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m.startswith(('streamlit', 'viz_app'))))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
-    assert result.stdout.strip() == "False", result.stderr
+    assert result.stdout.strip() == "[]", result.stderr
+    sources = {p.name: p.read_text(encoding="utf-8") for p in (root / "nanogpt").glob("*.py")}
+    assert [name for name, text in sources.items() if "viz_app" in text] == []
