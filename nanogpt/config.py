@@ -8,7 +8,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 
-ATTN_SCALES = ("head_size", "n_embd", "none")
+# what q.k is multiplied by before the softmax: the one list of the settings, for the model, its
+# interventions, the CLI and the app
+ATTN_SCALES = ("head_size", "n_embd", "none")  # 1/sqrt(head_size) | 1/sqrt(n_embd) (the first draft) | 1
+
+
+def scale_value(setting: str | float, n_embd: int, head_size: int) -> float:
+    """The number q.k is multiplied by, for a named setting or a given float."""
+    if isinstance(setting, (int, float)):
+        return float(setting)
+    if setting not in ATTN_SCALES:
+        raise ValueError(f"attn_scale must be one of {', '.join(ATTN_SCALES)} or a number, not {setting!r}")
+    return {"head_size": head_size**-0.5, "n_embd": n_embd**-0.5, "none": 1.0}[setting]
 
 
 @dataclass
@@ -26,7 +37,7 @@ class GPTConfig:
     residual: bool = True
     layernorm: bool = True
     norm: str = "pre"  # "pre" (the lecture) | "post" (the 2017 paper)
-    attn_scale: str = "head_size"  # 1/sqrt(head_size) | 1/sqrt(n_embd) (the first draft) | none
+    attn_scale: str = "head_size"  # one of ATTN_SCALES
     ffn: bool = True
     pos_emb: bool = True
     activation: str = "relu"  # "relu" | "gelu"
@@ -80,11 +91,15 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
     compile: bool = False
     save_dtype: str = "float32"  # weights in the saved checkpoint: float32 | float16 | bfloat16
+    snapshot_steps: list[int] = field(default_factory=list)  # also save the model at these steps, into <out>.timeline/
 
     def __post_init__(self):
         if isinstance(self.model, dict):
             self.model = GPTConfig(**self.model)
+        self.snapshot_steps = sorted({int(s) for s in self.snapshot_steps})  # a list: JSON keeps it as it is
         problems = []
+        if any(s < 0 for s in self.snapshot_steps):
+            problems.append("snapshot_steps must be steps >= 0")
         if self.lr_schedule not in ("constant", "cosine"):
             problems.append(f"lr_schedule must be 'constant' or 'cosine', not {self.lr_schedule!r}")
         if self.save_dtype not in ("float32", "float16", "bfloat16"):
@@ -138,6 +153,8 @@ def _coerce(name: str, kind, raw):
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "list[int]":
+            return [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise ValueError(f"--{name} expects a {kind}, got {raw!r}") from None
     return raw

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .capture import run_with_cache
 from .model import GPT, KVCache
 
 
@@ -64,8 +65,6 @@ def generate_steps(
     `generator` (a CPU torch.Generator) replaces `seed`: sampling draws from it and leaves it
     advanced, so a caller can stop, keep its state, and continue the same stream later.
     """
-    from .capture import run_with_cache  # capture imports model; keep this module light
-
     idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)  # (T,)
     if idx.numel() == 0:
         raise ValueError("the prompt is empty: give at least one character")

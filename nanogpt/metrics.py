@@ -139,9 +139,9 @@ def head_tags(pattern: torch.Tensor, causal: bool = True) -> list[str]:
     return tags
 
 
-def head_summary(cache: Cache, causal: bool = True) -> list[dict]:
-    """One dict per head: mean entropy (nats and normalised), mean max weight, effective keys, tags."""
-    pats = patterns(cache)  # (L, H, T, T)
+def head_summary(pats: torch.Tensor, causal: bool = True) -> list[dict]:
+    """One dict per head of (L, H, T, T) patterns: mean entropy (nats and normalised), mean max
+    weight, effective keys, tags."""
     ent = row_mean(entropy(pats))  # (L, H)
     norm = row_mean(normalized_entropy(pats, causal))
     peak = row_mean(max_weight(pats))
@@ -167,7 +167,7 @@ def summary(cache: Cache, causal: bool = True) -> dict:
     pats = patterns(cache)  # (L, H, T, T)
     return dict(
         n_layer=pats.shape[0], n_head=pats.shape[1], n_tokens=pats.shape[-1], causal=causal,
-        heads=head_summary(cache, causal),
+        heads=head_summary(pats, causal),
         residual_norms={label: round(float(n[0].mean()), 4) for label, n in zip(labels, norms, strict=True)},
     )  # fmt: skip
 

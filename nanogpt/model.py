@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from .config import GPTConfig
+from .config import ATTN_SCALES, GPTConfig, scale_value
 
 
 class HookPoint(nn.Module):
@@ -51,21 +51,14 @@ _INTERVENTION: ContextVar[Intervention | None] = ContextVar("nanogpt_interventio
 @contextmanager
 def intervene(attn_scale: str | float | None = None, ablate_heads=(), causal: bool = True):
     """Run forwards in this block with an intervention (and on the explicit path)."""
-    if isinstance(attn_scale, str) and attn_scale not in ("head_size", "n_embd", "none"):
-        raise ValueError(f"attn_scale must be head_size, n_embd, none or a number, not {attn_scale!r}")
+    if isinstance(attn_scale, str) and attn_scale not in ATTN_SCALES:
+        raise ValueError(f"attn_scale must be one of {', '.join(ATTN_SCALES)} or a number, not {attn_scale!r}")
     spec = Intervention(attn_scale, frozenset((int(l), int(h)) for l, h in ablate_heads), causal)
     token = _INTERVENTION.set(spec)
     try:
         yield spec
     finally:
         _INTERVENTION.reset(token)
-
-
-def scale_value(setting: str | float, n_embd: int, head_size: int) -> float:
-    """The number q.k is multiplied by, for a named setting or a given float."""
-    if isinstance(setting, (int, float)):
-        return float(setting)
-    return {"head_size": head_size**-0.5, "n_embd": n_embd**-0.5, "none": 1.0}[setting]
 
 
 class KVCache:

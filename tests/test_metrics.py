@@ -18,6 +18,7 @@ from nanogpt.metrics import (
     logit_lens,
     max_weight,
     normalized_entropy,
+    patterns,
     per_position_loss,
     residual_norms,
     row_mean,
@@ -147,7 +148,7 @@ def test_head_tags_on_synthetic_patterns():
 def test_head_summary_and_summary(captured, trained):
     _, _, cache = captured
     cfg = trained.model.config
-    heads = head_summary(cache)
+    heads = head_summary(patterns(cache))
     assert [(h["layer"], h["head"]) for h in heads] == [(l, h) for l in range(cfg.n_layer) for h in range(cfg.n_head)]
     pats = cache.stack("attn.hook_pattern")[:, 0]  # (L, H, T, T)
     for h in heads:

@@ -18,11 +18,12 @@ import torch
 from nanogpt import metrics
 from nanogpt.capture import Cache, run_with_cache
 from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
-from nanogpt.model import GPT, scale_value
+from nanogpt.config import ATTN_SCALES, scale_value
+from nanogpt.model import GPT
 
 from .models import path_of
 
-SCALES = ("head_size", "n_embd", "none")
+SCALES = ATTN_SCALES
 SCALE_LABELS = {
     "head_size": "1/√head_size",
     "n_embd": "1/√n_embd",
@@ -153,8 +154,7 @@ def attention_data(key: str, ids: tuple[int, ...], scale: str) -> AttentionData:
 def sharpness(key: str, ids: tuple[int, ...], scale: str) -> Sharpness:
     data = attention_data(key, ids, scale)
     pats = torch.from_numpy(data.patterns)  # (L, H, T, T)
-    cache = Cache({f"blocks.{i}.attn.hook_pattern": pats[i][None] for i in range(pats.shape[0])})
-    summary = metrics.head_summary(cache)
+    summary = metrics.head_summary(pats)
     n_layer, n_head = pats.shape[:2]
     tags = [[[] for _ in range(n_head)] for _ in range(n_layer)]
     for row in summary:

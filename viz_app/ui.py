@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from nanogpt.checkpoint import Checkpoint, CheckpointError
-from nanogpt.config import GPTConfig
-from nanogpt.model import scale_value
+from nanogpt.config import GPTConfig, scale_value
 
 from . import models, session, state
 from .figures import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
