@@ -22,6 +22,7 @@ from .checkpoint import CheckpointError, load_tensors, read_metadata, save_check
 from .config import TrainConfig
 from .data import Splits, get_batch, load_text, split
 from .model import GPT, BigramLM, build_model
+from .timeline import SNAPSHOT_DTYPE, snapshot_path
 from .tokenizer import CharTokenizer
 
 EVAL_SEED = 1234  # estimate_loss draws the same batches at every evaluation
@@ -246,6 +247,14 @@ def train(
             result.checkpoint = save_checkpoint(out, model, splits.tokenizer, meta(step), dtype=cfg.save_dtype)
         return record
 
+    def save_snapshot(step: int, record: dict | None):
+        """The model as it is at `step`, for the timeline; evaluated here if this step was not."""
+        if record is None:
+            losses = estimate_loss(model, splits, cfg.batch_size, block_size, cfg.eval_iters, device)
+            record = {"step": step, "train": losses["train"], "val": losses["val"]}
+        snapshot_meta = meta(step) | {"losses": {"train": record["train"], "val": record["val"]}}
+        save_checkpoint(snapshot_path(out, step), model, splits.tokenizer, snapshot_meta, dtype=SNAPSHOT_DTYPE)
+
     def save_resume_state(step: int):
         extra = _optimizer_tensors(optimizer)
         extra["state.batch_rng"] = batch_gen.get_state()
@@ -259,7 +268,9 @@ def train(
     bar = tqdm(total=cfg.max_iters, initial=start_step, disable=not progress, desc="train", unit="step")
     try:
         if step == 0 and not result.history:
-            run_eval(0)
+            record = run_eval(0)
+            if 0 in cfg.snapshot_steps:
+                save_snapshot(0, record)
         while step < cfg.max_iters:
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
@@ -282,6 +293,9 @@ def train(
             if step % cfg.eval_interval == 0 or step == cfg.max_iters:
                 record = run_eval(step)
                 save_resume_state(step)
+            if step in cfg.snapshot_steps:
+                save_snapshot(step, record)
+            if record is not None:
                 # early stopping: the best checkpoint is on disk, and val only gets worse from here
                 evals_since_best = sum(1 for h in result.history if h["step"] > result.best_step)
                 if cfg.patience and evals_since_best >= cfg.patience:
