@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from viz_app.ablation_data import curve, describe_diff, format_lines
-from viz_app.ablation_figures import REFERENCE_COLOUR, loss_curves, val_loss_bars, variant_colours
+from viz_app.backend.ablation_results import curve, describe_diff, format_lines
+from viz_app.figures.ablations import REFERENCE_COLOUR, loss_curves, val_loss_bars, variant_colours
 from viz_app.lesson_steps import PAGE_PATHS, STEPS, Link
 
 RUNS = {

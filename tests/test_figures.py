@@ -1,4 +1,4 @@
-"""viz_app.figures: pure functions from numpy arrays to Plotly figures, tested without Streamlit."""
+"""viz_app.figures (kit, attention, sharpness, residual): numpy arrays to Plotly figures, without Streamlit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viz_app import figures
+from viz_app.figures import attention as attention_figs
+from viz_app.figures import kit
+from viz_app.figures import residual as residual_figs
+from viz_app.figures import sharpness as sharpness_figs
 
 CHARS = "First Citizen:\nBefore we proceed"  # 32 characters
 
@@ -22,41 +25,42 @@ def causal_patterns(*shape: int, seed: int = 0) -> np.ndarray:
     return weights / weights.sum(-1, keepdims=True)
 
 
-def test_figures_module_never_imports_streamlit():
-    source = Path(figures.__file__).read_text()
-    assert "streamlit" not in source.replace("Streamlit", "")
+def test_figures_never_import_streamlit_or_torch():
+    for path in Path(kit.__file__).parent.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "import streamlit" not in source and "import torch" not in source, path.name
 
 
 def test_labels_are_unique_and_show_whitespace():
-    labels = figures.position_labels("a a\n", offset=10)
+    labels = kit.position_labels("a a\n", offset=10)
     assert labels == ["a @10", "␣ @11", "a @12", "↵ @13"]
-    assert figures.position_of("↵ @13") == 13 and figures.position_of("weird") is None
-    assert figures.position_of("@ @7") == 7  # the character itself may be '@'
+    assert kit.position_of("↵ @13") == 13 and kit.position_of("weird") is None
+    assert kit.position_of("@ @7") == 7  # the character itself may be '@'
 
 
 @pytest.mark.parametrize(("n", "window", "expected"), [(10, None, (0, 10)), (10, (3, 7), (3, 7)), (10, (9, 3), (9, 10)),
                                                         (10, (-5, 50), (0, 10))])  # fmt: skip
 def test_clamp_window(n, window, expected):
-    assert figures.clamp_window(n, window) == expected
+    assert kit.clamp_window(n, window) == expected
 
 
 def test_quantise_percent_is_one_byte_per_cell():
-    q = figures.quantise_percent(np.array([[0.0, 0.004, 0.006, 0.5, 1.0, np.nan]]))
+    q = attention_figs.quantise_percent(np.array([[0.0, 0.004, 0.006, 0.5, 1.0, np.nan]]))
     assert q.dtype == np.uint8 and q.tolist() == [[0, 0, 1, 50, 100, 0]]
 
 
 def test_max_pool_keeps_the_brightest_cell_of_each_block():
     m = np.arange(25, dtype=np.float32).reshape(5, 5)
-    pooled = figures.max_pool(m, 2)
+    pooled = attention_figs.max_pool(m, 2)
     assert pooled.shape == (3, 3)
     assert pooled[0, 0] == 6 and pooled[2, 2] == 24 and pooled[1, 2] == 19
     diagonal = np.eye(8, dtype=np.float32)
-    assert np.all(np.diag(figures.max_pool(diagonal, 2)) == 1)  # a sharp head stays visible
+    assert np.all(np.diag(attention_figs.max_pool(diagonal, 2)) == 1)  # a sharp head stays visible
 
 
 def test_head_heatmap_masks_the_future_and_labels_both_axes():
     pattern = causal_patterns(32, 32)
-    fig = figures.head_heatmap(pattern, CHARS, title="L0 H0")
+    fig = attention_figs.head_heatmap(pattern, CHARS, title="L0 H0")
     trace = fig.data[0]
     assert trace.x == trace.y and len(trace.x) == 32 and trace.x[14] == "↵ @14"
     z = np.asarray(trace.z)
@@ -67,7 +71,7 @@ def test_head_heatmap_masks_the_future_and_labels_both_axes():
 
 def test_head_heatmap_window_and_tick_thinning():
     pattern = causal_patterns(32, 32)
-    fig = figures.head_heatmap(pattern, CHARS, window=(8, 24), max_ticks=4)
+    fig = attention_figs.head_heatmap(pattern, CHARS, window=(8, 24), max_ticks=4)
     assert fig.data[0].x[0] == "t @8" and len(fig.data[0].x) == 16
     assert len(fig.layout.xaxis.tickvals) == 4
 
@@ -75,13 +79,13 @@ def test_head_heatmap_window_and_tick_thinning():
 def test_head_heatmap_scores_are_signed_with_gaps_for_the_mask():
     scores = np.random.default_rng(1).normal(size=(6, 6)).astype(np.float32)
     scores[np.triu_indices(6, k=1)] = -np.inf
-    trace = figures.head_heatmap(scores, CHARS[:6], kind="scores").data[0]
+    trace = attention_figs.head_heatmap(scores, CHARS[:6], kind="scores").data[0]
     assert trace.zmid == 0 and "score" in trace.hovertemplate
     assert np.isnan(np.asarray(trace.z)[0, 5])
 
 
 def test_layer_heatmaps_one_panel_per_head_sharing_a_colour_bar():
-    fig = figures.layer_heatmaps(causal_patterns(6, 32, 32), CHARS, layer=2)
+    fig = attention_figs.layer_heatmaps(causal_patterns(6, 32, 32), CHARS, layer=2)
     assert len(fig.data) == 6 and {t.coloraxis for t in fig.data} == {"coloraxis"}
     assert [t.xaxis for t in fig.data] == ["x", "x2", "x3", "x4", "x5", "x6"]
     assert np.asarray(fig.data[0].z).dtype == np.uint8
@@ -90,7 +94,7 @@ def test_layer_heatmaps_one_panel_per_head_sharing_a_colour_bar():
 
 
 def test_model_grid_tiles_every_head():
-    fig = figures.model_grid(causal_patterns(3, 2, 32, 32), CHARS)
+    fig = attention_figs.model_grid(causal_patterns(3, 2, 32, 32), CHARS)
     (trace,) = fig.data
     z = np.asarray(trace.z)
     assert z.dtype == np.uint8 and z.shape == (3 * 33, 2 * 33)  # one blank cell between tiles
@@ -102,12 +106,12 @@ def test_model_grid_tiles_every_head():
 def test_model_grid_at_256_characters_fits_the_payload_budget():
     patterns = causal_patterns(6, 6, 256, 256)
     prompt = (CHARS * 8)[:256]
-    fig = figures.model_grid(patterns, prompt)
+    fig = attention_figs.model_grid(patterns, prompt)
     size = len(fig.to_json())
     assert size <= 3_000_000, size
-    assert figures.grid_pool_factor(256) == 2
+    assert attention_figs.grid_pool_factor(256) == 2
     assert fig.data[0].x[2] == "head 0 · keys 4–5 't␣'"  # each cell covers two characters
-    zoomed = figures.model_grid(patterns, prompt, window=(128, 256))
+    zoomed = attention_figs.model_grid(patterns, prompt, window=(128, 256))
     assert np.asarray(zoomed.data[0].z).shape[0] == 6 * (128 + 5)  # full resolution inside the window
     assert len(zoomed.to_json()) <= 3_000_000
 
@@ -115,12 +119,12 @@ def test_model_grid_at_256_characters_fits_the_payload_budget():
 def test_score_parts_and_softmax_row():
     rng = np.random.default_rng(2)
     q, k = rng.normal(size=16), rng.normal(size=16)
-    fig = figures.score_parts(q, k, q * k)
+    fig = attention_figs.score_parts(q, k, q * k)
     assert [t.type for t in fig.data] == ["bar"] * 3 and fig.layout.xaxis3.title.text == "head dimension"
     assert np.allclose(fig.data[2].y, q * k)
     scores = rng.normal(size=10)
     weights = np.exp(scores) / np.exp(scores).sum()
-    row = figures.softmax_row(scores, weights, CHARS, picked=4)
+    row = attention_figs.softmax_row(scores, weights, CHARS, picked=4)
     assert list(np.asarray(row.data[0].marker.color)) == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
     assert row.data[1].yaxis == "y2" and row.data[0].x[4] == "t @4"
 
@@ -128,32 +132,34 @@ def test_score_parts_and_softmax_row():
 def test_head_grid_writes_values_and_tags_in_cells():
     values = np.array([[0.2, 0.95], [0.5, 0.1]])
     tags = [[["previous-token"], ["uniform"]], [[], ["first-token"]]]
-    fig = figures.head_grid(values, title="entropy", tags=tags, highlight=(1, 0))
+    fig = sharpness_figs.head_grid(values, title="entropy", tags=tags, highlight=(1, 0))
     text = fig.data[0].text
     assert text[0][0] == "0.20<br>prev" and text[1][1] == "0.10<br>sink" and text[1][0] == "0.50"
     assert fig.layout.shapes[0].x0 == -0.5 and fig.layout.shapes[0].y0 == 0.5
 
 
 def test_entropy_curves_bold_the_chosen_head():
-    fig = figures.entropy_curves(np.random.default_rng(3).random((4, 20)), CHARS, layer=1, highlight=2, ylabel="nats")
+    fig = sharpness_figs.entropy_curves(
+        np.random.default_rng(3).random((4, 20)), CHARS, layer=1, highlight=2, ylabel="nats"
+    )
     assert [t.line.width for t in fig.data] == [1, 1, 3, 1]
     assert fig.data[0].text[0] == "F @0"
 
 
 def test_variance_demo_figure():
     demo = dict(d=64, var_unscaled=63.2, var_scaled=0.99, row_unscaled=[0.9] + [0.1 / 7] * 7, row_scaled=[0.125] * 8)
-    fig = figures.variance_demo(demo)
+    fig = sharpness_figs.variance_demo(demo)
     assert len(fig.data) == 2 and "63.2" in fig.layout.annotations[0].text and "√64" in fig.layout.annotations[1].text
 
 
 def test_residual_figures():
     labels = ["embed", "L0 +attn", "L0 +mlp"]
     norms = np.random.default_rng(4).random((3, 32)) * 5
-    heat = figures.position_heatmap(labels, norms, CHARS, title="norms")
+    heat = residual_figs.position_heatmap(labels, norms, CHARS, title="norms")
     assert list(heat.data[0].y) == labels and len(heat.data[0].x) == 32
-    lines = figures.position_lines(labels, norms, CHARS, title="norms")
+    lines = residual_figs.position_lines(labels, norms, CHARS, title="norms")
     assert [t.name for t in lines.data] == labels
-    bars = figures.mean_bars(["L0 attn", "L0 mlp"], norms[:2], title="writes")
+    bars = residual_figs.mean_bars(["L0 attn", "L0 mlp"], norms[:2], title="writes")
     assert np.allclose(bars.data[0].y, norms[:2].mean(-1))
 
 
@@ -161,26 +167,26 @@ def test_logit_lens_with_and_without_the_next_character():
     labels = ["embed", "L0 +attn", "L0 +mlp"]
     probs = np.sort(np.random.default_rng(5).random((3, 4)), axis=1)[:, ::-1]
     chars = [["e", " ", "a", "\n"]] * 3
-    fig = figures.logit_lens(labels, chars, probs, target="e", target_probs=np.array([0.1, 0.3, 0.6]))
+    fig = residual_figs.logit_lens(labels, chars, probs, target="e", target_probs=np.array([0.1, 0.3, 0.6]))
     assert len(fig.data) == 2 and fig.data[0].text[0][1].startswith("␣")
     assert "p(next = 'e')" in fig.layout.annotations[1].text
-    assert len(figures.logit_lens(labels, chars, probs).data) == 1
+    assert len(residual_figs.logit_lens(labels, chars, probs).data) == 1
 
 
 def test_clickable_heatmap_has_one_target_per_visible_cell():
     pattern = causal_patterns(32, 32)
-    fig = figures.head_heatmap(pattern, CHARS, clickable=True)
+    fig = attention_figs.head_heatmap(pattern, CHARS, clickable=True)
     heatmap, targets = fig.data
     assert targets.type == "scatter" and len(targets.x) == 32 * 33 // 2  # the lower triangle and diagonal
     assert targets.y[-1] == "d @31" and targets.x[-1] == "d @31"
     assert np.allclose(targets.customdata, pattern[np.tril_indices(32)], atol=1e-6)
     assert targets.marker.opacity == 0 and targets.selected.marker.opacity > 0  # invisible until clicked
-    too_long = causal_patterns(figures.CLICKABLE_MAX + 1, figures.CLICKABLE_MAX + 1)
-    assert len(figures.head_heatmap(too_long, CHARS * 3, clickable=True).data) == 1
+    too_long = causal_patterns(attention_figs.CLICKABLE_MAX + 1, attention_figs.CLICKABLE_MAX + 1)
+    assert len(attention_figs.head_heatmap(too_long, CHARS * 3, clickable=True).data) == 1
 
 
 def test_ticks_sit_just_off_the_categories_so_hover_keeps_the_position():
     # Plotly would show the bare tick text ('F') instead of 'F @0' when hovering an exact tick
-    ticks = figures.head_heatmap(causal_patterns(32, 32), CHARS).layout.xaxis.tickvals
+    ticks = attention_figs.head_heatmap(causal_patterns(32, 32), CHARS).layout.xaxis.tickvals
     assert all(0 < t - round(t) < 0.1 for t in ticks)
     assert all(t - round(t) > 32 / 1e4 for t in ticks)  # beyond Plotly's matching tolerance

@@ -1,13 +1,12 @@
-"""viz_app.figures_live: the Generate and Train pages' figures and text blocks, without Streamlit."""
+"""viz_app.figures.generate and .train: the Generate and Train pages' figures and text blocks, without Streamlit."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from viz_app import figures_live
-from viz_app.figures import DEFAULT_STYLE, PRESENTER_STYLE
+from viz_app.figures import generate as generate_figs
+from viz_app.figures import train as train_figs
+from viz_app.figures.kit import DEFAULT_STYLE, PRESENTER_STYLE
 
 VOCAB = list("\n !abcdefghij")
 
@@ -17,14 +16,10 @@ def softmax(x):
     return e / e.sum()
 
 
-def test_no_streamlit_here():
-    assert "streamlit" not in Path(figures_live.__file__).read_text().replace("Streamlit", "")
-
-
 def test_next_char_bars_marks_the_sampled_character_in_both_distributions():
     raw = softmax(np.linspace(0, 3, len(VOCAB))).astype(np.float32)
     after = softmax(np.linspace(0, 3, len(VOCAB)) / 0.5).astype(np.float32)
-    fig = figures_live.next_char_bars(VOCAB, raw, after, 4, temperature=0.5, top_k=None)
+    fig = generate_figs.next_char_bars(VOCAB, raw, after, 4, temperature=0.5, top_k=None)
     model, sampled = fig.data
     assert np.array_equal(model.y, raw) and np.array_equal(sampled.y, after)
     assert model.marker.color[4] == DEFAULT_STYLE.accent and model.marker.color[3] == DEFAULT_STYLE.muted
@@ -36,7 +31,7 @@ def test_next_char_bars_marks_the_sampled_character_in_both_distributions():
 
 def test_presenter_style_is_bigger_and_colour_blind_safe():
     raw = softmax(np.arange(len(VOCAB), dtype=np.float32))
-    fig = figures_live.next_char_bars(VOCAB, raw, raw, 0, temperature=1, top_k=3, style=PRESENTER_STYLE)
+    fig = generate_figs.next_char_bars(VOCAB, raw, raw, 0, temperature=1, top_k=3, style=PRESENTER_STYLE)
     assert fig.layout.font.size == PRESENTER_STYLE.font_size > DEFAULT_STYLE.font_size
     assert fig.data[0].marker.color[0] == "#D55E00"  # Okabe-Ito vermillion
     assert "top-k 3" in fig.data[1].name
@@ -44,17 +39,17 @@ def test_presenter_style_is_bigger_and_colour_blind_safe():
 
 def test_step_attention_has_one_row_per_head_and_a_pick_column():
     att = np.random.default_rng(0).random((2, 3, 5)).astype(np.float32)
-    fig = figures_live.step_attention(att, "hello", offset=10, selected=(1, 2))
+    fig = generate_figs.step_attention(att, "hello", offset=10, selected=(1, 2))
     picks, heatmap = fig.data
-    assert list(heatmap.y) == [figures_live.head_label(layer, h) for layer in range(2) for h in range(3)]
+    assert list(heatmap.y) == [generate_figs.head_label(layer, h) for layer in range(2) for h in range(3)]
     assert np.array_equal(heatmap.z, att.reshape(6, 5))
     assert heatmap.x[0] == "h @10"
     assert list(picks.marker.color) == [0, 0, 0, 0, 0, 1]
-    assert figures_live.head_of(picks.y[5]) == (1, 2) and figures_live.head_of("junk") is None
+    assert generate_figs.head_of(picks.y[5]) == (1, 2) and generate_figs.head_of("junk") is None
 
 
 def test_text_html_escapes_and_highlights_the_new_character():
-    html = figures_live.text_html("a<b\n", "xy z", highlight=2)
+    html = generate_figs.text_html("a<b\n", "xy z", highlight=2)
     assert "a&lt;b" in html and "↵\n" in html
     assert 'data-new-char="1"' in html and html.count("data-new-char") == 1
     assert '">␣</span>' in html  # the highlighted space is visible
@@ -62,13 +57,13 @@ def test_text_html_escapes_and_highlights_the_new_character():
 
 def test_passage_html_shades_by_loss_and_outlines_surprises():
     loss = np.array([0.1, 5.0, 0.2])
-    html = figures_live.passage_html("abcd", loss, loss > 3, ["b", "x", "d"], np.exp(-loss))
+    html = generate_figs.passage_html("abcd", loss, loss > 3, ["b", "x", "d"], np.exp(-loss))
     assert html.count("outline") == 1 and "model guessed &#x27;x&#x27;" in html
 
 
 def test_teacher_forcing_panels_line_up_with_the_targets():
     p = np.array([0.9, 0.01, 0.5], dtype=np.float32)
-    fig = figures_live.teacher_forcing("abcd", p, -np.log(p), surprising=p < 0.05, mean_loss=1.0)
+    fig = generate_figs.teacher_forcing("abcd", p, -np.log(p), surprising=p < 0.05, mean_loss=1.0)
     assert list(fig.data[0].x) == ["b @1", "c @2", "d @3"]
     assert np.allclose(fig.data[1].y, -np.log(p))
     assert list(fig.data[0].marker.color) == [0, 1, 0]
@@ -76,6 +71,6 @@ def test_teacher_forcing_panels_line_up_with_the_targets():
 
 def test_loss_curves_draw_batch_loss_and_both_estimates():
     evals = [dict(step=0, train=4.2, val=4.2), dict(step=10, train=3.0, val=3.1)]
-    fig = figures_live.loss_curves(np.arange(1, 11), np.linspace(4, 3, 10), evals, max_iters=20)
+    fig = train_figs.loss_curves(np.arange(1, 11), np.linspace(4, 3, 10), evals, max_iters=20)
     assert [t.name for t in fig.data] == ["batch loss", "train loss (estimate)", "val loss (estimate)"]
     assert list(fig.data[2].y) == [4.2, 3.1] and list(fig.layout.xaxis.range) == [0, 20]

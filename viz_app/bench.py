@@ -1,55 +1,47 @@
-"""The app's benchmarks, run by `python -m nanogpt bench` (which imports BENCHMARKS lazily), or on
-their own with `python -m viz_app.bench`.
+"""python -m viz_app.bench: the library's benchmarks (nanogpt.bench.SECTIONS) and the app's, with
+the same options (--quick, --only, --ckpt, --repeats, --threads).
 
-Both run at a full 256-character context on the lecture-size model (6 layers x 6 heads, 384 wide),
-randomly initialised: timing and payload depend on the shapes, not on what the weights learned.
-With `nanogpt bench --ckpt FILE` they measure that checkpoint instead.
+The app's sections run at a full 256-character context on the lecture-size model (6 layers x 6
+heads, 384 wide), randomly initialised: timing and payload depend on the shapes, not on what the
+weights learned. With --ckpt FILE they measure that checkpoint instead.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import functools
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from nanogpt import bench as library_bench
+from nanogpt.bench import BenchOptions
 from nanogpt.capture import run_with_cache
 from nanogpt.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from nanogpt.config import GPTConfig
+from nanogpt.data import OPENING_LINES
 from nanogpt.model import GPT
 from nanogpt.tokenizer import CharTokenizer
 
-from . import figures
-from .models import CHECKPOINTS_ENV
+from .backend.registry import CHECKPOINTS_ENV
+from .figures import attention as attention_figs
 
 APP = Path(__file__).resolve().parent / "app.py"
 VOCAB = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # tinyshakespeare's 65
-VERSE = (
-    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-    "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
-    "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n\n"
-)
+VERSE = OPENING_LINES + "\n"
 RERUN_TARGET_MS = 300
 PAYLOAD_TARGET_BYTES = 3_000_000
 
 
 def prompt(n: int = 256) -> str:
     return (VERSE * (n // len(VERSE) + 1))[:n]
-
-
-def _options():
-    """nanogpt bench's options for this run (repeats, --ckpt), or its defaults when run alone."""
-    try:
-        from nanogpt.bench import current_options
-
-        return current_options()
-    except ImportError:
-        return None
 
 
 @functools.cache
@@ -69,26 +61,36 @@ def _given_checkpoint(path: str) -> Path:
     return Path(shutil.copy2(path, folder / Path(path).name))
 
 
-def bench_checkpoint() -> Path:
-    opts = _options()
-    return _given_checkpoint(opts.ckpt) if opts is not None and opts.ckpt else lecture_checkpoint()
+def bench_checkpoint(opts: BenchOptions) -> Path:
+    return _given_checkpoint(opts.ckpt) if opts.ckpt else lecture_checkpoint()
+
+
+@contextlib.contextmanager
+def checkpoints_folder(folder: Path):
+    """Point the app at a folder of checkpoints (ATTENTION_LAB_CHECKPOINTS) inside a with block."""
+    old = os.environ.get(CHECKPOINTS_ENV)
+    os.environ[CHECKPOINTS_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(CHECKPOINTS_ENV, None)
+        else:
+            os.environ[CHECKPOINTS_ENV] = old
 
 
 def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISS"
 
 
-def bench_attention_rerun(repeats: int | None = None) -> list[str]:
+def bench_attention_rerun(opts: BenchOptions) -> list[str]:
     """Server time of one Attention-page rerun after a control change (AppTest, captures cached)."""
     from streamlit.testing.v1 import AppTest
 
-    opts = _options()
-    repeats = repeats or (opts.n_repeats if opts is not None else 7)
-    path = bench_checkpoint()
+    repeats = opts.n_repeats
+    path = bench_checkpoint(opts)
     T = read_metadata(path)["model_config"].block_size  # a full context: 256 for the lecture model
-    old = os.environ.get(CHECKPOINTS_ENV)
-    os.environ[CHECKPOINTS_ENV] = str(path.parent)
-    try:
+    with checkpoints_folder(path.parent):
         at = AppTest.from_file(str(APP), default_timeout=600)
         at.query_params = {"prompt": prompt(T), "model": path.stem}
         start = time.perf_counter()
@@ -109,11 +111,6 @@ def bench_attention_rerun(repeats: int | None = None) -> list[str]:
         at.run()
         grid = time.perf_counter() - start
         payload = sum(len(chart.proto.spec) for chart in at.get("plotly_chart"))
-    finally:
-        if old is None:
-            os.environ.pop(CHECKPOINTS_ENV, None)
-        else:
-            os.environ[CHECKPOINTS_ENV] = old
     median_ms = statistics.median(times) * 1000
     return [
         f"attention page rerun after a head change, T={T}: median {median_ms:.0f} ms over {repeats} "
@@ -124,18 +121,18 @@ def bench_attention_rerun(repeats: int | None = None) -> list[str]:
     ]
 
 
-def bench_grid_payload() -> list[str]:
+def bench_grid_payload(opts: BenchOptions) -> list[str]:
     """Size of the layers x heads figure at T=256, against what float JSON would weigh."""
-    ckpt = load_checkpoint(bench_checkpoint())
+    ckpt = load_checkpoint(bench_checkpoint(opts))
     text = prompt(ckpt.model.config.block_size)
     idx = torch.tensor([ckpt.tokenizer.encode(text)])
     _, cache = run_with_cache(ckpt.model, idx, r"blocks\.\d+\.attn\.hook_pattern")
     patterns = cache.stack("attn.hook_pattern")[:, 0].numpy()  # (L, H, T, T)
     L, H, _, T = patterns.shape
-    size = len(figures.model_grid(patterns, text).to_json())
-    zoomed = len(figures.model_grid(patterns, text, window=(T // 2, T)).to_json())
+    size = len(attention_figs.model_grid(patterns, text).to_json())
+    zoomed = len(attention_figs.model_grid(patterns, text, window=(T // 2, T)).to_json())
     as_float_lists = patterns.size * len("0.123456, ")  # what z as nested JSON float lists would cost
-    factor = figures.grid_pool_factor(T)
+    factor = attention_figs.grid_pool_factor(T)
     return [
         f"layers x heads figure, T={T}, {L}x{H} heads: {size / 1e6:.2f} MB "
         f"(target <= {PAYLOAD_TARGET_BYTES / 1e6:.0f} MB: {_verdict(size <= PAYLOAD_TARGET_BYTES)}); "
@@ -145,37 +142,17 @@ def bench_grid_payload() -> list[str]:
     ]
 
 
-def _with_checkpoints(folder: Path):
-    """Point the app at a folder of checkpoints for the duration of a with block."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def scope():
-        old = os.environ.get(CHECKPOINTS_ENV)
-        os.environ[CHECKPOINTS_ENV] = str(folder)
-        try:
-            yield
-        finally:
-            if old is None:
-                os.environ.pop(CHECKPOINTS_ENV, None)
-            else:
-                os.environ[CHECKPOINTS_ENV] = old
-
-    return scope()
-
-
-def bench_generate_step(repeats: int | None = None) -> list[str]:
+def bench_generate_step(opts: BenchOptions) -> list[str]:
     """Server time of one generation step in the app at a full context: the Generate page's rerun
-    after Next (AppTest), and the step itself (generation.advance: one forward capturing attention)."""
+    after Next (AppTest), and the step itself (generation_runs.advance: one forward capturing attention)."""
     from streamlit.testing.v1 import AppTest
 
-    from . import generation
+    from .backend import generation_runs
 
-    opts = _options()
-    repeats = repeats or (opts.n_repeats if opts is not None else 7)
-    path = bench_checkpoint()
+    repeats = opts.n_repeats
+    path = bench_checkpoint(opts)
     T = read_metadata(path)["model_config"].block_size
-    with _with_checkpoints(path.parent):
+    with checkpoints_folder(path.parent):
         at = AppTest.from_file(str(APP), default_timeout=600)
         at.query_params = {"prompt": prompt(T), "model": path.stem}
         at.run()
@@ -192,12 +169,12 @@ def bench_generate_step(repeats: int | None = None) -> list[str]:
         n_steps = len(at.session_state["gen_run"].steps)
     ckpt = load_checkpoint(path)
     ids = tuple(ckpt.tokenizer.encode(prompt(T)))
-    run = generation.new_run("bench", ids, seed=1)
-    generation.advance(run, ckpt, 1, 0.8, None)  # warm up
+    run = generation_runs.new_run("bench", ids, seed=1)
+    generation_runs.advance(run, ckpt, 1, 0.8, None)  # warm up
     step_times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        generation.advance(run, ckpt, 1, 0.8, None)
+        generation_runs.advance(run, ckpt, 1, 0.8, None)
         step_times.append(time.perf_counter() - start)
     page_ms = statistics.median(times) * 1000
     step_ms = statistics.median(step_times) * 1000
@@ -215,17 +192,15 @@ def _train_text() -> Path:
     return path
 
 
-def bench_train_speed() -> list[str]:
-    """Training steps per second in the app (training.TrainJob: background thread, its own torch
+def bench_train_speed(opts: BenchOptions) -> list[str]:
+    """Training steps per second in the app (train_jobs.TrainJob: background thread, its own torch
     threads, a sample and an attention capture at evaluations) against the CLI's train(), same config."""
     from nanogpt.config import make_train_config
     from nanogpt.train import train
 
-    from . import training
+    from .backend import train_jobs
 
-    opts = _options()
-    quick = opts is not None and opts.quick
-    steps = 60 if quick else 300
+    steps = 60 if opts.quick else 300
     data = _train_text()
     folder = data.parent
 
@@ -236,7 +211,7 @@ def bench_train_speed() -> list[str]:
     start = time.perf_counter()
     cli = train(config("cli"), progress=False, log=lambda msg: None)
     cli_wall = time.perf_counter() - start
-    job = training.TrainJob(config("app"), "bench").start()
+    job = train_jobs.TrainJob(config("app"), "bench").start()
     job.join()
     view = job.view()
     if view.status != "done":
@@ -248,21 +223,31 @@ def bench_train_speed() -> list[str]:
         f"training the baby preset ({cfg.model.n_layer}x{cfg.model.n_head}x{cfg.model.n_embd}, block "
         f"{cfg.model.block_size}, batch {cfg.batch_size}) for {steps} steps, {steps // cfg.eval_interval} evals:",
         f"  CLI train(): {cli_rate:.1f} steps/s ({torch.get_num_threads()} torch threads; {cli_wall:.1f} s in all)",
-        f"  in the app: {app_rate:.1f} steps/s ({training.train_threads()} torch threads in its own thread, "
+        f"  in the app: {app_rate:.1f} steps/s ({train_jobs.train_threads()} torch threads in its own thread, "
         f"{len(view.samples)} samples and {len(view.snapshots)} attention snapshots)",
         f"  app / CLI = {app_rate / cli_rate:.2f}x   (no target: the app leaves cores to the other sessions)",
     ]
 
 
-BENCHMARKS = [
-    ("app-rerun", bench_attention_rerun),  # the names work with `nanogpt bench --only`
+SECTIONS = [
+    ("app-rerun", bench_attention_rerun),  # the names work with --only
     ("app-payload", bench_grid_payload),
     ("app-generate", bench_generate_step),
     ("app-train", bench_train_speed),
 ]
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m viz_app.bench", description=__doc__.split("\n\n")[0])
+    library_bench.add_arguments(parser)
+    args = parser.parse_args(argv)
+    opts, only = library_bench.options_from(args)
+    try:
+        return library_bench.run_benchmarks(opts, library_bench.SECTIONS + SECTIONS, only)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    for name, fn in BENCHMARKS:
-        print(name)
-        for line in fn():
-            print("  " + line)
+    sys.exit(main())

@@ -3,7 +3,7 @@
 A page hands over named arrays with named axes; `to_npz` and `to_csv` are plain functions (tested
 on their own), and `download_buttons` draws the two buttons. The files are built only when a
 button is clicked (Streamlit runs a callable `data` then), so a rerun never pays for them.
-Figures export themselves as PNG or SVG from the browser, through Plotly's modebar (ui.chart).
+Figures export themselves as PNG or SVG from the browser, through Plotly's modebar (page.chart).
 """
 
 from __future__ import annotations

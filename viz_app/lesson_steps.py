@@ -2,7 +2,7 @@
 
 Each step names the ablation variants that measure it (the model without the piece, and with it)
 and the views of the app that show it. Links are plain URLs with the query parameters
-viz_app/session.py reads when a session starts (page, layer, head, scale, view), so a link opens
+viz_app/url_state.py reads when a session starts (page, layer, head, scale, view), so a link opens
 the same view in a new tab, or can be sent to a class.
 """
 
@@ -11,21 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
+from .pages import PAGES
+
 VIDEO = "https://www.youtube.com/watch?v=kCc8FmEb1nY"
-# url path of each page the lesson links to, as viz_app/app.py registers them (attention is the default page)
-PAGE_PATHS = {"attention": "", "sharpness": "sharpness", "residual": "residual", "ablations": "ablations"}
+PAGE_PATHS = {slug: info.url_path for slug, info in PAGES.items()}  # slug -> url path ("" for the default page)
 
 
 @dataclass(frozen=True)
 class Link:
     page: str  # a slug of PAGE_PATHS
     label: str
-    params: dict[str, str] = field(default_factory=dict)  # session.py's URL keys: layer, head, scale, view
+    params: dict[str, str] = field(default_factory=dict)  # url_state.py's URL keys: layer, head, scale, view
 
     @property
     def script(self) -> str:
         """The page file, for st.switch_page."""
-        return f"views/{self.page}.py"
+        return PAGES[self.page].file
 
     def href(self, extra: dict[str, str] | None = None) -> str:
         """A relative link to the page's own URL, e.g. './?page=attention&scale=none'."""

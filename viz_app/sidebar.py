@@ -8,9 +8,10 @@ import streamlit as st
 
 from nanogpt.checkpoint import CheckpointError, read_metadata
 
-from . import models, session, state, training, ui
+from . import page, url_state
+from .backend import captures, registry, train_jobs, uploads
 
-_UPLOADS = "_uploads"  # st.session_state: uploader file_id -> registered label
+_UPLOADS = "_uploads"  # page.new_upload's record: uploader file_id -> registered label, or False
 
 
 def _take_upload() -> None:
@@ -21,28 +22,26 @@ def _take_upload() -> None:
         key="upload",
         help="A file saved by `python -m nanogpt train` or downloaded from the Train page.",
     )
-    if upload is None:
+    new = page.new_upload(upload, _UPLOADS)
+    if new is False:
+        st.error(f"{upload.name} is not a usable checkpoint (see above).")
+    if not new:
         return
-    seen = st.session_state.setdefault(_UPLOADS, {})
-    if upload.file_id in seen:
-        if seen[upload.file_id] is None:
-            st.error(f"{upload.name} is not a usable checkpoint (see above).")
-        return
-    path = models.save_upload(upload.name, upload.getvalue())
+    path = uploads.store(upload.getvalue(), ".safetensors")
     try:
         read_metadata(path)
     except CheckpointError as e:
-        seen[upload.file_id] = None
+        page.remember_upload(upload, _UPLOADS, False)
         st.error(str(e).replace(str(path), upload.name))
         return
-    entry = models.register_session_model(Path(upload.name).stem, path, source="uploaded")
-    seen[upload.file_id] = entry.label
+    entry = registry.register_session_model(Path(upload.name).stem, path, source="uploaded")
+    page.remember_upload(upload, _UPLOADS, entry.label)
     st.session_state["model"] = entry.label  # the picker is drawn after this, so this selects it
 
 
-def _facts(entry: models.ModelEntry) -> None:
+def _facts(entry: registry.ModelEntry) -> None:
     try:
-        f = state.model_facts(models.model_key(entry))
+        f = captures.model_facts(registry.model_id(entry))
     except (CheckpointError, OSError) as e:
         st.error(str(e))
         return
@@ -75,19 +74,19 @@ def render() -> None:
             key="presenter",
             help="Bigger text and figure labels, colour-blind-safe colours, less chrome. Kept in the link.",
         )
-        ui.apply_presenter_css()
+        page.apply_presenter_css()
         picker = st.container()
         with st.expander("Use your own checkpoint"):
             _take_upload()
-        training.register_finished()  # a run of this session that ended since the last run
-        entries = models.available_models()
+        train_jobs.register_finished()  # a run of this session that ended since the last run
+        entries = registry.available_models()
         with picker:
             if not entries:
-                st.warning(f"No `.safetensors` checkpoints in `{models.checkpoint_dir()}` yet.")
+                st.warning(f"No `.safetensors` checkpoints in `{registry.checkpoint_dir()}` yet.")
                 st.session_state.pop("model", None)
             else:
                 labels = [e.label for e in entries]
-                session.clamp_choice("model", labels, default=labels[0])
+                url_state.clamp_choice("model", labels, default=labels[0])
                 label = st.selectbox("Model", labels, key="model")
                 _facts(next(e for e in entries if e.label == label))
         st.text_area(
@@ -99,7 +98,7 @@ def render() -> None:
         st.session_state.setdefault("fig_format", "png")
         st.radio(
             "Figures download as",
-            ui.FIGURE_FORMATS,
+            page.FIGURE_FORMATS,
             key="fig_format",
             horizontal=True,
             format_func=str.upper,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nanogpt.ablate import run_ablation
-from viz_app.ablation_data import RESULTS_FILE
+from viz_app.backend.ablation_results import RESULTS_FILE
 
 RUN = ["full", "no-scale", "bigram"]  # the table's order; the rest of the variants are not in the file
 STEPS = 6

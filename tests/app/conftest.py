@@ -13,7 +13,7 @@ from nanogpt.checkpoint import save_checkpoint
 from nanogpt.config import GPTConfig
 from nanogpt.model import BigramLM
 from nanogpt.tokenizer import CharTokenizer
-from viz_app.models import CHECKPOINTS_ENV
+from viz_app.backend.registry import CHECKPOINTS_ENV
 
 from .app_helpers import PROMPT
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from nanogpt.ablate import VARIANTS
 from nanogpt.source_lines import MODEL_SOURCE, switch_lines
-from viz_app.ablation_data import LIVE_DATA_ENV, RESULTS_FILE
+from viz_app.backend.ablation_results import LIVE_DATA_ENV, RESULTS_FILE
 
 from .ablation_fixtures import RUN, as_shown, read_results, results_dir  # noqa: F401  (results_dir is a fixture)
 from .app_helpers import array, assert_clean, charts, texts

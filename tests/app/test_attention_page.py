@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from viz_app import models, state
+from viz_app.backend import captures, registry
 
 from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
 
@@ -92,10 +92,10 @@ def test_picking_a_cell_explains_its_score(make_app, tiny_dir):
     assert_clean(at)
     explanation = texts(at.markdown)
     assert "q·k = Σ (q ⊙ k)" in explanation and "on key `s @3`" in explanation
-    key = models.model_key(models.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
-    ids = state.prepare_prompt(PROMPT, state.load_model(key)).ids
-    data = state.attention_data(key, ids, "head_size")
-    b = state.score_breakdown(data, 0, 0, 20, 3)
+    key = registry.model_id(registry.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
+    ids = captures.prepare_prompt(PROMPT, captures.load_model(key)).ids
+    data = captures.attention_data(key, ids, "head_size")
+    b = captures.score_breakdown(data, 0, 0, 20, 3)
     assert np.isclose(b.dot * b.scale, b.score, atol=1e-4)  # the parts add up to what the model computed
     assert np.isclose(b.row_weights.sum(), 1.0, atol=1e-5) and len(b.row_scores) == 21
 
@@ -158,7 +158,7 @@ def test_an_unexpected_error_is_a_message_not_a_traceback(make_app, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("capture exploded")
 
-    monkeypatch.setattr(state, "attention_data", broken)
+    monkeypatch.setattr(captures, "attention_data", broken)
     at = make_app().run()
     assert not at.exception
     assert "capture exploded" in texts(at.error) and "Something went wrong" in texts(at.error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from viz_app.figures import DEFAULT_STYLE, PRESENTER_STYLE
+from viz_app.figures.kit import DEFAULT_STYLE, PRESENTER_STYLE
 
 from .app_helpers import assert_clean, charts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from viz_app.ablation_data import RESULTS_FILE
+from viz_app.backend.ablation_results import RESULTS_FILE
 from viz_app.lesson_steps import STEPS
 
 from .ablation_fixtures import as_shown, read_results, results_dir  # noqa: F401  (results_dir is a fixture)

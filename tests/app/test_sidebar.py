@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from viz_app.models import SESSION_MODELS_KEY, ModelEntry
+from viz_app.backend.registry import SESSION_MODELS_KEY, ModelEntry
 
 from .app_helpers import assert_clean, charts, texts
 

@@ -9,7 +9,7 @@ import pytest
 
 from nanogpt.__main__ import main as cli
 from nanogpt.checkpoint import load_checkpoint, read_metadata
-from viz_app import training
+from viz_app.backend import train_jobs, uploads
 
 from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
 
@@ -20,9 +20,9 @@ TINY = dict(tr_data="upload", tr_layers="1", tr_heads="2", tr_embd="16", tr_bloc
 @pytest.fixture
 def train_app(make_app, monkeypatch, tmp_path):
     """open(**params) -> the Train page; every run it starts is stopped at the end of the test."""
-    monkeypatch.setattr(training, "TRAIN_DIR", tmp_path / "trained")
-    monkeypatch.setattr(training, "TEXT_DIR", tmp_path / "texts")
-    monkeypatch.setenv(training.MAX_RUNNING_ENV, "4")
+    monkeypatch.setattr(train_jobs, "TRAIN_DIR", tmp_path / "trained")
+    monkeypatch.setattr(uploads, "UPLOAD_DIR", tmp_path / "uploads")
+    monkeypatch.setenv(train_jobs.MAX_RUNNING_ENV, "4")
     opened = []
 
     def open_train(**params):
@@ -33,7 +33,7 @@ def train_app(make_app, monkeypatch, tmp_path):
 
     yield open_train
     for at in opened:
-        job = at.session_state[training.JOB_KEY] if training.JOB_KEY in at.session_state else None
+        job = at.session_state[train_jobs.JOB_KEY] if train_jobs.JOB_KEY in at.session_state else None
         if job is not None:
             job.stop()
             job.join(60)
@@ -46,7 +46,7 @@ def upload(at, data: bytes, name: str = "verse.txt"):
 
 def wait_for(at, predicate, timeout: float = 120.0):
     """Rerun the page (as the fragment's timer would) until predicate(job view) holds."""
-    job = at.session_state[training.JOB_KEY]
+    job = at.session_state[train_jobs.JOB_KEY]
     deadline = time.monotonic() + timeout
     while not predicate(job.view()):
         assert time.monotonic() < deadline, f"timed out; the job is {job.view().status}: {job.view().error}"
@@ -65,10 +65,10 @@ def test_a_tiny_run_trains_and_its_model_is_selectable_everywhere(train_app, tin
     at = wait_for(at, lambda v: not v.active)
     at.run()
     assert_clean(at)
-    view = at.session_state[training.JOB_KEY].view()
+    view = at.session_state[train_jobs.JOB_KEY].view()
     assert view.status == "done" and view.step == 12
     assert [e["step"] for e in view.evals] == [0, 4, 8, 12]  # the curve starts at the untrained model
-    assert len(view.samples) == 3 and all(len(text) == training.SAMPLE_CHARS for _, text in view.samples)
+    assert len(view.samples) == 3 and all(len(text) == train_jobs.SAMPLE_CHARS for _, text in view.samples)
     label = "my-baby-1 (trained here)"
     assert label in at.sidebar.selectbox(key="model").options
     assert "It is in the sidebar" in texts(at.success)
@@ -113,13 +113,13 @@ def test_stop_keeps_what_was_learned_and_never_freezes_other_sessions(train_app,
     other.run()
     assert_clean(other)
     assert time.monotonic() - start < 30
-    assert at.session_state[training.JOB_KEY].view().status == "running"
+    assert at.session_state[train_jobs.JOB_KEY].view().status == "running"
 
     at.button(key="tr_stop").click().run()
     at = wait_for(at, lambda v: not v.active)
     at.run()
     assert_clean(at)
-    view = at.session_state[training.JOB_KEY].view()
+    view = at.session_state[train_jobs.JOB_KEY].view()
     assert view.status == "stopped" and 30 <= view.step < 100000
     meta = read_metadata(view.checkpoint)
     assert meta["step"] == view.step and meta.get("stopped_early")  # the last weights beat the untrained ones
@@ -151,7 +151,7 @@ def test_settings_that_make_no_model_say_why(train_app, tiny_text):
     at.button(key="tr_start").click().run()
     assert not at.exception
     assert "must be divisible by n_head" in texts(at.error)
-    assert training.JOB_KEY not in at.session_state
+    assert train_jobs.JOB_KEY not in at.session_state
 
 
 def test_the_preset_fills_the_sizes(train_app):

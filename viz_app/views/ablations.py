@@ -13,12 +13,14 @@ import streamlit as st
 from nanogpt.ablate import VARIANTS, AblationError, results_table, variant_lines
 from nanogpt.config import MODEL_FIELDS
 from nanogpt.data import DataError
-from viz_app import ablation_data, ablation_figures, session, ui
+from viz_app import page, url_state
+from viz_app.backend import ablation_results
+from viz_app.figures import ablations as figs
 
 SPLITS = {"val": "val loss", "train": "train loss"}
 SHOWN = "ablation_shown"  # the pills: which runs the curves show
 _SHOWN_OPTIONS = "_ablation_shown_options"  # the options the pills offered last run
-_UPLOAD_SEEN = "_ablation_upload_seen"  # uploader file_id -> True (taken) / False (rejected)
+_UPLOAD_SEEN = "_ablation_upload_seen"  # page.new_upload's record: uploader file_id -> True, or False
 PAGE_DEFAULTS = {"ablation_variant": "no-residual", "ablation_split": "val"}
 LIVE_STEPS = [10, 25, 50, 100, 200, 400]
 NUMBERS = {
@@ -36,38 +38,35 @@ def _take_upload() -> None:
         key="ablation_upload",
         help="A file written by `python -m nanogpt ablate --out results.json`. It stays in this browser session.",
     )
-    if upload is None:
-        return
-    seen = st.session_state.setdefault(_UPLOAD_SEEN, {})
-    if seen.get(upload.file_id) is False:
+    new = page.new_upload(upload, _UPLOAD_SEEN)
+    if new is False:
         st.error(f"{upload.name} is not usable ablation results (see above).")
-        return
-    if upload.file_id in seen:
+    if not new:
         return
     try:
-        results = ablation_data.load_upload(upload.name, upload.getvalue())
+        results = ablation_results.load_upload(upload.name, upload.getvalue())
     except AblationError as e:
-        seen[upload.file_id] = False
+        page.remember_upload(upload, _UPLOAD_SEEN, False)
         st.error(str(e))
         return
-    seen[upload.file_id] = True
-    st.session_state[ablation_data.UPLOAD_KEY] = (upload.name, results)
-    st.session_state[ablation_data.CHOICE_KEY] = "uploaded"
+    page.remember_upload(upload, _UPLOAD_SEEN, True)
+    st.session_state[ablation_results.UPLOAD_KEY] = (upload.name, results)
+    st.session_state[ablation_results.CHOICE_KEY] = "uploaded"
 
 
-def _pick_source() -> ablation_data.Results:
+def _pick_source() -> ablation_results.Results:
     """The results to show; a choice when both the shipped file and an upload exist."""
-    ship = ablation_data.shipped()
-    upload = st.session_state.get(ablation_data.UPLOAD_KEY)
+    ship = ablation_results.shipped()
+    upload = st.session_state.get(ablation_results.UPLOAD_KEY)
     if ship.results is not None and upload is not None:
-        st.session_state["ablation_pick"] = st.session_state.get(ablation_data.CHOICE_KEY, "shipped")
+        st.session_state["ablation_pick"] = st.session_state.get(ablation_results.CHOICE_KEY, "shipped")
         names = {"shipped": f"shipped ({ship.label})", "uploaded": f"uploaded ({upload[0]})"}
         pick = st.radio("Results", list(names), key="ablation_pick", horizontal=True, format_func=names.get)
-        st.session_state[ablation_data.CHOICE_KEY] = pick
-    active = ablation_data.active()
+        st.session_state[ablation_results.CHOICE_KEY] = pick
+    active = ablation_results.active()
     if active.results is None:
         if active.missing:
-            st.info(ablation_data.missing_message(active.label), icon=":material/science:")
+            st.info(ablation_results.missing_message(active.label), icon=":material/science:")
         else:
             st.error(active.problem)
     elif active.source == "uploaded" and ship.results is None and ship.missing:
@@ -75,14 +74,14 @@ def _pick_source() -> ablation_data.Results:
     return active
 
 
-def _runs(results: dict | None, live: dict[str, ablation_data.LiveRun]) -> dict[str, dict]:
+def _runs(results: dict | None, live: dict[str, ablation_results.LiveRun]) -> dict[str, dict]:
     """Every curve the page can draw: the file's variants, then this session's live runs."""
     runs = {}
     if results is not None:
         for name, record in results["variants"].items():
-            runs[name] = dict(ablation_data.curve(record), variant=name, live=False)
+            runs[name] = dict(ablation_results.curve(record), variant=name, live=False)
     for label, run in live.items():
-        runs[label] = dict(ablation_data.curve(run.record), variant=run.variant, live=True)
+        runs[label] = dict(ablation_results.curve(run.record), variant=run.variant, live=True)
     return runs
 
 
@@ -100,15 +99,15 @@ def _shown(options: list[str]) -> list[str]:
     )
 
 
-def _curves(results: dict | None, live: dict[str, ablation_data.LiveRun]) -> None:
+def _curves(results: dict | None, live: dict[str, ablation_results.LiveRun]) -> None:
     runs = _runs(results, live)
     if not runs:
         return
     st.subheader("Loss curves")
     shown = _shown(list(runs))
-    split = ui.choice("Loss on", list(SPLITS), key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
-    ui.chart(
-        ablation_figures.loss_curves(runs, split=split, shown=shown, order=list(VARIANTS), style=ui.figure_style()),
+    split = page.choice("Loss on", list(SPLITS), key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
+    page.chart(
+        figs.loss_curves(runs, split=split, shown=shown, order=list(VARIANTS), style=page.figure_style()),
         name="ablation-loss-curves",
     )
     st.caption(
@@ -120,10 +119,10 @@ def _curves(results: dict | None, live: dict[str, ablation_data.LiveRun]) -> Non
 
 def _table(results: dict, chosen: str) -> None:
     st.subheader("Final val loss")
-    rows = ablation_data.table_rows(results)
+    rows = ablation_results.table_rows(results)
     st.dataframe(rows, hide_index=True, width="stretch", column_config=NUMBERS)
-    ui.chart(
-        ablation_figures.val_loss_bars(results_table(results), highlight=chosen, style=ui.figure_style()),
+    page.chart(
+        figs.val_loss_bars(results_table(results), highlight=chosen, style=page.figure_style()),
         name="ablation-val-loss",
     )
     full = results["variants"].get("full")
@@ -133,7 +132,7 @@ def _table(results: dict, chosen: str) -> None:
         st.caption(
             f"The change is each variant's val loss minus full's ({full['val_loss']:.3f}): above zero, removing "
             "that piece hurt. A uniform guess over the vocabulary would score ln(vocab size), about 4.17 for 65 "
-            f"characters. {ablation_data.settings_line(results)}."
+            f"characters. {ablation_results.settings_line(results)}."
         )
 
 
@@ -150,7 +149,7 @@ def _code_lines(variant: str) -> None:
     for switch, lines in variant_lines(variant).items():
         st.caption(f"The lines of `nanogpt/model.py` that `config.{switch}` changes, read from the source now:")
         if lines:
-            st.code(ablation_data.format_lines(lines), language="python")
+            st.code(ablation_results.format_lines(lines), language="python")
         else:
             st.warning(f"No line of nanogpt/model.py reads `config.{switch}`.")
     run_only = [k for k in overrides if k not in MODEL_FIELDS]
@@ -163,7 +162,7 @@ def _code_lines(variant: str) -> None:
 
 def _variant_section(results: dict | None, variant: str) -> None:
     st.subheader("The line of code")
-    st.markdown(f"**{variant}**: {ablation_data.VARIANT_NOTES.get(variant, '')}.")
+    st.markdown(f"**{variant}**: {ablation_results.VARIANT_NOTES.get(variant, '')}.")
     left, right = st.columns([3, 2])
     with left:
         _code_lines(variant)
@@ -197,8 +196,8 @@ def _samples(results: dict) -> None:
 
 def _live_section() -> None:
     st.subheader("Train a variant live")
-    sources = ablation_data.live_sources()
-    cfg = ablation_data.LIVE_MODEL
+    sources = ablation_results.live_sources()
+    cfg = ablation_results.LIVE_MODEL
     st.caption(
         f"A small model ({cfg['n_layer']} layers × {cfg['n_head']} heads, width {cfg['n_embd']}, context "
         f"{cfg['block_size']}) trained here for a few seconds, with the same seed for every variant, so two live "
@@ -211,9 +210,9 @@ def _live_section() -> None:
             icon=":material/cloud_off:",
         )
         return
-    session.clamp_choice("live_variant", VARIANTS, default="no-residual")
-    session.clamp_choice("live_data", sources)
-    session.clamp_choice("live_steps", LIVE_STEPS, default=100)
+    url_state.clamp_choice("live_variant", VARIANTS, default="no-residual")
+    url_state.clamp_choice("live_data", sources)
+    url_state.clamp_choice("live_steps", LIVE_STEPS, default=100)
     a, b, c = st.columns([2, 2, 3])
     variant = a.selectbox("Variant", list(VARIANTS), key="live_variant")
     data = b.selectbox("Data", sources, key="live_data", format_func=lambda s: s.rsplit("/", 1)[-1])
@@ -228,16 +227,16 @@ def _live_section() -> None:
                 bar.progress(min(done, 1.0), text=text if done < 1 else text + " · measuring the val loss…")
 
         try:
-            run = ablation_data.run_live(variant, data, steps, on_progress)
+            run = ablation_results.run_live(variant, data, steps, on_progress)
         except (AblationError, DataError, ValueError) as e:
             bar.empty()
             st.error(f"The live run failed: {e}")
             return
         st.toast(f"{run.label}: val loss {run.record['val_loss']:.3f}")
         st.rerun()  # the curves above are drawn again with the new run in them
-    live = ablation_data.live_runs()
+    live = ablation_results.live_runs()
     if live:
-        st.dataframe(ablation_data.live_rows(live), hide_index=True, width="stretch", column_config=NUMBERS)
+        st.dataframe(ablation_results.live_rows(live), hide_index=True, width="stretch", column_config=NUMBERS)
         with st.expander("Samples of the live runs"):
             for run in live.values():
                 st.caption(f"{run.label} · val loss {run.record['val_loss']:.3f}")
@@ -258,15 +257,15 @@ def render() -> None:
         _take_upload()
     active = _pick_source()
     results = active.results
-    live = ablation_data.live_runs()
+    live = ablation_results.live_runs()
     # this page's own view, kept across pages and carried by links: ?page=ablations&ablation_variant=no-ffn
-    session.page_state(PAGE_DEFAULTS, {"ablation_variant": list(VARIANTS), "ablation_split": list(SPLITS)})
+    url_state.page_state(PAGE_DEFAULTS, {"ablation_variant": list(VARIANTS), "ablation_split": list(SPLITS)})
     _curves(results, live)
     variant = st.selectbox(
         "Variant to look at",
         list(VARIANTS),
         key="ablation_variant",
-        format_func=lambda v: f"{v}: {ablation_data.VARIANT_NOTES.get(v, '')}",
+        format_func=lambda v: f"{v}: {ablation_results.VARIANT_NOTES.get(v, '')}",
     )
     if results is not None:
         _table(results, variant)
@@ -276,4 +275,4 @@ def render() -> None:
     _live_section()
 
 
-ui.run_page(render)
+page.guard(render)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz_app import export, figures, session, state, ui
+from nanogpt.config import ATTN_SCALES
+from viz_app import export, page, url_state
+from viz_app.backend import captures
+from viz_app.figures import attention as figs
+from viz_app.figures import kit
 
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
 VALUE_LABELS = {"weights": "weights (after softmax)", "scores": "scores (before softmax)"}
@@ -21,23 +25,23 @@ def _take_click(event) -> None:
     if st.session_state.get(_CLICK) == cell:
         return  # the same selection comes back on every rerun; apply it once
     st.session_state[_CLICK] = cell
-    query, key = (figures.position_of(label) for label in cell)
-    if query is not None and key is not None and key <= query:
+    query, key_pos = (kit.position_of(label) for label in cell)
+    if query is not None and key_pos is not None and key_pos <= query:
         st.session_state["query_pos"] = query
-        st.session_state["key_pos"] = key
+        st.session_state["key_pos"] = key_pos
 
 
-def _pattern_section(ctx: ui.PageContext, data: state.AttentionData, layer: int, head: int, window) -> None:
+def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     chars = ctx.prompt.text
-    session.clamp_choice("view", session.VIEWS)
+    url_state.clamp_choice("view", url_state.VIEWS)
     cols = st.columns([3, 2])
     with cols[0]:
-        view = ui.choice("Show", session.VIEWS, key="view", format_func=VIEW_LABELS.get)
+        view = page.choice("Show", url_state.VIEWS, key="view", format_func=VIEW_LABELS.get)
     with cols[1]:
-        session.clamp_choice("values", session.VALUES)
-        values = ui.choice(
+        url_state.clamp_choice("values", url_state.VALUES)
+        values = page.choice(
             "Values",
-            session.VALUES,
+            url_state.VALUES,
             key="values",
             format_func=VALUE_LABELS.get,
             disabled=view == "model",
@@ -45,37 +49,37 @@ def _pattern_section(ctx: ui.PageContext, data: state.AttentionData, layer: int,
         )
     matrices = data.patterns if values == "weights" else data.scores
     if view == "head":
-        fig = figures.head_heatmap(
+        fig = figs.head_heatmap(
             matrices[layer, head],
             chars,
             window=window,
             kind=values,
-            title=f"layer {layer} · head {head} · {state.SCALE_LABELS[data.scale]}",
+            title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
             clickable=True,
-            style=ui.figure_style(),
+            style=page.figure_style(),
         )
-        event = ui.chart(fig, key=f"head_map_{layer}_{head}_{values}", on_select="rerun", selection_mode="points")
+        event = page.chart(fig, key=f"head_map_{layer}_{head}_{values}", on_select="rerun", selection_mode="points")
         _take_click(event)
         how = (
             "Click a cell to see how its score is built below."
-            if window[1] - window[0] <= figures.CLICKABLE_MAX
-            else f"Zoom to {figures.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
+            if window[1] - window[0] <= figs.CLICKABLE_MAX
+            else f"Zoom to {figs.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
         )
         st.caption(
             "Row = the character doing the looking (query); column = the character looked at (key). "
             "The upper triangle is the future, masked. " + how
         )
     elif view == "layer":
-        ui.chart(
-            figures.layer_heatmaps(
-                matrices[layer], chars, layer=layer, window=window, kind=values, style=ui.figure_style()
+        page.chart(
+            figs.layer_heatmaps(
+                matrices[layer], chars, layer=layer, window=window, kind=values, style=page.figure_style()
             )
         )
         if values == "weights":
             st.caption("Weights as whole percentages. Hover a cell for its query and key.")
     else:
-        ui.chart(figures.model_grid(data.patterns, chars, window=window, style=ui.figure_style()))
-        factor = figures.grid_pool_factor(window[1] - window[0])
+        page.chart(figs.model_grid(data.patterns, chars, window=window, style=page.figure_style()))
+        factor = figs.grid_pool_factor(window[1] - window[0])
         note = (
             f" Each cell is the largest weight in a {factor}×{factor} block; zoom in to see every character."
             if factor > 1
@@ -85,48 +89,52 @@ def _pattern_section(ctx: ui.PageContext, data: state.AttentionData, layer: int,
 
 
 def _default_compare(scale: str, trained: str) -> str:
-    return trained if trained != scale else next(s for s in state.SCALES if s != scale)
+    return trained if trained != scale else next(s for s in ATTN_SCALES if s != scale)
 
 
-def _scale_section(ctx: ui.PageContext, layer: int, head: int, scale: str, window) -> None:
+def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, window) -> None:
     st.subheader("The scale switch, side by side")
-    others = [s for s in state.SCALES if s != scale]
-    session.clamp_choice("compare_scale", others, default=_default_compare(scale, ctx.config.attn_scale))
+    others = [s for s in ATTN_SCALES if s != scale]
+    url_state.clamp_choice("compare_scale", others, default=_default_compare(scale, ctx.config.attn_scale))
     compare = st.radio(
-        "Compare with", others, key="compare_scale", horizontal=True, format_func=lambda s: ui.scale_label(s, ctx.ckpt)
+        "Compare with",
+        others,
+        key="compare_scale",
+        horizontal=True,
+        format_func=lambda s: page.scale_label(s, ctx.ckpt),
     )
     ids = ctx.prompt.ids
-    sharp = {s: state.sharpness(ctx.key, ids, s) for s in (scale, compare)}
+    sharp = {s: captures.sharpness(ctx.model_id, ids, s) for s in (scale, compare)}
     cols = st.columns(2)
     for col, setting, other in ((cols[0], scale, compare), (cols[1], compare, scale)):
         with col:
-            data = state.attention_data(ctx.key, ids, setting)
+            data = captures.attention_data(ctx.model_id, ids, setting)
             ent = float(sharp[setting].mean_entropy[layer, head])
             peak = float(sharp[setting].mean_max_weight[layer, head])
             ent_other = float(sharp[other].mean_entropy[layer, head])
             peak_other = float(sharp[other].mean_max_weight[layer, head])
             m1, m2 = st.columns(2)
             m1.metric(
-                f"Mean entropy · {state.SCALE_LABELS[setting]}",
+                f"Mean entropy · {kit.SCALE_LABELS[setting]}",
                 f"{ent:.3f} nats",
-                delta=f"{ent - ent_other:+.3f} vs {state.SCALE_LABELS[other]}",
+                delta=f"{ent - ent_other:+.3f} vs {kit.SCALE_LABELS[other]}",
                 delta_color="off",
             )
             m2.metric(
-                f"Mean max weight · {state.SCALE_LABELS[setting]}",
+                f"Mean max weight · {kit.SCALE_LABELS[setting]}",
                 f"{peak:.3f}",
                 delta=f"{peak - peak_other:+.3f}",
                 delta_color="off",
             )
-            ui.chart(
-                figures.head_heatmap(
+            page.chart(
+                figs.head_heatmap(
                     data.patterns[layer, head],
                     ctx.prompt.text,
                     window=window,
                     height=420,
                     max_ticks=32,
-                    title=ui.scale_label(setting, ctx.ckpt),
-                    style=ui.figure_style(),
+                    title=page.scale_label(setting, ctx.ckpt),
+                    style=page.figure_style(),
                 )
             )
     st.caption(
@@ -135,44 +143,46 @@ def _scale_section(ctx: ui.PageContext, layer: int, head: int, scale: str, windo
     )
 
 
-def _score_section(ctx: ui.PageContext, data: state.AttentionData, layer: int, head: int, window) -> None:
+def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     st.subheader("How one score is built")
     chars = ctx.prompt.text
-    labels = figures.position_labels(chars)
+    labels = kit.position_labels(chars)
     start, stop = window
     queries = list(range(start, stop))
-    session.clamp_choice("query_pos", queries, default=stop - 1)
+    url_state.clamp_choice("query_pos", queries, default=stop - 1)
     cols = st.columns(2)
     with cols[0]:
         query = st.select_slider(
             "Query (the character looking)", queries, key="query_pos", format_func=labels.__getitem__
         )
-    keys = list(range(0, query + 1))
+    visible = list(range(0, query + 1))  # the key positions this query may attend to
     best = int(data.patterns[layer, head, query, : query + 1].argmax())
-    session.clamp_choice("key_pos", keys, default=best)
+    url_state.clamp_choice("key_pos", visible, default=best)
     with cols[1]:
-        if len(keys) > 1:
-            key = st.select_slider("Key (the character looked at)", keys, key="key_pos", format_func=labels.__getitem__)
+        if len(visible) > 1:
+            key_pos = st.select_slider(
+                "Key (the character looked at)", visible, key="key_pos", format_func=labels.__getitem__
+            )
         else:
-            key = 0
+            key_pos = 0
             st.caption(f"Key: {labels[0]} (the first query sees only itself)")
-    b = state.score_breakdown(data, layer, head, query, key)
+    b = captures.score_breakdown(data, layer, head, query, key_pos)
     st.markdown(
         f"q·k = Σ (q ⊙ k) over {len(b.q)} dims = **{b.dot:.3f}** · × scale **{b.scale:.4g}** "
         f"= score **{b.score:.3f}** · softmax over the {query + 1} keys query `{labels[query]}` may see "
-        f"→ weight **{b.weight:.3f}** on key `{labels[key]}`"
+        f"→ weight **{b.weight:.3f}** on key `{labels[key_pos]}`"
     )
     left, right = st.columns(2)
     with left:
-        ui.chart(figures.score_parts(b.q, b.k, b.product, style=ui.figure_style()))
+        page.chart(figs.score_parts(b.q, b.k, b.product, style=page.figure_style()))
     with right:
-        ui.chart(figures.softmax_row(b.row_scores, b.row_weights, chars, picked=key, style=ui.figure_style()))
+        page.chart(figs.softmax_row(b.row_scores, b.row_weights, chars, picked=key_pos, style=page.figure_style()))
 
 
-def _export(ctx: ui.PageContext, data: state.AttentionData, layer: int, head: int) -> None:
-    sharp = state.sharpness(ctx.key, ctx.prompt.ids, data.scale)
+def _export(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int) -> None:
+    sharp = captures.sharpness(ctx.model_id, ctx.prompt.ids, data.scale)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
-        st.caption(f"Layer {layer} · head {head} under {state.SCALE_LABELS[data.scale]}:")
+        st.caption(f"Layer {layer} · head {head} under {kit.SCALE_LABELS[data.scale]}:")
         export.download_buttons(
             f"attention-L{layer}H{head}-{data.scale}",
             {
@@ -196,19 +206,19 @@ def _export(ctx: ui.PageContext, data: state.AttentionData, layer: int, head: in
 
 def render() -> None:
     st.header("Attention")
-    ctx = ui.page_context(needs_attention=True)
+    ctx = page.page_context(needs_attention=True)
     if ctx is None:
         return
     cfg = ctx.config
-    layer, head, scale = ui.model_controls(ctx.ckpt)
+    layer, head, scale = page.model_controls(ctx.ckpt)
     n = len(ctx.prompt.ids)
-    window = ui.window_picker(n)
+    window = page.window_picker(n)
     st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
-    data = state.attention_data(ctx.key, ctx.prompt.ids, scale)
+    data = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
     _pattern_section(ctx, data, layer, head, window)
     _scale_section(ctx, layer, head, scale, window)
     _score_section(ctx, data, layer, head, window)
     _export(ctx, data, layer, head)
 
 
-ui.run_page(render)
+page.guard(render)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt.data import DataError
-from viz_app import export, figures_live, generation, session, state, ui
-from viz_app.figures import visible_char
+from viz_app import export, page, url_state
+from viz_app.backend import captures, generation_runs
+from viz_app.figures import generate as figs
+from viz_app.figures.kit import visible_char
 
 DEFAULTS = dict(gen_temp=0.8, gen_topk=0, gen_seed=1, gen_count=50, gen_n=0, gen_step=0, tf_source="validation",
                 tf_offset=0)  # fmt: skip  # the CLI's defaults: `python -m nanogpt sample` uses temperature 0.8, seed 1
@@ -43,37 +45,39 @@ def _controls(vocab_size: int) -> tuple[float, int | None, int, int]:
         seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gen_seed")
     with cols[3]:
         count = st.number_input(
-            "Characters per run", min_value=1, max_value=generation.MAX_STEPS, step=1, key="gen_count"
+            "Characters per run", min_value=1, max_value=generation_runs.MAX_STEPS, step=1, key="gen_count"
         )
     return float(temperature), int(top_k) or None, int(seed), int(count)
 
 
-def _current_run(ctx: ui.PageContext, seed: int, temperature: float, top_k: int | None) -> generation.GenRun:
+def _current_run(ctx: page.PageContext, seed: int, temperature: float, top_k: int | None) -> generation_runs.GenRun:
     """This session's run for this model, prompt and seed; a new one when any of them changed.
 
     A link with gen_n=N replays N steps once, so it opens on the same text."""
     ss = st.session_state
     run = ss.get(RUN)
-    if run is None or run.key != ctx.key or run.prompt_ids != ctx.prompt.ids or run.seed != seed:
-        run = generation.new_run(ctx.key, ctx.prompt.ids, seed)
+    if run is None or run.model_id != ctx.model_id or run.prompt_ids != ctx.prompt.ids or run.seed != seed:
+        run = generation_runs.new_run(ctx.model_id, ctx.prompt.ids, seed)
         ss[RUN] = run
         ss[PLAYING] = False
         if not ss.get(_RESTORED) and ss.get("gen_n", 0) > 0:
-            generation.advance(run, ctx.ckpt, ss["gen_n"], temperature, top_k)
+            generation_runs.advance(run, ctx.ckpt, ss["gen_n"], temperature, top_k)
         else:
             ss["gen_step"] = 0
     ss[_RESTORED] = True
     return run
 
 
-def _buttons(ctx: ui.PageContext, run: generation.GenRun, temperature: float, top_k: int | None, count: int) -> None:
+def _buttons(
+    ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, count: int
+) -> None:
     ss = st.session_state
     cols = st.columns([1, 1.4, 1.2, 1.2, 3])
     added = 0
     if cols[0].button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full):
-        added = generation.advance(run, ctx.ckpt, 1, temperature, top_k)
+        added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
     if cols[1].button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
-        added = generation.advance(run, ctx.ckpt, count, temperature, top_k)
+        added = generation_runs.advance(run, ctx.ckpt, count, temperature, top_k)
     playing = ss.get(PLAYING, False)
     if cols[2].button(
         "Pause" if playing else "Play",
@@ -84,13 +88,13 @@ def _buttons(ctx: ui.PageContext, run: generation.GenRun, temperature: float, to
     ):
         ss[PLAYING] = not playing
     if cols[3].button("Start over", key="gen_reset", icon=":material/restart_alt:"):
-        ss[RUN] = run = generation.new_run(ctx.key, ctx.prompt.ids, run.seed)
+        ss[RUN] = run = generation_runs.new_run(ctx.model_id, ctx.prompt.ids, run.seed)
         ss[PLAYING] = False
         ss["gen_step"] = 0
     if added:
         ss["gen_step"] = len(run.steps)  # show the newest step
     if run.full:
-        cols[4].caption(f"This run holds its maximum of {generation.MAX_STEPS} steps; press Start over.")
+        cols[4].caption(f"This run holds its maximum of {generation_runs.MAX_STEPS} steps; press Start over.")
         ss[PLAYING] = False
 
 
@@ -103,21 +107,21 @@ def _take_row_click(event) -> None:
     if st.session_state.get(_ROW_CLICK) == label:
         return
     st.session_state[_ROW_CLICK] = label
-    picked = figures_live.head_of(label)
+    picked = figs.head_of(label)
     if picked is not None:
         st.session_state["layer"], st.session_state["head"] = picked
 
 
-def _attention(ctx: ui.PageContext, run: generation.GenRun, index: int, style) -> None:
+def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, style) -> None:
     step = run.steps[index]
     cfg = ctx.config
     chars, start = run.context(ctx.ckpt.tokenizer, index)
-    session.clamp_choice("layer", range(cfg.n_layer))
-    session.clamp_choice("head", range(cfg.n_head))
+    url_state.clamp_choice("layer", range(cfg.n_layer))
+    url_state.clamp_choice("head", range(cfg.n_head))
     st.subheader(f"Where '{visible_char(step.char)}' came from: its position's attention")
     _take_row_click(st.session_state.get("gen_rows"))  # a click from the last run: highlight it in this one
-    ui.chart(
-        figures_live.step_attention(
+    page.chart(
+        figs.step_attention(
             step.attention,
             chars,
             offset=start,
@@ -133,26 +137,22 @@ def _attention(ctx: ui.PageContext, run: generation.GenRun, index: int, style) -
         f"Each row is one head: how the position that predicted step {index + 1} spread its attention over the "
         f"{step.context_len} characters it read. Click a square in the pick column (or choose below) to enlarge a head."
     )
-    cols = st.columns([ui.choice_width(cfg.n_layer), ui.choice_width(cfg.n_head), 6])
-    with cols[0]:
-        layer = ui.choice("Layer", list(range(cfg.n_layer)), key="layer")
-    with cols[1]:
-        head = ui.choice("Head", list(range(cfg.n_head)), key="head")
-    ui.chart(
-        figures_live.attention_row(
+    layer, head, _ = page.layer_head_picker(cfg.n_layer, cfg.n_head)
+    page.chart(
+        figs.attention_row(
             step.attention[layer, head], chars, offset=start, title=f"layer {layer} · head {head}", style=style
         ),
         name=f"generate-L{layer}H{head}",
     )
 
 
-def _step_view(ctx: ui.PageContext, run: generation.GenRun) -> None:
+def _step_view(ctx: page.PageContext, run: generation_runs.GenRun) -> None:
     ss = st.session_state
-    style = ui.figure_style()
+    style = page.figure_style()
     tokenizer = ctx.ckpt.tokenizer
     n = len(run.steps)
     if n == 0:
-        st.markdown(figures_live.text_html(ctx.prompt.text, "", style=style), unsafe_allow_html=True)
+        st.markdown(figs.text_html(ctx.prompt.text, "", style=style), unsafe_allow_html=True)
         st.info("Press **Next** to sample the first character.", icon=":material/skip_next:")
         return
     if not 1 <= ss.get("gen_step", 0) <= n:
@@ -172,9 +172,7 @@ def _step_view(ctx: ui.PageContext, run: generation.GenRun) -> None:
         index = 0
     step = run.steps[index]
     generated = tokenizer.decode([s.token for s in run.steps[: index + 1]])
-    st.markdown(
-        figures_live.text_html(ctx.prompt.text, generated, highlight=index, style=style), unsafe_allow_html=True
-    )
+    st.markdown(figs.text_html(ctx.prompt.text, generated, highlight=index, style=style), unsafe_allow_html=True)
     knobs = f"temperature {step.temperature:g}" + (f", top-k {step.top_k}" if step.top_k else ", no top-k")
     note = f" The context was full: the model read the last {step.context_len} characters." if step.cropped else ""
     st.caption(f"Step {index + 1} of {n} · sampled with {knobs}.{note}")
@@ -182,8 +180,8 @@ def _step_view(ctx: ui.PageContext, run: generation.GenRun) -> None:
     m[0].metric("New character", f"'{visible_char(step.char)}'")
     m[1].metric("p it was sampled with", f"{float(step.probs[step.token]):.3f}")
     m[2].metric("p under the model (T = 1)", f"{float(step.probs_raw[step.token]):.3f}")
-    ui.chart(
-        figures_live.next_char_bars(
+    page.chart(
+        figs.next_char_bars(
             tokenizer.chars,
             step.probs_raw,
             step.probs,
@@ -215,33 +213,35 @@ def _step_view(ctx: ui.PageContext, run: generation.GenRun) -> None:
     export.download_buttons(f"generate-step-{index + 1}", tensors, key="gen_export")
 
 
-def _live(ctx: ui.PageContext, run: generation.GenRun, temperature: float, top_k: int | None, playing: bool) -> None:
+def _live(
+    ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, playing: bool
+) -> None:
     """The step display; while playing it reruns on its own every PLAY_EVERY_S and samples one more."""
 
     def body():
         if playing and st.session_state.get(PLAYING) and not run.full:
-            if generation.advance(run, ctx.ckpt, 1, temperature, top_k):
+            if generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k):
                 st.session_state["gen_step"] = len(run.steps)
         _step_view(ctx, run)
 
     # a fragment's own reruns happen outside the page's guard: give them theirs
-    st.fragment(lambda: ui.run_page(body), run_every=PLAY_EVERY_S if playing else None)()
+    st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()
 
 
-def _teacher_forcing(ctx: ui.PageContext) -> None:
+def _teacher_forcing(ctx: page.PageContext) -> None:
     st.subheader("Teacher forcing: how surprised is the model by real text?")
     st.caption(
         "Feed the model a real passage and, at every position, read the probability it gives the character "
         "that truly comes next. The loss is −log of that probability, the number training drives down."
     )
-    session.clamp_choice("tf_source", TF_SOURCES)
+    url_state.clamp_choice("tf_source", TF_SOURCES)
     source = st.radio("Passage", list(TF_SOURCES), key="tf_source", horizontal=True, format_func=TF_SOURCES.get)
     need = ctx.config.block_size + 1
     text = None
     if source == "validation":
-        name = state.model_facts(ctx.key)["data"]
+        name = captures.model_facts(ctx.model_id)["data"]
         try:
-            val = generation.validation_text(name, tuple(ctx.ckpt.tokenizer.chars)) if name else ""
+            val = generation_runs.validation_text(name, tuple(ctx.ckpt.tokenizer.chars)) if name else ""
         except DataError as e:
             val = ""
             st.info(f"{e} Paste a passage with “my own passage” instead.", icon=":material/info:")
@@ -267,33 +267,33 @@ def _teacher_forcing(ctx: ui.PageContext) -> None:
             offset = st.session_state.get("tf_offset", 0)
             text = val[offset : offset + need]
     else:
-        st.session_state.setdefault("tf_text", session.DEFAULT_PROMPT)
+        st.session_state.setdefault("tf_text", url_state.DEFAULT_PROMPT)
         text = st.text_area("Your passage", key="tf_text", height=120)
     if not text:
         return
-    ids = generation.encode_passage(ctx.ckpt, text)
+    ids = generation_runs.encode_passage(ctx.ckpt, text)
     if len(ids) < 2:
         st.info("The passage needs at least two characters the model knows.", icon=":material/edit:")
         return
-    data = generation.teacher_forcing(ctx.key, ids)
-    style = ui.figure_style()
+    data = generation_runs.teacher_forcing(ctx.model_id, ids)
+    style = page.figure_style()
     surprising = data.surprising
     m = st.columns(3)
     m[0].metric("Mean loss on this passage", f"{data.mean_loss:.3f} nats")
-    facts = state.model_facts(ctx.key)
+    facts = captures.model_facts(ctx.model_id)
     if facts["val_loss"] is not None:
         m[1].metric("The model's val loss", f"{facts['val_loss']:.3f} nats")
     m[2].metric("Surprising characters", f"{int(surprising.sum())} of {len(data.loss)}")
     st.markdown(
-        figures_live.passage_html(data.chars, data.loss, surprising, data.guess, data.p_true, style=style),
+        figs.passage_html(data.chars, data.loss, surprising, data.guess, data.p_true, style=style),
         unsafe_allow_html=True,
     )
     st.caption(
         f"The darker a character, the more it surprised the model; outlined: it gave the true character less than "
-        f"{generation.SURPRISE_P:.0%}. Hover a character for its probability and the model's own guess."
+        f"{generation_runs.SURPRISE_P:.0%}. Hover a character for its probability and the model's own guess."
     )
-    ui.chart(
-        figures_live.teacher_forcing(
+    page.chart(
+        figs.teacher_forcing(
             data.chars, data.p_true, data.loss, surprising=surprising, mean_loss=data.mean_loss, style=style
         ),
         key="tf_chart",
@@ -321,10 +321,10 @@ def _teacher_forcing(ctx: ui.PageContext) -> None:
 
 def render() -> None:
     st.header("Generate")
-    ctx = ui.page_context()
+    ctx = page.page_context()
     if ctx is None:
         return
-    session.page_state(DEFAULTS, options={"tf_source": list(TF_SOURCES)})
+    url_state.page_state(DEFAULTS, options={"tf_source": list(TF_SOURCES)})
     temperature, top_k, seed, count = _controls(ctx.ckpt.tokenizer.vocab_size)
     run = _current_run(ctx, seed, temperature, top_k)
     _buttons(ctx, run, temperature, top_k, count)
@@ -337,4 +337,4 @@ def render() -> None:
     _teacher_forcing(ctx)
 
 
-ui.run_page(render)
+page.guard(render)

@@ -7,7 +7,8 @@ import math
 
 import streamlit as st
 
-from viz_app import ablation_data, models, session, ui
+from viz_app import page, url_state
+from viz_app.backend import ablation_results, registry
 from viz_app.lesson_steps import STEPS, Link, Step
 
 NOT_AVAILABLE = "n/a"
@@ -27,11 +28,11 @@ def _link_context() -> dict[str, str]:
     """What a link carries besides its own view: a shipped model (others live only in this session), the prompt."""
     extra = {}
     label = st.session_state.get("model")
-    if label and any(e.label == label for e in models.shipped_models()):
+    if label and any(e.label == label for e in registry.shipped_models()):
         extra["model"] = label
-    prompt = st.session_state.get("prompt", session.DEFAULT_PROMPT)
-    if prompt and prompt != session.DEFAULT_PROMPT:
-        extra["prompt"] = prompt[-session.MAX_URL_PROMPT :]
+    prompt = st.session_state.get("prompt", url_state.DEFAULT_PROMPT)
+    if prompt and prompt != url_state.DEFAULT_PROMPT:
+        extra["prompt"] = prompt[-url_state.MAX_URL_PROMPT :]
     return extra
 
 
@@ -60,7 +61,7 @@ def _numbers(step: Step, results: dict | None) -> None:
     for variant in step.extra_variants:
         value = _loss(results, variant)
         st.caption(
-            f"Also measured: `{variant}` ({ablation_data.VARIANT_NOTES.get(variant, '')}): val loss {_fmt(value)}."
+            f"Also measured: `{variant}` ({ablation_results.VARIANT_NOTES.get(variant, '')}): val loss {_fmt(value)}."
         )
     wanted = [v for v in (step.without_variant, step.with_variant, *step.extra_variants) if v]
     missing = [v for v in wanted if _loss(results, v) is None]
@@ -113,18 +114,18 @@ def render() -> None:
         "is, what it is worth in val loss (lower is better; a uniform guess over 65 characters scores about 4.17), "
         "what the model writes without it, and where to see it in this app."
     )
-    active = ablation_data.active()
+    active = ablation_results.active()
     results = active.results
     if results is None:
         st.info(
             "The measured numbers are not available: "
-            + (ablation_data.missing_message(active.label, here=False) if active.missing else active.problem)
+            + (ablation_results.missing_message(active.label, here=False) if active.missing else active.problem)
             + " The lecture's own numbers are shown for reference.",
             icon=":material/science:",
         )
     else:
         st.caption(
-            f"Numbers from the ablation results in `{active.label}` ({ablation_data.settings_line(results)}). Each "
+            f"Numbers from the ablation results in `{active.label}` ({ablation_results.settings_line(results)}). Each "
             "one removes a single piece from the finished model and trains it on the same budget, so compare "
             "numbers within this page, not with the lecture's longer GPU runs."
         )
@@ -133,4 +134,4 @@ def render() -> None:
         _step(index, step, results, extra)
 
 
-ui.run_page(render)
+page.guard(render)

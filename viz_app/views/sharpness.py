@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import export, figures, session, state, ui
+from viz_app import export, page, url_state
+from viz_app.backend import captures
+from viz_app.figures import sharpness as figs
 
 CURVES = {
     "normalized": ("normalised entropy", 1.0),
@@ -20,26 +22,26 @@ TAG_HELP = (
 )
 
 
-def _head_grids(sharp: state.Sharpness, layer: int, head: int) -> None:
+def _head_grids(sharp: captures.Sharpness, layer: int, head: int) -> None:
     left, right = st.columns(2)
     with left:
-        ui.chart(
-            figures.head_grid(
+        page.chart(
+            figs.head_grid(
                 sharp.mean_normalized_entropy,
                 title="mean normalised entropy (1 = uniform)",
                 tags=sharp.tags,
                 highlight=(layer, head),
-                style=ui.figure_style(),
+                style=page.figure_style(),
             )
         )
     with right:
-        ui.chart(
-            figures.head_grid(
+        page.chart(
+            figs.head_grid(
                 sharp.mean_max_weight,
                 title="mean max weight (1 = one-hot)",
                 colorscale="Magma",
                 highlight=(layer, head),
-                style=ui.figure_style(),
+                style=page.figure_style(),
             )
         )
     st.caption(
@@ -48,20 +50,26 @@ def _head_grids(sharp: state.Sharpness, layer: int, head: int) -> None:
     )
 
 
-def _curves(ctx: ui.PageContext, sharp: state.Sharpness, layer: int, head: int) -> None:
+def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: int) -> None:
     st.subheader(f"Every query row of layer {layer}")
-    session.clamp_choice("curve", CURVES)
-    kind = ui.choice("Curve", list(CURVES), key="curve", format_func=lambda k: CURVES[k][0])
+    url_state.clamp_choice("curve", CURVES)
+    kind = page.choice("Curve", list(CURVES), key="curve", format_func=lambda k: CURVES[k][0])
     values = {"normalized": sharp.normalized_entropy, "entropy": sharp.entropy, "max_weight": sharp.max_weight}[kind]
     name, ymax = CURVES[kind]
-    ui.chart(
-        figures.entropy_curves(
-            values[layer], ctx.prompt.text, layer=layer, highlight=head, ylabel=name, ymax=ymax, style=ui.figure_style()
+    page.chart(
+        figs.entropy_curves(
+            values[layer],
+            ctx.prompt.text,
+            layer=layer,
+            highlight=head,
+            ylabel=name,
+            ymax=ymax,
+            style=page.figure_style(),
         )
     )
 
 
-def _tag_table(sharp: state.Sharpness) -> None:
+def _tag_table(sharp: captures.Sharpness) -> None:
     st.subheader("Head tags")
     rows = [
         {
@@ -81,14 +89,14 @@ def _tag_table(sharp: state.Sharpness) -> None:
 
 def _variance_demo(head_size: int) -> None:
     st.subheader("Why scale by 1/√d? The lecture's demo")
-    session.clamp_choice("demo_d", DEMO_SIZES, default=head_size if head_size in DEMO_SIZES else 16)
+    url_state.clamp_choice("demo_d", DEMO_SIZES, default=head_size if head_size in DEMO_SIZES else 16)
     d = st.select_slider("d (head size)", DEMO_SIZES, key="demo_d")
-    demo = state.variance_demo(d)
+    demo = captures.variance_demo(d)
     a, b, c = st.columns(3)
     a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
     b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
     c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
-    ui.chart(figures.variance_demo(demo, style=ui.figure_style()))
+    page.chart(figs.variance_demo(demo, style=page.figure_style()))
     st.caption(
         "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
         "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
@@ -98,13 +106,13 @@ def _variance_demo(head_size: int) -> None:
 
 def render() -> None:
     st.header("Sharpness")
-    ctx = ui.page_context(needs_attention=True)
+    ctx = page.page_context(needs_attention=True)
     if ctx is None:
         _variance_demo(16)  # the demo needs no model, so a bigram or missing model still gets it
         return
     cfg = ctx.config
-    layer, head, scale = ui.model_controls(ctx.ckpt)
-    sharp = state.sharpness(ctx.key, ctx.prompt.ids, scale)
+    layer, head, scale = page.model_controls(ctx.ckpt)
+    sharp = captures.sharpness(ctx.model_id, ctx.prompt.ids, scale)
     _head_grids(sharp, layer, head)
     _curves(ctx, sharp, layer, head)
     _tag_table(sharp)
@@ -123,4 +131,4 @@ def render() -> None:
     _variance_demo(cfg.head_size)
 
 
-ui.run_page(render)
+page.guard(render)

@@ -8,10 +8,13 @@ import streamlit as st
 
 from nanogpt.config import PRESETS, make_train_config
 from nanogpt.data import DataError, tinyshakespeare_path
-from viz_app import export, figures, figures_live, session, training, ui
+from viz_app import export, page, url_state
+from viz_app.backend import train_jobs
+from viz_app.figures import attention as attention_figs
+from viz_app.figures import train as figs
 
 SOURCES = ("tinyshakespeare", "shakespeare-plays", "upload")
-SIZE_KEYS = {  # widget key -> config field
+CONFIG_WIDGETS = {  # widget key -> the TrainConfig / GPTConfig field it sets (sizes, steps, lr, ...)
     "tr_layers": "n_layer",
     "tr_heads": "n_head",
     "tr_embd": "n_embd",
@@ -22,7 +25,7 @@ SIZE_KEYS = {  # widget key -> config field
     "tr_lr": "learning_rate",
     "tr_eval_iters": "eval_iters",
 }
-JOB = training.JOB_KEY
+JOB = train_jobs.JOB_KEY
 _COUNT = "_tr_count"
 _PRESET_OF = "_tr_preset_of"  # the preset the size fields were last filled from
 POLL_S = 1.0
@@ -31,7 +34,7 @@ POLL_S = 1.0
 def preset_values(preset: str) -> dict:
     cfg = make_train_config(preset)
     values = {}
-    for key, name in SIZE_KEYS.items():
+    for key, name in CONFIG_WIDGETS.items():
         values[key] = getattr(cfg.model, name) if hasattr(cfg.model, name) else getattr(cfg, name)
     values["tr_lr"] = float(values["tr_lr"])
     return values
@@ -46,7 +49,7 @@ def _fill_from_preset() -> None:
     preset = ss["tr_preset"]
     if ss.get(_PRESET_OF) == preset:
         return
-    from_link = session.opened_with() if _PRESET_OF not in ss else {}
+    from_link = url_state.opened_with() if _PRESET_OF not in ss else {}
     for key, value in preset_values(preset).items():
         if key not in from_link:
             ss[key] = value
@@ -65,7 +68,7 @@ def _source_label(source: str) -> str:
 
 def _data_choice() -> tuple[str | None, str | None]:
     """(the data source for the config, an error to show instead)."""
-    session.clamp_choice("tr_data", SOURCES)
+    url_state.clamp_choice("tr_data", SOURCES)
     source = st.radio("Text to train on", SOURCES, key="tr_data", horizontal=True, format_func=_source_label)
     if source != "upload":
         return source, None
@@ -79,13 +82,13 @@ def _data_choice() -> tuple[str | None, str | None]:
         return None, "Upload a .txt file to train on it."
     path, problem = _check_upload(upload.name, upload.getvalue(), int(st.session_state["tr_block"]))
     if not path.exists():  # the temp folder was cleaned since the check was cached
-        path = training.save_text(upload.name, upload.getvalue())
+        path = train_jobs.save_text(upload.name, upload.getvalue())
     return (None, problem) if problem else (str(path), None)
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the text…")
 def _check_upload(name: str, data: bytes, block_size: int) -> tuple[Path, str | None]:
-    return training.check_text(name, data, block_size)
+    return train_jobs.check_text(name, data, block_size)
 
 
 def _settings() -> str:
@@ -117,14 +120,14 @@ def _settings() -> str:
 
 def _make_config(preset: str, data: str):
     ss = st.session_state
-    overrides = {name: ss[key] for key, name in SIZE_KEYS.items()}
+    overrides = {name: ss[key] for key, name in CONFIG_WIDGETS.items()}
     if preset == "bigram":
         for name in ("n_layer", "n_head", "n_embd"):
             overrides.pop(name)
     return make_train_config(preset, data=data, **overrides)
 
 
-def _start(preset: str, data: str) -> training.TrainJob | None:
+def _start(preset: str, data: str) -> train_jobs.TrainJob | None:
     ss = st.session_state
     try:
         cfg = _make_config(preset, data)
@@ -132,7 +135,7 @@ def _start(preset: str, data: str) -> training.TrainJob | None:
         st.error(f"These settings do not make a model: {e}")
         return None
     ss[_COUNT] = ss.get(_COUNT, 0) + 1
-    ss[JOB] = job = training.TrainJob(cfg, f"my-{preset}-{ss[_COUNT]}").start()
+    ss[JOB] = job = train_jobs.TrainJob(cfg, f"my-{preset}-{ss[_COUNT]}").start()
     ss.pop("tr_snap", None)
     return job
 
@@ -141,7 +144,7 @@ def _select_model(label: str) -> None:
     st.session_state["model"] = label
 
 
-def _progress(view: training.JobView, job: training.TrainJob) -> None:
+def _progress(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
     words = {
         "waiting": "waiting for a free training slot (other sessions are training)",
         "loading": "reading the text",
@@ -156,20 +159,22 @@ def _progress(view: training.JobView, job: training.TrainJob) -> None:
     rate = f" · {view.steps_per_s:.1f} steps/s" if view.step else ""
     st.progress(fraction, text=f"{words[view.status]} · step {view.step} of {view.max_iters}{last}{rate}")
     if view.status == "waiting":
-        active, waiting = training.server_load()
+        active, waiting = train_jobs.server_load()
         st.caption(
-            f"{active} run(s) training on this server, {waiting} waiting; at most {training.max_running()} at once."
+            f"{active} run(s) training on this server, {waiting} waiting; at most {train_jobs.max_running()} at once."
         )
     if view.active:
         st.button("Stop", key="tr_stop", icon=":material/stop:", on_click=job.stop, help="Stop after the step in "
                   "flight; the model keeps what it learned and appears in the sidebar.")  # fmt: skip
 
 
-def _samples(view: training.JobView) -> None:
+def _samples(view: train_jobs.JobView) -> None:
     if not view.samples:
         return
     step, text = view.samples[-1]
-    st.markdown(f"**Sample at step {step}** (temperature {training.SAMPLE_TEMPERATURE}, seed {training.SAMPLE_SEED})")
+    st.markdown(
+        f"**Sample at step {step}** (temperature {train_jobs.SAMPLE_TEMPERATURE}, seed {train_jobs.SAMPLE_SEED})"
+    )
     st.code(text, language=None)
     if len(view.samples) > 1:
         with st.expander(f"Samples at all {len(view.samples)} evaluations"):
@@ -178,7 +183,7 @@ def _samples(view: training.JobView) -> None:
                 st.code(text, language=None)
 
 
-def _attention_forming(view: training.JobView) -> None:
+def _attention_forming(view: train_jobs.JobView) -> None:
     if not view.snapshots:
         return
     ss = st.session_state
@@ -193,18 +198,14 @@ def _attention_forming(view: training.JobView) -> None:
     else:
         at = steps[0]
     snap = view.snapshots[steps.index(at)]
-    style = ui.figure_style()
+    style = page.figure_style()
     chars = view.capture_text
-    ui.chart(figures.model_grid(snap.patterns, chars, style=style), key="tr_grid", name=f"train-attention-step{at}")
-    session.clamp_choice("tr_layer", range(view.n_layer))
-    session.clamp_choice("tr_head", range(view.n_head))
-    cols = st.columns([ui.choice_width(view.n_layer), ui.choice_width(view.n_head), 6])
-    with cols[0]:
-        layer = ui.choice("Layer", list(range(view.n_layer)), key="tr_layer")
-    with cols[1]:
-        head = ui.choice("Head", list(range(view.n_head)), key="tr_head")
-    ui.chart(
-        figures.head_heatmap(
+    page.chart(
+        attention_figs.model_grid(snap.patterns, chars, style=style), key="tr_grid", name=f"train-attention-step{at}"
+    )
+    layer, head, _ = page.layer_head_picker(view.n_layer, view.n_head, keys=("tr_layer", "tr_head"))
+    page.chart(
+        attention_figs.head_heatmap(
             snap.patterns[layer, head], chars, title=f"step {at} · layer {layer} · head {head}", height=460, style=style
         ),
         key="tr_head_map",
@@ -218,11 +219,11 @@ def _attention_forming(view: training.JobView) -> None:
     )
 
 
-def _finished(view: training.JobView, job: training.TrainJob) -> None:
+def _finished(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
     if view.status == "failed":
         st.error(f"Training failed: {view.error}")
         return
-    label = training.register_finished()
+    label = train_jobs.register_finished()
     if label is None:
         st.warning(view.error or "The run ended before it saved a model.")
         return
@@ -243,17 +244,17 @@ def _finished(view: training.JobView, job: training.TrainJob) -> None:
     )
 
 
-def _live(job: training.TrainJob, active: bool) -> None:
+def _live(job: train_jobs.TrainJob, active: bool) -> None:
     def body():
         view = job.view()
         if active and not view.active:
-            training.register_finished()
+            train_jobs.register_finished()
             st.rerun()  # the whole app: the sidebar lists the new model, and polling stops
         _progress(view, job)
-        style = ui.figure_style()
+        style = page.figure_style()
         if len(view.steps) or view.evals:
-            ui.chart(
-                figures_live.loss_curves(view.steps, view.losses, view.evals, max_iters=view.max_iters, style=style),
+            page.chart(
+                figs.loss_curves(view.steps, view.losses, view.evals, max_iters=view.max_iters, style=style),
                 key="tr_curve",
                 name="train-loss",
             )
@@ -263,7 +264,7 @@ def _live(job: training.TrainJob, active: bool) -> None:
             _finished(view, job)
 
     # a fragment's own reruns happen outside the page's guard: give them theirs
-    st.fragment(lambda: ui.run_page(body), run_every=POLL_S if active else None)()
+    st.fragment(lambda: page.guard(body), run_every=POLL_S if active else None)()
 
 
 def render() -> None:
@@ -272,8 +273,8 @@ def render() -> None:
         "Train a fresh model right here. The run happens in the background: keep exploring other pages, "
         "and come back to watch the loss fall and attention form."
     )
-    session.page_state(DEFAULTS, options={"tr_data": list(SOURCES), "tr_preset": list(PRESETS)})
-    job: training.TrainJob | None = st.session_state.get(JOB)
+    url_state.page_state(DEFAULTS, options={"tr_data": list(SOURCES), "tr_preset": list(PRESETS)})
+    job: train_jobs.TrainJob | None = st.session_state.get(JOB)
     active = job is not None and job.view().active
     _fill_from_preset()  # before anything reads the sizes: the upload check needs the context
     data, problem = _data_choice()
@@ -290,4 +291,4 @@ def render() -> None:
         _live(job, active)
 
 
-ui.run_page(render)
+page.guard(render)

@@ -1,10 +1,6 @@
-"""Figures of the Generate and Train pages: numpy in, Plotly out, no Streamlit (like figures.py).
-
-Generation: the next-character distribution before and after temperature / top-k, the new
-character's attention row for every layer and head, one head's row enlarged. Teacher forcing:
-the probability of the true next character and the loss at every position. Training: the loss
-curves.
-"""
+"""Figures of the Generate page: the next-character distribution before and after temperature /
+top-k, the new character's attention row for every layer and head, one head's row enlarged,
+teacher forcing, and the text itself as HTML."""
 
 from __future__ import annotations
 
@@ -13,14 +9,15 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import (
+from .kit import (
     DEFAULT_STYLE,
     FigureStyle,
-    _figure,
-    _subplots,
-    _tick_positions,
-    _two_colours,
+    figure,
     position_labels,
+    subplots,
+    tick_positions,
+    ticks,
+    two_colours,
     visible_char,
 )
 
@@ -87,7 +84,7 @@ def next_char_bars(
             x=x,
             y=np.asarray(probs, dtype=np.float32),
             name="sampled from (" + ", ".join(knobs) + ")",
-            marker=_two_colours(picked, style),
+            marker=two_colours(picked, style),
             customdata=names,
             hovertemplate="%{customdata}<br>sampled-from p %{y:.4f}<extra></extra>",
         ),
@@ -106,7 +103,7 @@ def next_char_bars(
             ay=-36,
         )
     ]
-    return _figure(
+    return figure(
         traces,
         style,
         340 + 2 * style.font_size,
@@ -163,7 +160,7 @@ def step_attention(
     )
     step = max(1, -(-n // 48))
     ticks = [PICK_COLUMN] + labels
-    return _figure(
+    return figure(
         [picks, heatmap],
         style,
         max(220, 22 * len(rows) + 90) + 2 * style.font_size,
@@ -173,7 +170,7 @@ def step_attention(
             categoryorder="array",
             categoryarray=ticks,
             tickmode="array",
-            tickvals=[0.01 + 3 * (n + 1) / 1e4] + [v + 1 for v in _tick_positions(n, step)],
+            tickvals=[0.01 + 3 * (n + 1) / 1e4] + [v + 1 for v in tick_positions(n, step)],
             ticktext=["pick"] + [visible_char(c) for c in (chars[-n:] if n else "")[::step]],
             tickangle=0,
             showgrid=False,
@@ -199,23 +196,15 @@ def attention_row(
     bars = go.Bar(
         x=labels,
         y=weights,
-        marker=_two_colours(np.arange(n) == int(np.argmax(weights)) if n else [], style),
+        marker=two_colours(np.arange(n) == int(np.argmax(weights)) if n else [], style),
         hovertemplate="key %{x}<br>weight %{y:.3f}<extra></extra>",
     )
-    step = max(1, -(-n // 64))
-    return _figure(
+    return figure(
         [bars],
         style,
         300 + 2 * style.font_size,
         title,
-        xaxis=dict(
-            type="category",
-            tickmode="array",
-            tickvals=_tick_positions(n, step),
-            ticktext=[visible_char(c) for c in (chars[-n:] if n else "")[::step]],
-            tickangle=0,
-            showgrid=False,
-        ),
+        xaxis=ticks(labels, chars[-n:] if n else "", 64),
         yaxis=dict(title=dict(text="weight"), rangemode="tozero"),
     )
 
@@ -238,16 +227,8 @@ def teacher_forcing(
     targets = chars[1 : n + 1]
     labels = position_labels(targets, 1)
     flags = surprising if surprising is not None else np.zeros(n, dtype=bool)
-    step = max(1, -(-n // 64))
-    x = dict(
-        type="category",
-        tickmode="array",
-        tickvals=_tick_positions(n, step),
-        ticktext=[visible_char(c) for c in targets[::step]],
-        tickangle=0,
-        showgrid=False,
-    )
-    layout = _subplots(
+    x = ticks(labels, targets, 64)
+    layout = subplots(
         2,
         1,
         shared_x=True,
@@ -260,7 +241,7 @@ def teacher_forcing(
     )
     layout["yaxis"]["range"] = [0, 1]
     layout["yaxis2"]["rangemode"] = "tozero"
-    colours = _two_colours(flags, style)
+    colours = two_colours(flags, style)
     hover = "true next %{x}<br>p %{y:.3f}<extra></extra>"
     traces = [
         go.Bar(x=labels, y=np.asarray(p_true, dtype=np.float32), marker=colours, showlegend=False, hovertemplate=hover),
@@ -274,53 +255,7 @@ def teacher_forcing(
             hovertemplate="true next %{x}<br>loss %{y:.3f} nats<extra></extra>",
         ),
     ]
-    return _figure(traces, style, 440 + 2 * style.font_size, **layout)
-
-
-def loss_curves(
-    steps: np.ndarray,
-    batch_loss: np.ndarray,
-    evals: list[dict],
-    *,
-    max_iters: int,
-    style: FigureStyle = DEFAULT_STYLE,
-) -> go.Figure:
-    """Training's batch loss at every step (thin) and the train / val estimates at each evaluation."""
-    traces = [
-        go.Scatter(
-            x=np.asarray(steps, dtype=np.int32),
-            y=np.asarray(batch_loss, dtype=np.float32),
-            mode="lines",
-            name="batch loss",
-            line=dict(color=style.muted, width=1),
-            hovertemplate="step %{x}<br>batch loss %{y:.3f}<extra></extra>",
-        )
-    ]
-    if evals:
-        x = [e["step"] for e in evals]
-        for key, colour, dash in (("train", style.plain, "solid"), ("val", style.accent, "dash")):
-            traces.append(
-                go.Scatter(
-                    x=x,
-                    y=[e[key] for e in evals],
-                    mode="lines+markers",
-                    name=f"{key} loss (estimate)",
-                    line=dict(color=colour, width=3, dash=dash),
-                    hovertemplate=f"step %{{x}}<br>{key} loss %{{y:.3f}}<extra></extra>",
-                )
-            )
-    return _figure(
-        traces,
-        style,
-        360 + 2 * style.font_size,
-        "loss while training",
-        xaxis=dict(title=dict(text="step"), range=[0, max(1, max_iters)]),
-        yaxis=dict(title=dict(text="cross-entropy (nats)"), rangemode="tozero"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-    )
-
-
-# --- text as HTML: the generated text with the new character picked out, a passage by surprise ---
+    return figure(traces, style, 440 + 2 * style.font_size, **layout)
 
 
 def _char_html(c: str) -> str:

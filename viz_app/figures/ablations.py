@@ -1,4 +1,5 @@
-"""Figures of the ablation lab: plain lists and numbers in, Plotly figures out (no Streamlit, no torch)."""
+"""Figures of the Ablations page: loss curves of the variants and their final val losses (plain lists
+and numbers in, Plotly out)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from .figures import DEFAULT_STYLE, FigureStyle, _figure
+from .kit import DEFAULT_STYLE, FigureStyle, figure
 
 REFERENCE_COLOUR = "#222222"  # the full model: the line every other variant is read against
 PALETTE = qualitative.D3
@@ -69,7 +70,7 @@ def loss_curves(
     annotations = []
     if not traces:
         annotations.append(dict(text="no variant picked", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False))
-    return _figure(
+    return figure(
         traces,
         style,
         420,
@@ -114,7 +115,7 @@ def val_loss_bars(
         )
     finite = values[np.isfinite(values)]
     top = float(finite.max()) * 1.15 if finite.size else 1.0
-    return _figure(
+    return figure(
         [bars],
         style,
         max(220, 30 * len(rows) + 90),

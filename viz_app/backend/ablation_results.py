@@ -9,7 +9,6 @@ is in st.session_state. Every number comes from nanogpt.ablate; nothing here doe
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -22,7 +21,7 @@ import streamlit as st
 
 from nanogpt.ablate import VARIANTS, AblationError, AblationEvent, load_results, results_table, run_ablation
 
-from . import models
+from . import registry, uploads
 
 RESULTS_FILE = "ablations.json"
 LIVE_DATA_ENV = "ATTENTION_LAB_LIVE_DATA"  # a text file for live runs (tests point it at tiny data)
@@ -54,7 +53,7 @@ VARIANT_NOTES = {
 
 
 def results_path() -> Path:
-    return models.checkpoint_dir() / RESULTS_FILE
+    return registry.checkpoint_dir() / RESULTS_FILE
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -73,14 +72,7 @@ def load_file(path: str | os.PathLike) -> dict:
 
 def load_upload(name: str, data: bytes) -> dict:
     """Check uploaded bytes as a results file; errors name the upload, not the temp file."""
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "attention-lab-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.json"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    path = uploads.store(data, ".json")
     try:
         return load_file(path)
     except AblationError as e:

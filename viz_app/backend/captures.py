@@ -18,17 +18,11 @@ import torch
 from nanogpt import metrics
 from nanogpt.capture import Cache, run_with_cache
 from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
-from nanogpt.config import ATTN_SCALES, scale_value
+from nanogpt.config import scale_value
 from nanogpt.model import GPT
 
-from .models import path_of
+from .registry import path_of
 
-SCALES = ATTN_SCALES
-SCALE_LABELS = {
-    "head_size": "1/√head_size",
-    "n_embd": "1/√n_embd",
-    "none": "none",
-}
 ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
 RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
 
@@ -37,15 +31,15 @@ RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|ml
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
-def load_model(key: str) -> Checkpoint:
+def load_model(model_id: str) -> Checkpoint:
     """One model per checkpoint file (and version of it), shared by every session."""
-    return load_checkpoint(path_of(key))
+    return load_checkpoint(path_of(model_id))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def model_facts(key: str) -> dict:
+def model_facts(model_id: str) -> dict:
     """What the sidebar says about a model, from the file's metadata alone (no weights read)."""
-    meta = read_metadata(path_of(key))
+    meta = read_metadata(path_of(model_id))
     cfg = meta["model_config"]
     data = meta.get("data") or {}
     return dict(
@@ -75,7 +69,7 @@ class Prompt:
     text: str  # the characters the model reads
     ids: tuple[int, ...]
     unknown: tuple[str, ...]  # characters outside the vocab, dropped
-    cropped: int  # characters cut from the front to fit block_size
+    n_cropped: int  # characters cut from the front to fit block_size
 
     @property
     def empty(self) -> bool:
@@ -90,9 +84,9 @@ def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
         warnings.simplefilter("ignore")
         ids = tokenizer.encode(raw, errors="drop")
     block = ckpt.model.config.block_size
-    cropped = max(0, len(ids) - block)
-    ids = ids[cropped:]
-    return Prompt(tokenizer.decode(ids), tuple(ids), unknown, cropped)
+    n_cropped = max(0, len(ids) - block)
+    ids = ids[n_cropped:]
+    return Prompt(tokenizer.decode(ids), tuple(ids), unknown, n_cropped)
 
 
 def has_attention(ckpt: Checkpoint) -> bool:
@@ -135,8 +129,8 @@ def _stack(cache: Cache, suffix: str) -> np.ndarray:
 
 # ~24 MB an entry at T=256 on the lecture model (two (6, 6, 256, 256) float32 arrays, plus q and k)
 @st.cache_data(max_entries=16, show_spinner="Running the model on the prompt…")
-def attention_data(key: str, ids: tuple[int, ...], scale: str) -> AttentionData:
-    ckpt = load_model(key)
+def attention_data(model_id: str, ids: tuple[int, ...], scale: str) -> AttentionData:
+    ckpt = load_model(model_id)
     cfg = ckpt.model.config
     idx = torch.tensor([ids], dtype=torch.long)
     _, cache = run_with_cache(ckpt.model, idx, ATTENTION_HOOKS, attn_scale=scale)
@@ -151,8 +145,8 @@ def attention_data(key: str, ids: tuple[int, ...], scale: str) -> AttentionData:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def sharpness(key: str, ids: tuple[int, ...], scale: str) -> Sharpness:
-    data = attention_data(key, ids, scale)
+def sharpness(model_id: str, ids: tuple[int, ...], scale: str) -> Sharpness:
+    data = attention_data(model_id, ids, scale)
     pats = torch.from_numpy(data.patterns)  # (L, H, T, T)
     summary = metrics.head_summary(pats)
     n_layer, n_head = pats.shape[:2]
@@ -190,9 +184,9 @@ class ScoreBreakdown:
     weight: float
 
 
-def score_breakdown(data: AttentionData, layer: int, head: int, query: int, key: int) -> ScoreBreakdown:
+def score_breakdown(data: AttentionData, layer: int, head: int, query: int, key_pos: int) -> ScoreBreakdown:
     q = data.q[layer, head, query]
-    k = data.k[layer, head, key]
+    k = data.k[layer, head, key_pos]
     product = q * k
     return ScoreBreakdown(
         q=q,
@@ -200,10 +194,10 @@ def score_breakdown(data: AttentionData, layer: int, head: int, query: int, key:
         product=product,
         dot=float(product.sum()),
         scale=data.scale_value,
-        score=float(data.scores[layer, head, query, key]),
+        score=float(data.scores[layer, head, query, key_pos]),
         row_scores=data.scores[layer, head, query, : query + 1],
         row_weights=data.patterns[layer, head, query, : query + 1],
-        weight=float(data.patterns[layer, head, query, key]),
+        weight=float(data.patterns[layer, head, query, key_pos]),
     )
 
 
@@ -226,8 +220,8 @@ class ResidualData:
 
 
 @st.cache_data(max_entries=24, show_spinner="Running the model on the prompt…")
-def residual_data(key: str, ids: tuple[int, ...], scale: str) -> ResidualData:
-    ckpt = load_model(key)
+def residual_data(model_id: str, ids: tuple[int, ...], scale: str) -> ResidualData:
+    ckpt = load_model(model_id)
     idx = torch.tensor([ids], dtype=torch.long)
     _, cache = run_with_cache(ckpt.model, idx, RESIDUAL_HOOKS, attn_scale=scale)
     labels, norms = metrics.residual_norms(cache)

@@ -2,26 +2,23 @@
 this browser session.
 
 Every model is a checkpoint file on disk, so one loader (and one cache) serves them all: an upload
-is written to a content-addressed temp file, and the Train page saves what it trains and calls
+is stored by uploads.store, and the Train page saves what it trains and calls
 `register_session_model`. The registry of uploads and trained models lives in
 st.session_state, so one student's models never show up in another student's sidebar.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 CHECKPOINTS_ENV = "ATTENTION_LAB_CHECKPOINTS"  # tests and other setups point the app elsewhere
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = "shakespeare-small"
 SESSION_MODELS_KEY = "session_models"  # st.session_state: label -> ModelEntry
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "attention-lab-uploads"
 
 
 @dataclass(frozen=True)
@@ -56,18 +53,6 @@ def register_session_model(label: str, path: str | os.PathLike, source: str = "t
     return entry
 
 
-def save_upload(name: str, data: bytes) -> Path:
-    """Write uploaded bytes to a temp file named by their hash: the same upload is one file, one cache entry."""
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    path = UPLOAD_DIR / f"{digest}.safetensors"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return path
-
-
 def available_models() -> list[ModelEntry]:
     """Shipped checkpoints, then this session's uploads and trained models; labels are unique."""
     seen, out = set(), []
@@ -78,11 +63,11 @@ def available_models() -> list[ModelEntry]:
     return out
 
 
-def model_key(entry: ModelEntry) -> str:
+def model_id(entry: ModelEntry) -> str:
     """The caches' name for a model: its path plus mtime and size, so a rewritten file reloads."""
     info = os.stat(entry.path)
     return f"{entry.path}::{info.st_mtime_ns}::{info.st_size}"
 
 
-def path_of(key: str) -> str:
-    return key.rsplit("::", 2)[0]
+def path_of(model_id: str) -> str:
+    return model_id.rsplit("::", 2)[0]

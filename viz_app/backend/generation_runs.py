@@ -24,32 +24,26 @@ import torch
 from nanogpt import metrics
 from nanogpt.checkpoint import Checkpoint
 from nanogpt.data import DataError, load_text, tinyshakespeare_path
-from nanogpt.generate import generate_steps
+from nanogpt.generate import Step, generate_steps
 
-from .state import load_model
+from .captures import load_model
 
-MAX_STEPS = 1000  # per run: attention rows are kept for every step (float16, ~37 kB a step at 6x6x256)
+MAX_STEPS = 1000  # per run: attention rows are kept for every step (float16, ~18 kB a step at 6x6x256)
 SURPRISE_P = 0.05  # a true next character the model gave less than this is 'surprising'
 
 
 @dataclass
-class GenStep:
-    """One generated character and everything shown about it, as it was when it was sampled."""
+class GenStep(Step):
+    """A nanogpt Step as it was sampled, kept small (probabilities float32, attention float16),
+    with the settings it was sampled under."""
 
-    token: int
-    char: str
-    context_len: int  # characters the model read to predict it
-    cropped: bool  # the context was cut to the last block_size characters
-    probs_raw: np.ndarray  # (vocab,) float32: the model's distribution (temperature 1, no top-k)
-    probs: np.ndarray  # (vocab,) float32: the distribution it was sampled from
-    attention: np.ndarray | None  # (n_layer, n_head, context_len) float16, the new position's rows
     temperature: float
     top_k: int | None
 
 
 @dataclass
 class GenRun:
-    key: str  # the model (models.model_key)
+    model_id: str  # the model (registry.model_id)
     prompt_ids: tuple[int, ...]
     seed: int
     rng_state: torch.Tensor  # the sampler's generator state after the last step
@@ -75,10 +69,10 @@ class GenRun:
         return tokenizer.decode(ids[start:]), start
 
 
-def new_run(key: str, prompt_ids: tuple[int, ...], seed: int) -> GenRun:
+def new_run(model_id: str, prompt_ids: tuple[int, ...], seed: int) -> GenRun:
     generator = torch.Generator(device="cpu")
     generator.manual_seed(int(seed))  # what generate() does with seed=S
-    return GenRun(key=key, prompt_ids=tuple(prompt_ids), seed=int(seed), rng_state=generator.get_state())
+    return GenRun(model_id=model_id, prompt_ids=tuple(prompt_ids), seed=int(seed), rng_state=generator.get_state())
 
 
 def advance(run: GenRun, ckpt: Checkpoint, n: int, temperature: float, top_k: int | None) -> int:
@@ -99,19 +93,9 @@ def advance(run: GenRun, ckpt: Checkpoint, n: int, temperature: float, top_k: in
         generator=generator,
     )
     for step in steps:
-        run.steps.append(
-            GenStep(
-                token=step.token,
-                char=step.char,
-                context_len=step.context_len,
-                cropped=step.cropped,
-                probs_raw=step.probs_raw.astype(np.float32),
-                probs=step.probs.astype(np.float32),
-                attention=None if step.attention is None else step.attention.astype(np.float16),
-                temperature=float(temperature),
-                top_k=top_k,
-            )
-        )
+        small = dict(probs_raw=step.probs_raw.astype(np.float32), probs=step.probs.astype(np.float32),
+                     attention=None if step.attention is None else step.attention.astype(np.float16))  # fmt: skip
+        run.steps.append(GenStep(**(vars(step) | small), temperature=float(temperature), top_k=top_k))
     run.rng_state = generator.get_state()
     return n
 
@@ -156,8 +140,8 @@ class ForcedPassage:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def teacher_forcing(key: str, ids: tuple[int, ...]) -> ForcedPassage:
-    ckpt = load_model(key)
+def teacher_forcing(model_id: str, ids: tuple[int, ...]) -> ForcedPassage:
+    ckpt = load_model(model_id)
     x = torch.tensor([ids[:-1]], dtype=torch.long)
     y = torch.tensor([ids[1:]], dtype=torch.long)
     with torch.no_grad():

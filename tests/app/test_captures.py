@@ -1,58 +1,59 @@
-"""state.py's data preparation, outside any page: prompts, captures, the score breakdown, the lens."""
+"""backend/captures.py: data preparation outside any page: prompts, captures, the score breakdown, the lens."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from viz_app import models, state
+from nanogpt.config import ATTN_SCALES
+from viz_app.backend import captures, registry
 
 from .app_helpers import PROMPT
 
 
 @pytest.fixture
 def key(tiny_dir):
-    return models.model_key(models.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
+    return registry.model_id(registry.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
 
 
 def test_prepare_prompt_drops_unknown_characters_and_keeps_the_end(key):
-    ckpt = state.load_model(key)
-    prompt = state.prepare_prompt("Speak, spéak" * 4, ckpt)
+    ckpt = captures.load_model(key)
+    prompt = captures.prepare_prompt("Speak, spéak" * 4, ckpt)
     assert prompt.unknown == ("é",)
-    assert prompt.cropped == len("Speak, spak") * 4 - 32 and len(prompt.ids) == 32
+    assert prompt.n_cropped == len("Speak, spak") * 4 - 32 and len(prompt.ids) == 32
     assert prompt.text == ("Speak, spak" * 4)[-32:]
-    assert state.prepare_prompt("", ckpt).empty
+    assert captures.prepare_prompt("", ckpt).empty
 
 
 def test_attention_data_matches_the_model(key):
-    ckpt = state.load_model(key)
-    ids = state.prepare_prompt(PROMPT, ckpt).ids
-    data = state.attention_data(key, ids, "head_size")
+    ckpt = captures.load_model(key)
+    ids = captures.prepare_prompt(PROMPT, ckpt).ids
+    data = captures.attention_data(key, ids, "head_size")
     T = len(ids)
     assert data.patterns.shape == (2, 2, T, T) and data.q.shape == (2, 2, T, 16)
     assert np.allclose(data.patterns.sum(-1), 1.0, atol=1e-5)
     assert np.isneginf(data.scores[0, 0, 0, 1])
     assert data.scale_value == pytest.approx(16**-0.5)
-    sharp = state.sharpness(key, ids, "head_size")
+    sharp = captures.sharpness(key, ids, "head_size")
     assert sharp.mean_normalized_entropy.shape == (2, 2) and len(sharp.summary) == 4
 
 
 def test_score_breakdown_adds_up(key):
-    ckpt = state.load_model(key)
-    ids = state.prepare_prompt(PROMPT, ckpt).ids
-    for scale in state.SCALES:
-        data = state.attention_data(key, ids, scale)
-        b = state.score_breakdown(data, 1, 1, 10, 4)
+    ckpt = captures.load_model(key)
+    ids = captures.prepare_prompt(PROMPT, ckpt).ids
+    for scale in ATTN_SCALES:
+        data = captures.attention_data(key, ids, scale)
+        b = captures.score_breakdown(data, 1, 1, 10, 4)
         assert np.allclose(b.product, b.q * b.k)
         assert b.dot * b.scale == pytest.approx(b.score, abs=1e-4)
         assert b.weight == pytest.approx(float(np.exp(b.score) / np.exp(b.row_scores).sum()), abs=1e-5)
 
 
 def test_lens_top_is_sorted_and_names_the_next_character(key):
-    ckpt = state.load_model(key)
-    ids = state.prepare_prompt(PROMPT, ckpt).ids
-    data = state.residual_data(key, ids, "head_size")
-    top = state.lens_top(data, 3, ids[4], k=5)
+    ckpt = captures.load_model(key)
+    ids = captures.prepare_prompt(PROMPT, ckpt).ids
+    data = captures.residual_data(key, ids, "head_size")
+    top = captures.lens_top(data, 3, ids[4], k=5)
     assert top.probs.shape == (5, 5) and np.all(np.diff(top.probs, axis=1) <= 0)
     assert top.target == "t" and top.target_probs.shape == (5,)
     assert np.allclose(data.lens.sum(-1), 1.0, atol=1e-4)

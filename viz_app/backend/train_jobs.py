@@ -17,7 +17,6 @@ weights it has, and keeps them if they beat the best checkpoint saved at an eval
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -35,17 +34,18 @@ import torch
 from nanogpt.capture import run_with_cache
 from nanogpt.checkpoint import CheckpointError, save_checkpoint
 from nanogpt.config import TrainConfig
-from nanogpt.data import DataError, Splits, load_text, split
+from nanogpt.data import OPENING_LINES, DataError, Splits, load_text, split
 from nanogpt.generate import generate
 from nanogpt.model import GPT
 from nanogpt.train import estimate_loss, resume_path, train
+
+from . import uploads
 
 log = logging.getLogger("viz_app.training")
 
 MAX_RUNNING_ENV = "ATTENTION_LAB_MAX_TRAINING"  # runs training at once on this server
 TRAIN_DIR = Path(tempfile.gettempdir()) / "attention-lab-trained"
-TEXT_DIR = Path(tempfile.gettempdir()) / "attention-lab-texts"
-CAPTURE_PROMPT = "First Citizen:\nBefore we proceed any further, hear me speak."
+CAPTURE_PROMPT = OPENING_LINES[:60]  # "First Citizen:\nBefore we proceed any further, hear me speak."
 CAPTURE_MAX_CHARS = 64  # attention snapshots: (L, H, T, T) with T at most this
 MAX_SNAPSHOTS = 40
 SAMPLE_CHARS = 200
@@ -123,15 +123,8 @@ def _friendly(message: str, path: Path, name: str) -> str:
 
 
 def save_text(name: str, data: bytes) -> Path:
-    """An uploaded text as a file named like the upload, in a folder named by its content."""
-    folder = TEXT_DIR / hashlib.sha256(data).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (Path(name).name or "upload.txt")
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return path
+    """An uploaded text as a file named like the upload (its training metadata names it)."""
+    return uploads.store(data, name=Path(name).name or "upload.txt")
 
 
 def check_text(name: str, data: bytes, block_size: int) -> tuple[Path, str | None]:
@@ -400,7 +393,7 @@ def register_finished() -> str | None:
     so a run that ends while the student is on another page shows up there too. Returns the label."""
     import streamlit as st
 
-    from . import models
+    from . import registry
 
     job = st.session_state.get(JOB_KEY)
     if job is None:
@@ -410,5 +403,5 @@ def register_finished() -> str | None:
         return None
     registered = st.session_state.setdefault(REGISTERED_KEY, {})
     if job.id not in registered:
-        registered[job.id] = models.register_session_model(view.label, view.checkpoint).label
+        registered[job.id] = registry.register_session_model(view.label, view.checkpoint).label
     return registered[job.id]

@@ -14,16 +14,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .state import SCALES
+from nanogpt.config import ATTN_SCALES
+from nanogpt.data import OPENING_LINES
 
-DEFAULT_PROMPT = (
-    "First Citizen:\n"
-    "Before we proceed any further, hear me speak.\n\n"
-    "All:\n"
-    "Speak, speak.\n\n"
-    "First Citizen:\n"
-    "You are all resolved"
-)  # 117 characters: fits the shipped models' context, and ends mid-line so the next character is a guess
+DEFAULT_PROMPT = OPENING_LINES[:117]  # "...You are all resolved": ends mid-line, so the next character is a guess
 VIEWS = ("head", "layer", "model")
 VALUES = ("weights", "scores")
 DEFAULTS = dict(
@@ -44,7 +38,7 @@ def _parse(key: str, raw: str):
     if key in ("layer", "head"):
         return int(raw) if raw.isdigit() else None
     if key == "scale":
-        return raw if raw in SCALES else None
+        return raw if raw in ATTN_SCALES else None
     if key == "view":
         return raw if raw in VIEWS else None
     if key == "presenter":

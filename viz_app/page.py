@@ -1,5 +1,11 @@
 """What every page does the same way: guard against errors, resolve the model and prompt (with the
-notices a bad prompt deserves), and the shared layer / head / scale controls."""
+notices a bad prompt deserves), the shared layer / head / scale controls, and drawing a figure.
+
+Session-state keys, the one rule: a widget's key is its session-state key. The view every page
+shares has plain names (model, prompt, layer, head, scale, view, values, presenter); a page's own
+widgets start with the page's prefix (gen_, tf_, tr_, ablation_, live_, lesson_, cmp_, tl_); a key
+starting with "_" is bookkeeping that no widget draws and no URL carries.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,15 @@ from dataclasses import dataclass
 import streamlit as st
 
 from nanogpt.checkpoint import Checkpoint, CheckpointError
-from nanogpt.config import GPTConfig, scale_value
+from nanogpt.config import ATTN_SCALES, GPTConfig, scale_value
 
-from . import models, session, state
-from .figures import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
+from . import url_state
+from .backend import captures, registry
+from .figures import kit
+from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
 
 log = logging.getLogger("viz_app")
 
-PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 FIGURE_FORMATS = ("png", "svg")  # what the modebar's camera button saves, in the browser (no server dependency)
 PRESENTER_CSS = """<style>
 /* presenter mode: bigger text for the back row, less chrome */
@@ -55,7 +62,7 @@ def plotly_config(name: str = "attention-lab") -> dict:
     }
 
 
-def run_page(render) -> None:
+def guard(render) -> None:
     """Run a page body (or the sidebar); an unexpected error becomes a short message, never a traceback."""
     try:
         render()
@@ -69,17 +76,17 @@ def run_page(render) -> None:
 
 @dataclass
 class PageContext:
-    entry: models.ModelEntry
-    key: str  # the caches' name for the model
+    entry: registry.ModelEntry
+    model_id: str  # the caches' name for the model (registry.model_id)
     ckpt: Checkpoint
-    prompt: state.Prompt
+    prompt: captures.Prompt
 
     @property
     def config(self) -> GPTConfig:
         return self.ckpt.model.config
 
 
-def _prompt_notices(prompt: state.Prompt, block_size: int) -> None:
+def _prompt_notices(prompt: captures.Prompt, block_size: int) -> None:
     if prompt.unknown:
         shown = ", ".join(f"'{visible_char(c)}'" for c in prompt.unknown[:20])
         if len(prompt.unknown) > 20:
@@ -88,10 +95,10 @@ def _prompt_notices(prompt: state.Prompt, block_size: int) -> None:
             f"Not in this model's vocabulary, so dropped: {shown}. The model reads the rest.",
             icon=":material/translate:",
         )
-    if prompt.cropped:
+    if prompt.n_cropped:
         st.info(
             f"The prompt is longer than the model's context of {block_size} characters: "
-            f"using the last {block_size} ({prompt.cropped} cut from the start).",
+            f"using the last {block_size} ({prompt.n_cropped} cut from the start).",
             icon=":material/content_cut:",
         )
 
@@ -99,48 +106,57 @@ def _prompt_notices(prompt: state.Prompt, block_size: int) -> None:
 def page_context(*, needs_attention: bool = False) -> PageContext | None:
     """The selected model and the prepared prompt, or None after telling the user why not."""
     label = st.session_state.get("model")
-    entry = next((e for e in models.available_models() if e.label == label), None)
+    entry = next((e for e in registry.available_models() if e.label == label), None)
     if entry is None:
         st.info(
             "No model to look at yet. Put a checkpoint in "
-            f"`{models.checkpoint_dir()}` (for example `python -m nanogpt train --preset baby "
+            f"`{registry.checkpoint_dir()}` (for example `python -m nanogpt train --preset baby "
             "--out checkpoints/baby.safetensors`) or upload one in the sidebar.",
             icon=":material/inventory_2:",
         )
         return None
     try:
-        key = models.model_key(entry)
-        ckpt = state.load_model(key)
+        model_id = registry.model_id(entry)
+        ckpt = captures.load_model(model_id)
     except (CheckpointError, OSError) as e:
         st.error(f"Could not load {entry.label}: {e}")
         return None
-    if needs_attention and not state.has_attention(ckpt):
+    if needs_attention and not captures.has_attention(ckpt):
         st.info(
             f"**{entry.label}** is a bigram model: it reads the next character off a table row for the "
             "current character, so there is no attention to show. Pick a GPT checkpoint in the sidebar.",
             icon=":material/info:",
         )
         return None
-    prompt = state.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
+    prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
     _prompt_notices(prompt, ckpt.model.config.block_size)
     if prompt.empty:
         st.info("Type a prompt in the sidebar to see what the model does with it.", icon=":material/edit:")
         return None
-    return PageContext(entry, key, ckpt, prompt)
+    return PageContext(entry, model_id, ckpt, prompt)
+
+
+def layer_head_picker(n_layer: int, n_head: int, *, keys: tuple[str, str] = ("layer", "head"), rest: float = 6):
+    """Layer and head as two rows of buttons side by side; returns (layer, head, the column left over).
+
+    keys: the session-state keys (the shared view's, or a page's own); rest: the leftover column's width.
+    """
+    url_state.clamp_choice(keys[0], range(n_layer))
+    url_state.clamp_choice(keys[1], range(n_head))
+    # widths follow the number of buttons, so six layers and six heads fit without clipping
+    cols = st.columns([choice_width(n_layer), choice_width(n_head), rest])
+    with cols[0]:
+        layer = choice("Layer", list(range(n_layer)), key=keys[0])
+    with cols[1]:
+        head = choice("Head", list(range(n_head)), key=keys[1])
+    return layer, head, cols[2]
 
 
 def model_controls(ckpt: Checkpoint) -> tuple[int, int, str]:
     """Layer, head and the scale switch in one row: what every attention view is about."""
     cfg = ckpt.model.config
-    session.clamp_choice("layer", range(cfg.n_layer))
-    session.clamp_choice("head", range(cfg.n_head))
-    # widths follow the number of buttons, so six layers and six heads fit without clipping
-    cols = st.columns([choice_width(cfg.n_layer), choice_width(cfg.n_head), 10])
-    with cols[0]:
-        layer = choice("Layer", list(range(cfg.n_layer)), key="layer")
-    with cols[1]:
-        head = choice("Head", list(range(cfg.n_head)), key="head")
-    with cols[2]:
+    layer, head, rest = layer_head_picker(cfg.n_layer, cfg.n_head, rest=10)
+    with rest:
         scale = scale_switch(ckpt)
     return layer, head, scale
 
@@ -163,21 +179,21 @@ def choice_width(n_options: int) -> float:
 
 def scale_label(setting: str, ckpt: Checkpoint) -> str:
     cfg = ckpt.model.config
-    return f"{state.SCALE_LABELS[setting]} = {scale_value(setting, cfg.n_embd, cfg.head_size):.3g}"
+    return f"{kit.SCALE_LABELS[setting]} = {scale_value(setting, cfg.n_embd, cfg.head_size):.3g}"
 
 
 def scale_switch(ckpt: Checkpoint) -> str:
     """The 1/sqrt(d_k) switch: which number q·k is multiplied by, for this run only."""
-    session.clamp_choice("scale", state.SCALES)
+    url_state.clamp_choice("scale", ATTN_SCALES)
     setting = choice(
         "Scale of q·k",
-        state.SCALES,
+        ATTN_SCALES,
         key="scale",
         format_func=lambda s: scale_label(s, ckpt),
         help="Attention multiplies q·k by a scale before the softmax. The lecture's fix is 1/√head_size; "
         "its first draft used 1/√n_embd. Switching it here changes only this view, never the shared model.",
     )
-    st.caption(f"The model was trained with {state.SCALE_LABELS[ckpt.model.config.attn_scale]}.")
+    st.caption(f"The model was trained with {kit.SCALE_LABELS[ckpt.model.config.attn_scale]}.")
     return setting
 
 
@@ -201,6 +217,23 @@ def window_picker(n: int, *, key: str = "window") -> tuple[int, int]:
     if stop <= start:
         start, stop = max(0, stop - 1), max(stop, start + 1)
     return start, stop
+
+
+def new_upload(upload, seen_key: str) -> bool | None:
+    """Whether an st.file_uploader's file is new this session: True once per file, then None while
+    it stays taken, False while it stays refused (see remember_upload). A rerun returns the same
+    upload every time; a file must be read (and refused with a message) only once."""
+    if upload is None:
+        return None
+    seen = st.session_state.setdefault(seen_key, {})
+    if upload.file_id not in seen:
+        return True
+    return False if seen[upload.file_id] is False else None
+
+
+def remember_upload(upload, seen_key: str, taken) -> None:
+    """Record what became of an upload: what it was registered as, or False when it was refused."""
+    st.session_state.setdefault(seen_key, {})[upload.file_id] = taken
 
 
 def chart(fig, *, name: str | None = None, **kwargs):

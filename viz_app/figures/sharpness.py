@@ -1,0 +1,135 @@
+"""Figures of the Sharpness page: a number per head as a layers x heads grid, per-query curves, and
+the lecture's variance demo."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .kit import DEFAULT_STYLE, FigureStyle, figure, position_labels, subplots
+
+
+def head_grid(
+    values: np.ndarray,
+    *,
+    title: str,
+    tags: list[list[list[str]]] | None = None,
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    colorscale: str | None = None,
+    highlight: tuple[int, int] | None = None,
+    style: FigureStyle = DEFAULT_STYLE,
+) -> go.Figure:
+    """A number per head, (L, H), as a layers x heads heatmap with the number (and tags) in each cell."""
+    n_layer, n_head = values.shape
+    short = {"previous-token": "prev", "first-token": "sink", "uniform": "uniform"}
+    text = [
+        [
+            f"{values[l, h]:.2f}"
+            + ("<br>" + " ".join(short.get(t, t) for t in tags[l][h]) if tags and tags[l][h] else "")
+            for h in range(n_head)
+        ]
+        for l in range(n_layer)
+    ]
+    heatmap = go.Heatmap(
+        z=values,
+        x=[f"head {h}" for h in range(n_head)],
+        y=[f"layer {l}" for l in range(n_layer)],
+        text=text,
+        texttemplate="%{text}",
+        colorscale=colorscale or style.norms,
+        zmin=zmin,
+        zmax=zmax,
+        colorbar=dict(thickness=14),
+        hovertemplate="%{y} · %{x}<br>%{z:.3f}<extra></extra>",
+    )
+    shapes = []
+    if highlight is not None:
+        layer, head = highlight
+        shapes.append(
+            dict(
+                type="rect",
+                x0=head - 0.5,
+                x1=head + 0.5,
+                y0=layer - 0.5,
+                y1=layer + 0.5,
+                line=dict(color=style.accent, width=3),
+            )
+        )
+    return figure([heatmap], style, max(260, 60 * n_layer + 80), title, yaxis=dict(autorange="reversed"), shapes=shapes)
+
+
+def entropy_curves(
+    values: np.ndarray,
+    chars: str,
+    *,
+    layer: int,
+    highlight: int,
+    ylabel: str,
+    ymax: float | None = None,
+    style: FigureStyle = DEFAULT_STYLE,
+) -> go.Figure:
+    """Per-query curves for every head of a layer, (H, T); the chosen head drawn bold."""
+    positions = np.arange(values.shape[-1])
+    labels = position_labels(chars[: values.shape[-1]])
+    traces = []
+    for h in range(values.shape[0]):
+        chosen = h == highlight
+        traces.append(
+            go.Scatter(
+                x=positions,
+                y=values[h],
+                text=labels,
+                mode="lines",
+                name=f"head {h}",
+                line=dict(width=3 if chosen else 1, color=style.accent if chosen else None),
+                opacity=1.0 if chosen else 0.45,
+                hovertemplate=f"head {h}<br>query %{{text}}<br>{ylabel} %{{y:.3f}}<extra></extra>",
+            )
+        )
+    yaxis = dict(title=dict(text=ylabel))
+    if ymax is not None:
+        yaxis["range"] = [0, ymax]
+    return figure(
+        traces,
+        style,
+        340,
+        f"layer {layer}: {ylabel} of each query row",
+        xaxis=dict(title=dict(text="query position")),
+        yaxis=yaxis,
+    )
+
+
+def variance_demo(demo: dict, *, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
+    """The lecture's demo: one row of 8 scores from random q, k through softmax, with and without 1/sqrt(d)."""
+    keys = [f"key {i}" for i in range(len(demo["row_unscaled"]))]
+    layout = subplots(
+        1,
+        2,
+        shared_y=True,
+        y=dict(range=[0, 1]),
+        titles=[
+            f"unscaled: var(q·k) ≈ {demo['var_unscaled']:.1f}",
+            f"× 1/√{demo['d']}: var ≈ {demo['var_scaled']:.2f}",
+        ],
+    )
+    layout["yaxis"]["title"] = dict(text="softmax weight")
+    traces = [
+        go.Bar(
+            x=keys,
+            y=demo["row_unscaled"],
+            marker_color=style.accent,
+            showlegend=False,
+            hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+        ),
+        go.Bar(
+            x=keys,
+            y=demo["row_scaled"],
+            marker_color=style.plain,
+            showlegend=False,
+            xaxis="x2",
+            yaxis="y2",
+            hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+        ),
+    ]
+    return figure(traces, style, 320, **layout)

@@ -1,0 +1,33 @@
+"""The app's pages: URL slug -> page file, title and icon. The router (app.py) registers them; the
+Lesson's links (lesson_steps.py) address them by slug.
+
+Page files live in views/, not pages/: Streamlit treats a pages/ folder beside the entrypoint as
+an old-style multipage app and would run a page file without the router (no sidebar, no URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    file: str  # relative to viz_app/, as st.Page and st.switch_page take it
+    title: str
+    icon: str
+    url_path: str  # "" for the default page
+
+    @property
+    def default(self) -> bool:
+        return self.url_path == ""
+
+
+PAGES: dict[str, PageInfo] = {  # the slug is also the `page` query parameter of a link
+    "attention": PageInfo("views/attention.py", "Attention", ":material/grid_on:", ""),
+    "sharpness": PageInfo("views/sharpness.py", "Sharpness", ":material/filter_center_focus:", "sharpness"),
+    "residual": PageInfo("views/residual.py", "Residual stream", ":material/stacked_line_chart:", "residual"),
+    "generate": PageInfo("views/generate.py", "Generate", ":material/edit_note:", "generate"),
+    "train": PageInfo("views/train.py", "Train", ":material/model_training:", "train"),
+    "ablations": PageInfo("views/ablations.py", "Ablations", ":material/content_cut:", "ablations"),
+    "lesson": PageInfo("views/lesson.py", "Lesson", ":material/school:", "lesson"),
+}
