@@ -32,6 +32,12 @@ class CheckpointError(ValueError):
     """A file that is not a usable checkpoint; the message names the file and the problem."""
 
 
+def tied_names(config: GPTConfig) -> dict[str, str]:
+    """state_dict names that are another name's Parameter (a tied lm_head): safetensors refuses
+    tensors that share memory, so the copy is left out on save and pointed back on load."""
+    return {"lm_head.weight": "tok_emb.weight"} if config.tied_lm_head else {}
+
+
 @dataclass
 class Checkpoint:
     model: GPT | BigramLM
@@ -60,9 +66,11 @@ def save_checkpoint(
         n_params=sum(p.numel() for p in model.parameters()),
     )
     cast = DTYPES[dtype]
+    tied = tied_names(model.config)
     tensors = {
         name: (t.detach().to("cpu", cast) if t.is_floating_point() else t.detach().cpu()).contiguous()
         for name, t in model.state_dict().items()
+        if name not in tied
     }
     for name, t in (extra_tensors or {}).items():
         tensors[name] = t.detach().cpu().contiguous()
@@ -141,6 +149,9 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
         for name, t in tensors.items()
         if not name.startswith(EXTRA_PREFIXES)  # resume files also carry optimiser and RNG state
     }
+    for name, original in tied_names(config).items():
+        if original in weights:
+            weights[name] = weights[original]
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as e:

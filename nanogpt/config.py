@@ -41,6 +41,11 @@ class GPTConfig:
     ffn: bool = True
     pos_emb: bool = True
     activation: str = "relu"  # "relu" | "gelu"
+    # what an imported nanoGPT model needs (see convert.py); the defaults are the lecture model
+    bias: bool = True  # biases of proj, the feed-forward Linears and every LayerNorm (nanoGPT's `bias`)
+    qkv_bias: bool = False  # a bias on the fused q/k/v projection (nanoGPT: its `bias`; the lecture: none)
+    lm_head_bias: bool = True
+    tied_lm_head: bool = False  # lm_head reads the token embedding's weights (nanoGPT, GPT-2)
 
     def __post_init__(self):
         problems = []

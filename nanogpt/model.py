@@ -88,9 +88,9 @@ class CausalSelfAttention(nn.Module):
         self.head_size = config.head_size
         self.scale_setting = config.attn_scale
         self.dropout = config.dropout
-        # q, k and v of every head in one matmul; bias-free, as in the lecture
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
-        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        # q, k and v of every head in one matmul: rows [q of heads 0..H-1, k ..., v ...]; the lecture's have no bias
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.qkv_bias)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
         mask = torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool))
@@ -149,9 +149,9 @@ class FeedForward(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(config.n_embd, 4 * config.n_embd),
+            nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias),
             nn.GELU() if config.activation == "gelu" else nn.ReLU(),
-            nn.Linear(4 * config.n_embd, config.n_embd),
+            nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias),
             nn.Dropout(config.dropout),
         )
 
@@ -165,7 +165,7 @@ class Block(nn.Module):
     def __init__(self, config: GPTConfig, layer_idx: int):
         super().__init__()
         self.config = config
-        norm = (lambda: nn.LayerNorm(config.n_embd)) if config.layernorm else nn.Identity
+        norm = (lambda: nn.LayerNorm(config.n_embd, bias=config.bias)) if config.layernorm else nn.Identity
         self.ln1, self.ln2 = norm(), norm()
         self.attn = CausalSelfAttention(config, layer_idx)
         self.ffwd = FeedForward(config) if config.ffn else None
@@ -194,7 +194,7 @@ class Block(nn.Module):
 class FinalNorm(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.ln = nn.LayerNorm(config.n_embd) if config.layernorm else nn.Identity()
+        self.ln = nn.LayerNorm(config.n_embd, bias=config.bias) if config.layernorm else nn.Identity()
         self.hook_normalized = HookPoint()
 
     def forward(self, x):
@@ -224,7 +224,9 @@ class GPT(nn.Module):
         self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()
         self.blocks = nn.ModuleList([Block(config, i) for i in range(config.n_layer)])
         self.ln_f = FinalNorm(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=config.lm_head_bias)
+        if config.tied_lm_head:  # one Parameter in two places: checkpoint.py saves it once
+            self.lm_head.weight = self.tok_emb.weight
         self.apply(_init_weights)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None):

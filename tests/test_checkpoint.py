@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from nanogpt.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
@@ -52,6 +53,20 @@ def test_ablated_and_bigram_models_round_trip(tmp_path):
         assert type(ckpt.model) is type(model)
         idx = torch.randint(0, 10, (1, 8))
         assert torch.equal(model.eval()(idx)[0], ckpt.model(idx)[0])
+
+
+def test_a_tied_lm_head_is_saved_once_and_tied_again_on_load(tmp_path):
+    model = small_model(bias=False, lm_head_bias=False, tied_lm_head=True, activation="gelu")
+    path = save_checkpoint(tmp_path / "m.safetensors", model, VOCAB)  # safetensors refuses shared memory
+    with safe_open(str(path), framework="pt") as f:
+        assert "tok_emb.weight" in f.keys() and "lm_head.weight" not in f.keys()
+    ckpt = load_checkpoint(path)
+    assert ckpt.model.lm_head.weight is ckpt.model.tok_emb.weight
+    idx = torch.randint(0, 10, (2, 16))
+    assert torch.equal(model(idx)[0], ckpt.model(idx)[0])
+    again = load_checkpoint(save_checkpoint(tmp_path / "again.safetensors", ckpt.model, VOCAB))
+    assert again.model.lm_head.weight is again.model.tok_emb.weight
+    assert torch.equal(model(idx)[0], again.model(idx)[0])
 
 
 def test_missing_file(tmp_path):

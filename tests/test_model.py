@@ -16,6 +16,9 @@ SWITCHES = [
     {"pos_emb": False},
     {"activation": "gelu"},
     {"model_type": "bigram"},
+    # nanoGPT's model (convert.py): bias=False, then bias=True; GELU and a tied lm_head without bias either way
+    {"activation": "gelu", "bias": False, "lm_head_bias": False, "tied_lm_head": True},
+    {"activation": "gelu", "qkv_bias": True, "lm_head_bias": False, "tied_lm_head": True},
 ]
 
 
@@ -116,6 +119,23 @@ def test_ablation_switches_change_the_model():
     assert build_model(small(ffn=False)).blocks[0].ffwd is None
     assert isinstance(build_model(small(layernorm=False)).blocks[0].ln1, torch.nn.Identity)
     assert build_model(small(n_head=1)).blocks[0].attn.head_size == 32
+
+
+def test_the_defaults_are_the_lectures_layers_and_nanogpts_switches_change_them():
+    lecture = GPT(small())
+    attn, ffn = lecture.blocks[0].attn, lecture.blocks[0].ffwd.net
+    assert attn.qkv.bias is None and attn.proj.bias is not None and ffn[0].bias is not None
+    assert lecture.blocks[0].ln1.bias is not None and lecture.ln_f.ln.bias is not None
+    assert lecture.lm_head.bias is not None and lecture.lm_head.weight is not lecture.tok_emb.weight
+    nanogpt = GPT(small(bias=False, lm_head_bias=False, tied_lm_head=True))
+    attn, ffn = nanogpt.blocks[0].attn, nanogpt.blocks[0].ffwd.net
+    assert attn.qkv.bias is None and attn.proj.bias is None and ffn[0].bias is None and ffn[2].bias is None
+    assert nanogpt.blocks[1].ln2.bias is None and nanogpt.ln_f.ln.bias is None
+    assert nanogpt.lm_head.bias is None and nanogpt.lm_head.weight is nanogpt.tok_emb.weight
+    assert GPT(small(qkv_bias=True)).blocks[1].attn.qkv.bias.shape == (3 * 32,)
+    # the shared weight counts once: the lecture's count less every bias and lm_head's own weight
+    block_biases = 32 + (4 * 32 + 32) + 2 * 32  # proj, the feed-forward, ln1 and ln2
+    assert nanogpt.num_params() == lecture.num_params() - 2 * block_biases - 32 - 11 - 11 * 32  # ln_f, lm_head
 
 
 @pytest.mark.parametrize(
