@@ -8,6 +8,7 @@ import sys
 from .checkpoint import CheckpointError
 from .data import DataError
 from .tokenizer import UnknownCharactersError
+from .train import RankLostError
 
 
 def parse_overrides(extra: list[str]) -> dict[str, str]:
@@ -30,7 +31,7 @@ def parse_overrides(extra: list[str]) -> dict[str, str]:
 
 def cmd_train(args, extra) -> int:
     from .config import make_train_config
-    from .train import train
+    from .train import ranks_from_env, train
 
     overrides = parse_overrides(extra)
     if args.data is not None:
@@ -38,12 +39,17 @@ def cmd_train(args, extra) -> int:
     if args.out is not None:
         overrides["out"] = args.out
     cfg = make_train_config(args.preset, **overrides)
-    n_params_note = f"{cfg.model.n_layer} layers x {cfg.model.n_head} heads x {cfg.model.n_embd} wide"
-    print(f"training {cfg.model.model_type} ({n_params_note}, block {cfg.model.block_size}) on {cfg.data}")
+    ranks = ranks_from_env()
+    say = print if ranks.main else (lambda *a, **k: None)  # under torchrun, rank 0 speaks for all
+    shape = f"{cfg.model.n_layer} layers x {cfg.model.n_head} heads x {cfg.model.n_embd} wide"
+    where = f" on {ranks.world_size} processes" if ranks.distributed else ""
+    say(f"training {cfg.model.model_type} ({shape}, block {cfg.model.block_size}) on {cfg.data}{where}")
     result = train(cfg, resume=args.resume)
-    rate = (result.steps - (result.history[0]["step"] if result.history else 0)) / max(result.wall_time, 1e-9)
-    print(f"done: {result.steps} steps in {result.wall_time:.1f}s ({rate:.2f} steps/s overall); "
-          f"best val loss {result.best_val:.4f} at step {result.best_step} -> {cfg.out}")  # fmt: skip
+    steps_done = result.steps - (result.history[0]["step"] if result.history else 0)
+    rate = steps_done / max(result.wall_time, 1e-9)
+    say(f"done: {result.steps} steps in {result.wall_time:.1f}s ({rate:.2f} steps/s, "
+        f"{rate * result.tokens_per_step:,.0f} tokens/s overall); "
+        f"best val loss {result.best_val:.4f} at step {result.best_step} -> {cfg.out}")  # fmt: skip
     return 0
 
 
@@ -222,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args, extra)
-    except (DataError, CheckpointError, UnknownCharactersError, ValueError) as e:
+    except (DataError, CheckpointError, UnknownCharactersError, ValueError, RankLostError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

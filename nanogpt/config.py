@@ -79,7 +79,8 @@ class TrainConfig:
     model: GPTConfig = field(default_factory=GPTConfig)
     data: str = "tinyshakespeare"  # a source name (see data.py) or a path to a UTF-8 text file
     out: str = "out/model.safetensors"  # the best checkpoint; its resume state sits beside it
-    batch_size: int = 64
+    batch_size: int = 64  # per micro-batch; the global batch is batch_size x gradient_accumulation_steps x ranks
+    gradient_accumulation_steps: int = 1  # micro-batches per optimiser step, per rank (nanoGPT's name)
     max_iters: int = 5000
     learning_rate: float = 3e-4
     lr_schedule: str = "constant"  # "constant" | "cosine" (warmup, then cosine down to min_lr)
@@ -92,9 +93,11 @@ class TrainConfig:
     eval_interval: int = 500
     eval_iters: int = 200
     patience: int = 0  # stop after this many evaluations in a row without a better val loss; 0: never
+    log_interval: int = 0  # print "iter N: loss X" every this many steps; 0: only the progress bar
     seed: int = 1337
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
     compile: bool = False
+    ddp_timeout: float = 600.0  # seconds a rank waits for the others (torchrun) before giving up
     save_dtype: str = "float32"  # weights in the saved checkpoint: float32 | float16 | bfloat16
     snapshot_steps: list[int] = field(default_factory=list)  # also save the model at these steps, into <out>.timeline/
 
@@ -109,9 +112,11 @@ class TrainConfig:
             problems.append(f"lr_schedule must be 'constant' or 'cosine', not {self.lr_schedule!r}")
         if self.save_dtype not in ("float32", "float16", "bfloat16"):
             problems.append(f"save_dtype must be float32, float16 or bfloat16, not {self.save_dtype!r}")
-        for name in ("batch_size", "max_iters", "eval_interval", "eval_iters"):
+        for name in ("batch_size", "gradient_accumulation_steps", "max_iters", "eval_interval", "eval_iters"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.log_interval < 0 or self.ddp_timeout <= 0:
+            problems.append("log_interval must be >= 0 and ddp_timeout above 0")
         if problems:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 

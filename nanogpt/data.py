@@ -167,12 +167,21 @@ def split(data: TextData, block_size: int, tokenizer: CharTokenizer | None = Non
     return Splits(train=train, val=val, tokenizer=tokenizer, source=data)
 
 
+def random_starts(n_tokens: int, batch_size: int, block_size: int, generator: torch.Generator | None = None):
+    """Where each of a batch's windows starts: (B,) offsets, each window block_size + 1 long."""
+    return torch.randint(n_tokens - block_size, (batch_size,), generator=generator)
+
+
+def windows(tokens: torch.Tensor, starts: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs x and next-character targets y of the windows at `starts`, both (B, T)."""
+    offsets = torch.arange(block_size)
+    x = tokens[starts[:, None] + offsets]  # (B, T)
+    y = tokens[starts[:, None] + offsets + 1]  # (B, T)
+    return x, y
+
+
 def get_batch(
     tokens: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows: inputs x and next-character targets y, both (B, T)."""
-    ix = torch.randint(len(tokens) - block_size, (batch_size,), generator=generator)
-    offsets = torch.arange(block_size)
-    x = tokens[ix[:, None] + offsets]  # (B, T)
-    y = tokens[ix[:, None] + offsets + 1]  # (B, T)
-    return x, y
+    return windows(tokens, random_starts(len(tokens), batch_size, block_size, generator), block_size)

@@ -1,26 +1,37 @@
-"""Training: the lecture's loop (AdamW, periodic evaluation, best checkpoint), callable from code.
+"""Training: the lecture's loop (AdamW, periodic evaluation, best checkpoint) on one process, or on
+many with torchrun and DistributedDataParallel.
 
 `train(cfg, on_step=...)` is what the CLI and the app both call. Every `eval_interval` steps it
 estimates train and val loss on random batches (the lecture's `estimate_loss`), prints the
 lecture's line, saves the best checkpoint, and saves a resume state beside it so an interrupted
 run continues where it stopped. `evaluate` is the deterministic number quoted in the README.
+
+Under torchrun (WORLD_SIZE > 1) every rank runs this same function: DDP averages the gradients,
+and rank 0 alone evaluates, prints and saves. An optimiser step is K = gradient_accumulation_steps
+micro-batches on each of N ranks, and micro-batch j of rank r comes from its own seeded stream,
+r * K + j. So one process with K = 2 computes exactly what two ranks with K = 1 compute, and the
+global batch can be held fixed while N changes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointError, load_tensors, read_metadata, save_checkpoint
 from .config import TrainConfig
-from .data import Splits, get_batch, load_text, split
+from .data import Splits, TextData, get_batch, load_text, random_starts, split, windows
 from .model import GPT, BigramLM, build_model
 from .timeline import SNAPSHOT_DTYPE, snapshot_path
 from .tokenizer import CharTokenizer
@@ -123,13 +134,153 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
 
 
+def checkpoint_meta(
+    cfg: TrainConfig, source: TextData, *, step: int, history: list[dict], best_val: float, best_step: int,
+    device: str, wall_time: float, **extra,
+) -> dict:  # fmt: skip
+    """The metadata of a checkpoint a training run saves (the CLI's and the app's alike)."""
+    return dict(
+        train_config=cfg.to_dict(),
+        data={"name": source.name, "sha256": source.sha256},
+        step=step,
+        history=history,
+        best_val_loss=best_val,
+        best_step=best_step,
+        seed=cfg.seed,
+        device=device,
+        torch_version=torch.__version__,
+        wall_time=wall_time,
+        **extra,
+    )
+
+
+# --- distributed: which process this is, and its micro-batches ----------------------------------
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in a torchrun job (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+class RankLostError(RuntimeError):
+    """Another training process died or stopped answering; this one stopped too."""
+
+
+def ranks_from_env() -> Ranks:
+    """torchrun's RANK / WORLD_SIZE / LOCAL_RANK, or a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Ranks()
+    return Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """Micro-batch stream `stream`'s seed; stream 0 keeps the run's seed, as a single process always had."""
+    return seed + 1_000_003 * stream
+
+
+class BatchStreams:
+    """One seeded generator per micro-batch of an optimiser step, for every rank.
+
+    Each process advances every stream at every step (drawing offsets is cheap) and builds only
+    its own micro-batches, so rank 0's resume state holds every rank's streams and a run can
+    resume with another number of processes.
+    """
+
+    def __init__(self, seed: int, n_streams: int):
+        self.generators = [torch.Generator().manual_seed(stream_seed(seed, s)) for s in range(n_streams)]
+
+    def next(self, tokens: torch.Tensor, batch_size: int, block_size: int, mine: range) -> list:
+        """This step's (x, y) micro-batches of the streams in `mine`, each (B, T)."""
+        starts = [random_starts(len(tokens), batch_size, block_size, g) for g in self.generators]
+        return [windows(tokens, starts[s], block_size) for s in mine]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {f"state.batch_rng.{s}": g.get_state() for s, g in enumerate(self.generators)}
+
+    def restore(self, tensors: dict[str, torch.Tensor]) -> int:
+        """Restore the streams a resume state holds; returns how many (older files hold stream 0 alone)."""
+        saved = {0: tensors["state.batch_rng"]} if "state.batch_rng" in tensors else {}
+        saved |= {int(k.rsplit(".", 1)[1]): v for k, v in tensors.items() if k.startswith("state.batch_rng.")}
+        for s, state in saved.items():
+            if s < len(self.generators):
+                self.generators[s].set_state(state)
+        return len(saved)
+
+
+@contextlib.contextmanager
+def process_group(ranks: Ranks, device: str, timeout_s: float):
+    """Join torchrun's process group for the duration of a run (NCCL on CUDA, gloo on CPU)."""
+    if not ranks.distributed or dist.is_initialized():
+        yield
+        return
+    if device.startswith("cuda"):
+        torch.cuda.set_device(ranks.local_rank)
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=timedelta(seconds=timeout_s))
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def others_alive(ranks: Ranks):
+    """Turn a collective that failed because another rank died (or timed out) into one clear error.
+
+    torchrun stops the surviving processes of a node with SIGTERM when one of them fails; that
+    becomes the same error, so every rank says why it stopped instead of vanishing.
+    """
+    if not ranks.distributed:
+        yield
+        return
+
+    def stopped_by_torchrun(signum, frame):
+        raise RankLostError(
+            f"rank {ranks.rank} was stopped by torchrun because another process of this run failed (see torchrun's "
+            "report for which). Rerun the same command with --resume to continue from the last saved state."
+        )
+
+    previous = signal.signal(signal.SIGTERM, stopped_by_torchrun)
+    try:
+        yield
+    except RuntimeError as e:
+        words = ("gloo", "nccl", "connection", "timed out", "timeout", "peer")
+        if isinstance(e, RankLostError) or not (
+            isinstance(e, dist.DistError) or any(w in str(e).lower() for w in words)
+        ):
+            raise  # this rank's own failure: its own message
+        raise RankLostError(
+            f"rank {ranks.rank} lost contact with the other training processes ({type(e).__name__}: "
+            f"{str(e).strip().splitlines()[0][:200]}); another rank died or stopped answering, so this one stopped "
+            "too. Rerun the same command with --resume to continue from the last saved state."
+        ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
 @dataclass
 class TrainEvent:
-    """What `on_step` receives after every optimiser step. Return True from on_step to stop."""
+    """What `on_step` receives after the first evaluation (step 0) and after every optimiser step.
+    Return True from on_step to stop."""
 
     step: int  # optimiser steps done
     max_iters: int
-    loss: float  # this step's batch loss
+    loss: float | None  # this step's batch loss (None at step 0, before any training)
     lr: float
     elapsed: float  # seconds of training so far (across resumes)
     eval: dict | None  # {"step", "train", "val"} when this step evaluated
@@ -148,8 +299,9 @@ class TrainResult:
     steps: int = 0
     wall_time: float = 0.0
     checkpoint: Path | None = None
-    stopped: bool = False  # stopped early by on_step
+    stopped: bool = False  # stopped early by on_step (or Ctrl-C)
     early_stopped: bool = False  # stopped by `patience`
+    tokens_per_step: int = 0  # the global batch: batch_size x block_size x accumulation x ranks
 
 
 def _optimizer_tensors(opt: torch.optim.AdamW) -> dict[str, torch.Tensor]:
@@ -173,6 +325,123 @@ def resume_meta_step(path: Path) -> int | None:
         return None
 
 
+class _Run:
+    """One training run's state between steps: the model, its optimiser and batch streams, and
+    what has been measured and saved. Only rank 0 saves and evaluates."""
+
+    def __init__(self, cfg: TrainConfig, splits: Splits, ranks: Ranks, log: Callable[[str], None]):
+        self.cfg, self.splits, self.ranks, self.log = cfg, splits, ranks, log
+        device = pick_device(cfg.device)
+        self.device = f"cuda:{ranks.local_rank}" if ranks.distributed and device == "cuda" else device
+        self.out = Path(cfg.out)
+        self.state_path = resume_path(self.out)
+        torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
+        cfg.model.vocab_size = splits.tokenizer.vocab_size
+        self.model = build_model(cfg.model).to(self.device)
+        if ranks.rank:
+            torch.manual_seed(cfg.seed + ranks.rank)  # but draws its own dropout masks
+        self.optimizer = make_optimizer(self.model, cfg)
+        K = cfg.gradient_accumulation_steps
+        self.streams = BatchStreams(cfg.seed, K * ranks.world_size)
+        self.mine = range(ranks.rank * K, (ranks.rank + 1) * K)
+        global_batch = cfg.batch_size * cfg.model.block_size * K * ranks.world_size  # tokens per optimiser step
+        self.result = TrainResult(self.model, splits.tokenizer, cfg, tokens_per_step=global_batch)
+        self.start_step, self.elapsed_before, self.t0 = 0, 0.0, time.perf_counter()
+        forward = torch.compile(self.model) if cfg.compile else self.model
+        if ranks.distributed:
+            ids = [ranks.local_rank] if self.device.startswith("cuda") else None
+            forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=ids)
+        self.forward = forward
+
+    def resume(self) -> None:
+        if not self.state_path.exists():
+            raise CheckpointError(f"nothing to resume: no resume state at {self.state_path}")
+        tensors, meta = load_tensors(self.state_path)
+        if meta["vocab"] != self.splits.tokenizer.chars:
+            raise CheckpointError(f"{self.state_path} was trained on text with another vocabulary than {self.cfg.data}")
+        weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}
+        self.model.load_state_dict(weights)
+        _restore_optimizer(self.optimizer, tensors)
+        restored = self.streams.restore(tensors)
+        if restored != len(self.streams.generators):
+            self.log(f"the resume state holds {restored} batch streams and this run draws "
+                     f"{len(self.streams.generators)}: the batches differ from an uninterrupted run")  # fmt: skip
+        torch.set_rng_state(tensors["state.torch_rng"])
+        self.start_step, self.elapsed_before = meta["step"], meta["wall_time"]
+        r = self.result
+        r.history, r.best_val, r.best_step = meta["history"], meta["best_val_loss"], meta["best_step"]
+        self.log(f"resuming from step {self.start_step} ({self.state_path})")
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    def meta(self, step: int, **extra) -> dict:
+        r = self.result
+        return checkpoint_meta(self.cfg, self.splits.source, step=step, history=r.history, best_val=r.best_val,
+                               best_step=r.best_step, device=self.device, wall_time=self.elapsed(),
+                               **extra)  # fmt: skip
+
+    def evaluate(self, step: int) -> dict:
+        """Estimate the losses, print the lecture's line, keep the checkpoint if it is the best (rank 0)."""
+        cfg = self.cfg
+        losses = estimate_loss(self.model, self.splits, cfg.batch_size, cfg.model.block_size, cfg.eval_iters,
+                               self.device)  # fmt: skip
+        record = {"step": step, "train": losses["train"], "val": losses["val"], "time": round(self.elapsed(), 2)}
+        self.result.history.append(record)
+        self.log(f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
+        if losses["val"] < self.result.best_val:
+            self.result.best_val, self.result.best_step = losses["val"], step
+            self.result.checkpoint = save_checkpoint(self.out, self.model, self.splits.tokenizer, self.meta(step),
+                                                     dtype=cfg.save_dtype)  # fmt: skip
+        return record
+
+    def save_snapshot(self, step: int, record: dict | None) -> None:
+        """The model as it is at `step`, for the timeline; evaluated here if this step was not."""
+        if record is None:
+            cfg = self.cfg
+            record = estimate_loss(self.model, self.splits, cfg.batch_size, cfg.model.block_size, cfg.eval_iters,
+                                   self.device)  # fmt: skip
+        meta = self.meta(step, losses={"train": record["train"], "val": record["val"]})
+        save_checkpoint(snapshot_path(self.out, step), self.model, self.splits.tokenizer, meta, dtype=SNAPSHOT_DTYPE)
+
+    def save_resume_state(self, step: int) -> None:
+        extra = _optimizer_tensors(self.optimizer) | self.streams.state()
+        extra["state.torch_rng"] = torch.get_rng_state()
+        save_checkpoint(self.state_path, self.model, self.splits.tokenizer, self.meta(step), extra_tensors=extra)
+
+    def step(self, step: int) -> float:
+        """One optimiser step over this rank's K micro-batches; the mean loss over every rank's."""
+        cfg, K = self.cfg, self.cfg.gradient_accumulation_steps
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        micro = self.streams.next(self.splits.train, cfg.batch_size, cfg.model.block_size, self.mine)
+        total = torch.zeros((), device=self.device)
+        for j, (x, y) in enumerate(micro):
+            # DDP averages gradients over ranks on the last micro-batch's backward only
+            last = j == K - 1
+            sync = contextlib.nullcontext() if last or not self.ranks.distributed else self.forward.no_sync()
+            with sync:
+                with autocast_for(self.device):
+                    _, loss = self.forward(x.to(self.device), y.to(self.device))
+                (loss / K).backward()  # gradients add up over micro-batches: divide for their mean
+            total += loss.detach()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ranks.distributed:
+            dist.all_reduce(total)
+        return total.item() / (K * self.ranks.world_size)
+
+    def all_agree_to_stop(self, stop: bool) -> bool:
+        """Rank 0's decision, for every rank (early stopping and on_step are decided where the losses are)."""
+        if not self.ranks.distributed:
+            return stop
+        flag = torch.tensor([float(stop)], device=self.device)
+        dist.broadcast(flag, src=0)
+        return bool(flag.item())
+
+
 def train(
     cfg: TrainConfig,
     on_step: Callable[[TrainEvent], bool | None] | None = None,
@@ -182,143 +451,80 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train `cfg.model` on `cfg.data`; save the best checkpoint to `cfg.out` as it goes."""
-    log = log or (lambda msg: tqdm.write(msg))
-    device = pick_device(cfg.device)
-    out = Path(cfg.out)
-    state_path = resume_path(out)
-    block_size = cfg.model.block_size
+    """Train `cfg.model` on `cfg.data`; save the best checkpoint to `cfg.out` as it goes.
+
+    Under torchrun every rank calls this; on_step, printing and saving happen on rank 0.
+    """
+    ranks = ranks_from_env()
+    say = log or (lambda msg: tqdm.write(msg))
+    log = say if ranks.main else (lambda msg: None)
     if splits is None:
-        splits = split(load_text(cfg.data), block_size)
+        splits = split(load_text(cfg.data), cfg.model.block_size)
+    with process_group(ranks, pick_device(cfg.device), cfg.ddp_timeout), others_alive(ranks):
+        run = _Run(cfg, splits, ranks, log)
+        if resume:
+            run.resume()
+        return _loop(run, on_step if ranks.main else None, progress and ranks.main)
 
-    resume_tensors, resume_meta = None, None
-    if resume:
-        if not state_path.exists():
-            raise CheckpointError(f"nothing to resume: no resume state at {state_path}")
-        resume_tensors, resume_meta = load_tensors(state_path)
-        if resume_meta["vocab"] != splits.tokenizer.chars:
-            raise CheckpointError(f"{state_path} was trained on text with another vocabulary than {cfg.data}")
-        splits.tokenizer = CharTokenizer(resume_meta["vocab"])
 
-    torch.manual_seed(cfg.seed)
-    model_cfg = cfg.model
-    model_cfg.vocab_size = splits.tokenizer.vocab_size
-    model = build_model(model_cfg).to(device)
-    optimizer = make_optimizer(model, cfg)
-    batch_gen = torch.Generator().manual_seed(cfg.seed)
-    result = TrainResult(model=model, tokenizer=splits.tokenizer, config=cfg)
-    start_step, elapsed_before = 0, 0.0
-    if resume_tensors is not None:
-        weights = {k: v for k, v in resume_tensors.items() if not k.startswith(("optim.", "state."))}
-        model.load_state_dict(weights)
-        _restore_optimizer(optimizer, resume_tensors)
-        batch_gen.set_state(resume_tensors["state.batch_rng"])
-        torch.set_rng_state(resume_tensors["state.torch_rng"])
-        start_step = resume_meta["step"]
-        elapsed_before = resume_meta["wall_time"]
-        result.history = resume_meta["history"]
-        result.best_val = resume_meta["best_val_loss"]
-        result.best_step = resume_meta["best_step"]
-        log(f"resuming from step {start_step} ({state_path})")
-    forward = torch.compile(model) if cfg.compile else model
-
-    def meta(step: int) -> dict:
-        return dict(
-            train_config=cfg.to_dict(),
-            data={"name": splits.source.name, "sha256": splits.source.sha256},
-            step=step,
-            history=result.history,
-            best_val_loss=result.best_val,
-            best_step=result.best_step,
-            seed=cfg.seed,
-            device=device,
-            torch_version=torch.__version__,
-            wall_time=elapsed_before + (time.perf_counter() - t0),
-        )
-
-    def run_eval(step: int):
-        losses = estimate_loss(model, splits, cfg.batch_size, block_size, cfg.eval_iters, device)
-        record = {"step": step, "train": losses["train"], "val": losses["val"],
-                  "time": round(elapsed_before + time.perf_counter() - t0, 2)}  # fmt: skip
-        result.history.append(record)
-        log(f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
-        if losses["val"] < result.best_val:
-            result.best_val, result.best_step = losses["val"], step
-            result.checkpoint = save_checkpoint(out, model, splits.tokenizer, meta(step), dtype=cfg.save_dtype)
-        return record
-
-    def save_snapshot(step: int, record: dict | None):
-        """The model as it is at `step`, for the timeline; evaluated here if this step was not."""
-        if record is None:
-            losses = estimate_loss(model, splits, cfg.batch_size, block_size, cfg.eval_iters, device)
-            record = {"step": step, "train": losses["train"], "val": losses["val"]}
-        snapshot_meta = meta(step) | {"losses": {"train": record["train"], "val": record["val"]}}
-        save_checkpoint(snapshot_path(out, step), model, splits.tokenizer, snapshot_meta, dtype=SNAPSHOT_DTYPE)
-
-    def save_resume_state(step: int):
-        extra = _optimizer_tensors(optimizer)
-        extra["state.batch_rng"] = batch_gen.get_state()
-        extra["state.torch_rng"] = torch.get_rng_state()
-        save_checkpoint(state_path, model, splits.tokenizer, meta(step), extra_tensors=extra)
-
-    t0 = time.perf_counter()
-    model.train()
-    step = start_step
+def _loop(run: _Run, on_step, progress: bool) -> TrainResult:
+    cfg, result, main = run.cfg, run.result, run.ranks.main
+    step = run.start_step
     consistent = True  # False while the optimiser is mid-update: not a state worth saving
-    bar = tqdm(total=cfg.max_iters, initial=start_step, disable=not progress, desc="train", unit="step")
+    bar = tqdm(total=cfg.max_iters, initial=step, disable=not progress, desc="train", unit="step")
+
+    def report(loss: float | None, record: dict | None) -> bool:
+        """Hand the step to on_step, with the learning rate it trained at; True when it asks to stop."""
+        if on_step is None:
+            return False
+        event = TrainEvent(step, cfg.max_iters, loss, lr_at(max(step - 1, 0), cfg), run.elapsed(), record,
+                           run.model, run.splits.tokenizer)  # fmt: skip
+        return bool(on_step(event))
+
     try:
         if step == 0 and not result.history:
-            record = run_eval(0)
-            if 0 in cfg.snapshot_steps:
-                save_snapshot(0, record)
-        while step < cfg.max_iters:
-            lr = lr_at(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = get_batch(splits.train, cfg.batch_size, block_size, batch_gen)
-            with autocast_for(device):
-                _, loss = forward(x.to(device), y.to(device))
+            stop = False
+            if main:
+                record = run.evaluate(0)
+                if 0 in cfg.snapshot_steps:
+                    run.save_snapshot(0, record)
+                stop = report(None, record)
+            result.stopped = run.all_agree_to_stop(stop)
+        while step < cfg.max_iters and not result.stopped:
             consistent = False
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            loss = run.step(step)
             step += 1
             consistent = True
-            loss_value = loss.item()
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.3f}")
-            record = None
-            if step % cfg.eval_interval == 0 or step == cfg.max_iters:
-                record = run_eval(step)
-                save_resume_state(step)
-            if step in cfg.snapshot_steps:
-                save_snapshot(step, record)
-            if record is not None:
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if cfg.log_interval and step % cfg.log_interval == 0:
+                run.log(f"iter {step}: loss {loss:.6f}")
+            record, stop = None, False
+            if main and (step % cfg.eval_interval == 0 or step == cfg.max_iters):
+                record = run.evaluate(step)
+                run.save_resume_state(step)
                 # early stopping: the best checkpoint is on disk, and val only gets worse from here
-                evals_since_best = sum(1 for h in result.history if h["step"] > result.best_step)
-                if cfg.patience and evals_since_best >= cfg.patience:
-                    log(f"val loss has not improved for {evals_since_best} evaluations: stopping at step {step}")
-                    result.early_stopped = True
-                    break
-            if on_step is not None:
-                event = TrainEvent(step, cfg.max_iters, loss_value, lr, elapsed_before + time.perf_counter() - t0,
-                                   record, model, splits.tokenizer)  # fmt: skip
-                if on_step(event):
-                    result.stopped = True
-                    if record is None:
-                        save_resume_state(step)
-                    break
+                since_best = sum(1 for h in result.history if h["step"] > result.best_step)
+                if cfg.patience and since_best >= cfg.patience:
+                    run.log(f"val loss has not improved for {since_best} evaluations: stopping at step {step}")
+                    result.early_stopped = stop = True
+            if main and step in cfg.snapshot_steps:
+                run.save_snapshot(step, record)
+            if main and report(loss, record):
+                result.stopped = stop = True
+                if record is None:
+                    run.save_resume_state(step)
+            if run.all_agree_to_stop(stop):
+                break
     except KeyboardInterrupt:
-        if consistent:
-            save_resume_state(step)
-        saved = resume_meta_step(state_path)
-        log(f"interrupted at step {step}; run again with --resume to continue from step {saved}")
+        if consistent and main:
+            run.save_resume_state(step)
+        saved = resume_meta_step(run.state_path)
+        run.log(f"interrupted at step {step}; run again with --resume to continue from step {saved}")
         result.stopped = True
     finally:
         bar.close()
-    model.eval()
+    run.model.eval()
     result.steps = step
-    result.wall_time = elapsed_before + time.perf_counter() - t0
+    result.wall_time = run.elapsed()
     return result

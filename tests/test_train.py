@@ -65,9 +65,15 @@ def test_resume_without_a_saved_state(tmp_path, tiny_text_file):
 def test_on_step_sees_every_step_and_the_evals(tmp_path, tiny_text_file):
     events = []
     quiet(tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=6, eval_interval=3), on_step=events.append)
-    assert [e.step for e in events] == [1, 2, 3, 4, 5, 6]
-    assert [e.eval is not None for e in events] == [False, False, True, False, False, True]
-    assert all(e.loss > 0 and e.lr > 0 for e in events)
+    assert [e.step for e in events] == [0, 1, 2, 3, 4, 5, 6]  # step 0: the evaluation before training
+    assert [e.eval is not None for e in events] == [True, False, False, True, False, False, True]
+    assert events[0].loss is None and events[0].eval["step"] == 0
+    assert all(e.loss > 0 and e.lr > 0 for e in events[1:])
+
+
+def test_on_step_can_stop_before_the_first_step(tmp_path, tiny_text_file):
+    result = quiet(tiny_config(tiny_text_file, tmp_path / "m.safetensors"), on_step=lambda e: e.step == 0)
+    assert result.stopped and result.steps == 0 and [h["step"] for h in result.history] == [0]
 
 
 def test_bigram_trains_through_the_same_code(tmp_path, tiny_text_file):

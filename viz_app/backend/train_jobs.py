@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import tempfile
 import threading
 import time
@@ -37,7 +36,7 @@ from nanogpt.config import TrainConfig
 from nanogpt.data import OPENING_LINES, DataError, Splits, load_text, split
 from nanogpt.generate import generate
 from nanogpt.model import GPT
-from nanogpt.train import estimate_loss, resume_path, train
+from nanogpt.train import checkpoint_meta, estimate_loss, resume_path, train
 
 from . import uploads
 
@@ -51,7 +50,6 @@ MAX_SNAPSHOTS = 40
 SAMPLE_CHARS = 200
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_SEED = 1
-_EVAL_LINE = re.compile(r"step (\d+): train loss ([\d.]+), val loss ([\d.]+)")
 
 
 def train_threads() -> int:
@@ -202,7 +200,6 @@ class TrainJob:
         self._elapsed = 0.0
         self._n_evals = 0
         self._capture_every = 1
-        self._first_done = False
         folder = TRAIN_DIR / self.id
         self.cfg.out = str(folder / f"{self.label}.safetensors")
         self._thread = threading.Thread(target=self._run, name=f"attention-lab-train-{self.id}", daemon=True)
@@ -268,7 +265,7 @@ class TrainJob:
                 if self._status == "loading":
                     self._status = "running"
             t0 = time.perf_counter()
-            result = train(self.cfg, on_step=self._on_step, splits=splits, progress=False, log=self._log)
+            result = train(self.cfg, on_step=self._on_step, splits=splits, progress=False, log=lambda msg: None)
             if result.stopped:
                 self._keep_last(result, splits)
             final = result.checkpoint or (Path(self.cfg.out) if Path(self.cfg.out).exists() else None)
@@ -290,12 +287,6 @@ class TrainJob:
             except OSError:
                 pass
 
-    def _log(self, message: str) -> None:
-        match = _EVAL_LINE.match(message)
-        if match and int(match.group(1)) == 0:  # the evaluation before the first step reaches no on_step
-            with self._lock:
-                self._evals.append(dict(step=0, train=float(match.group(2)), val=float(match.group(3))))
-
     def _prepare_capture(self, splits: Splits) -> None:
         """The fixed prompt whose attention is captured: a Shakespeare line, or the validation text's start."""
         n = min(self.cfg.model.block_size, CAPTURE_MAX_CHARS)
@@ -311,21 +302,21 @@ class TrainJob:
         with self._lock:
             self._step = event.step
             self._elapsed = event.elapsed
-            self._steps.append(event.step)
-            self._losses.append(event.loss)
-        first, self._first_done = not self._first_done, True  # attention before training has done much
-        if event.eval is not None or first:
+            if event.loss is not None:  # step 0 reports the evaluation before training, no batch loss
+                self._steps.append(event.step)
+                self._losses.append(event.loss)
+        if event.eval is not None:
             model = event.model
             was_training = model.training
             model.eval()
             try:
-                if event.eval is not None:
-                    self._n_evals += 1
-                    sample = self._sample(model, event.tokenizer)
-                    with self._lock:
-                        self._evals.append(dict(step=event.step, train=event.eval["train"], val=event.eval["val"]))
-                        self._samples.append((event.step, sample))
-                if first or self._n_evals % self._capture_every == 0:
+                self._n_evals += 1
+                sample = self._sample(model, event.tokenizer)
+                with self._lock:
+                    self._evals.append(dict(step=event.step, train=event.eval["train"], val=event.eval["val"]))
+                    self._samples.append((event.step, sample))
+                # attention before training (step 0), then every few evaluations
+                if event.step == 0 or self._n_evals % self._capture_every == 0:
                     self._snapshot(model, event.step)
             finally:
                 model.train(was_training)
@@ -361,19 +352,9 @@ class TrainJob:
                 self._evals.append(record)
         if losses["val"] < result.best_val or result.checkpoint is None:
             history = [*result.history, {**record, "time": round(result.wall_time, 2)}]
-            meta = dict(
-                train_config=cfg.to_dict(),
-                data={"name": splits.source.name, "sha256": splits.source.sha256},
-                step=result.steps,
-                history=history,
-                best_val_loss=losses["val"],
-                best_step=result.steps,
-                seed=cfg.seed,
-                device=device,
-                torch_version=torch.__version__,
-                wall_time=result.wall_time,
-                stopped_early=True,
-            )
+            meta = checkpoint_meta(cfg, splits.source, step=result.steps, history=history, best_val=losses["val"],
+                                   best_step=result.steps, device=device, wall_time=result.wall_time,
+                                   stopped_early=True)  # fmt: skip
             result.checkpoint = save_checkpoint(cfg.out, model, result.tokenizer, meta, dtype=cfg.save_dtype)
             result.best_val = losses["val"]
 
