@@ -65,7 +65,7 @@ def run_with_cache(
     idx: torch.Tensor,
     names: Names = None,
     *,
-    attn_scale: str | float | None = None,
+    attn_scale: str | float | dict[int, str | float] | None = None,
     ablate_heads: Iterable[tuple[int, int]] = (),
     causal: bool = True,
     kv_cache: KVCache | None = None,
@@ -74,7 +74,8 @@ def run_with_cache(
 
     names: None (everything), a list of hook names, a regex matched against the whole name,
     or a predicate. attn_scale: "head_size" | "n_embd" | "none" | a float the scores are
-    multiplied by; ablate_heads: (layer, head) pairs whose output is zeroed; causal=False lifts
+    multiplied by, in every layer, or {layer: one of those} for those layers only (the rest keep
+    the model's own); ablate_heads: (layer, head) pairs whose output is zeroed; causal=False lifts
     the mask. The logits always reflect the intervention.
     """
     points = hook_points(model)
@@ -88,6 +89,8 @@ def run_with_cache(
     bad = [(l, h) for l, h in ablate_heads if not (0 <= l < cfg.n_layer and 0 <= h < cfg.n_head)]
     if bad:
         raise ValueError(f"ablate_heads {bad} out of range: the model has {cfg.n_layer} layers x {cfg.n_head} heads")
+    if isinstance(attn_scale, dict) and not all(0 <= int(layer) < cfg.n_layer for layer in attn_scale):
+        raise ValueError(f"attn_scale layers {sorted(attn_scale)} out of range: the model has {cfg.n_layer} layers")
     if idx.dim() == 1:
         idx = idx[None]  # (1, T)
     owner = object()

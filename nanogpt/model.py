@@ -40,19 +40,31 @@ class HookPoint(nn.Module):
 class Intervention:
     """What one forward call changes. Lives in a ContextVar: per thread, never on the model."""
 
-    attn_scale: str | float | None = None  # None keeps the model's own scale
+    attn_scale: str | float | dict | None = None  # None keeps the model's own scale; {layer: scale}: those layers only
     ablate_heads: frozenset = field(default_factory=frozenset)  # {(layer, head), ...}
     causal: bool = True
+
+    def scale_for(self, layer: int) -> str | float | None:
+        """The scale setting of one layer; None keeps the model's own."""
+        if isinstance(self.attn_scale, dict):
+            return self.attn_scale.get(layer)
+        return self.attn_scale
 
 
 _INTERVENTION: ContextVar[Intervention | None] = ContextVar("nanogpt_intervention", default=None)
 
 
 @contextmanager
-def intervene(attn_scale: str | float | None = None, ablate_heads=(), causal: bool = True):
-    """Run forwards in this block with an intervention (and on the explicit path)."""
-    if isinstance(attn_scale, str) and attn_scale not in ATTN_SCALES:
-        raise ValueError(f"attn_scale must be one of {', '.join(ATTN_SCALES)} or a number, not {attn_scale!r}")
+def intervene(attn_scale: str | float | dict | None = None, ablate_heads=(), causal: bool = True):
+    """Run forwards in this block with an intervention (and on the explicit path).
+
+    attn_scale: one setting for every layer, or {layer: setting} to change only those layers (the
+    others keep the model's own scale, so a layer's inputs stay exactly as trained)."""
+    if isinstance(attn_scale, dict):
+        attn_scale = {int(layer): setting for layer, setting in attn_scale.items()}
+    for setting in attn_scale.values() if isinstance(attn_scale, dict) else (attn_scale,):
+        if isinstance(setting, str) and setting not in ATTN_SCALES:
+            raise ValueError(f"attn_scale must be one of {', '.join(ATTN_SCALES)} or a number, not {setting!r}")
     spec = Intervention(attn_scale, frozenset((int(l), int(h)) for l, h in ablate_heads), causal)
     token = _INTERVENTION.set(spec)
     try:
@@ -113,7 +125,7 @@ class CausalSelfAttention(nn.Module):
 
         spec = _INTERVENTION.get()
         explicit = spec is not None or any(hp.has_user_hooks() for hp in self._hook_points)
-        setting = spec.attn_scale if spec is not None and spec.attn_scale is not None else None
+        setting = spec.scale_for(self.layer_idx) if spec is not None else None
         scale = scale_value(self.scale_setting if setting is None else setting, C, d)
         causal = spec.causal if spec is not None else True
         # query t (at absolute position past + t) may see keys 0 .. past + t

@@ -120,6 +120,29 @@ def test_scale_settings_multiply_the_scores(gpt, ids):
         run_with_cache(gpt, ids, attn_scale="sqrt")
 
 
+def test_a_scale_for_one_layer_leaves_the_other_layers_as_trained(gpt, ids):
+    names = r"blocks\.\d+\.(attn\.hook_scores|attn\.hook_pattern|hook_resid_pre)"
+    d = gpt.config.head_size
+    _, trained = run_with_cache(gpt, ids, names=names)
+    _, one = run_with_cache(gpt, ids, names=names, attn_scale={1: "none"})
+    _, every = run_with_cache(gpt, ids, names=names, attn_scale="none")
+    for name in ("blocks.0.attn.hook_pattern", "blocks.1.hook_resid_pre"):  # below layer 1: untouched
+        torch.testing.assert_close(one[name], trained[name], rtol=0, atol=0)
+    # layer 1 reads exactly the trained inputs, so its scores are the trained ones times sqrt(d)
+    finite = torch.isfinite(trained["blocks.1.attn.hook_scores"])
+    torch.testing.assert_close(
+        one["blocks.1.attn.hook_scores"][finite], trained["blocks.1.attn.hook_scores"][finite] * math.sqrt(d)
+    )
+    # the every-layer switch also changes layer 1's inputs: a different experiment
+    assert not torch.allclose(every["blocks.1.hook_resid_pre"], trained["blocks.1.hook_resid_pre"])
+    # a larger scale on the same scores can only sharpen the softmax: entropy falls in every row
+    assert (entropy(one["blocks.1.attn.hook_pattern"]) <= entropy(trained["blocks.1.attn.hook_pattern"]) + 1e-5).all()
+    with pytest.raises(ValueError, match="out of range"):
+        run_with_cache(gpt, ids, attn_scale={gpt.config.n_layer: "none"})
+    with pytest.raises(ValueError, match="attn_scale"):
+        run_with_cache(gpt, ids, attn_scale={0: "sqrt"})
+
+
 def test_scale_off_lowers_mean_entropy(gpt, ids):
     def mean_entropy(setting):
         _, cache = run_with_cache(gpt, ids, names=lambda n: n.endswith("hook_pattern"), attn_scale=setting)
