@@ -1,4 +1,4 @@
-"""Command line: python -m nanogpt {train, sample, eval, inspect, bench, ablate} ..."""
+"""Command line: python -m nanogpt {train, sample, eval, inspect, bench, ablate, convert} ..."""
 
 from __future__ import annotations
 
@@ -156,6 +156,13 @@ def cmd_inspect(args, extra) -> int:
     return 0
 
 
+def cmd_convert(args, extra) -> int:
+    from .convert import convert, summary
+
+    print(summary(convert(args.src, args.out, args.meta, args.vocab_text)))
+    return 0
+
+
 def cmd_bench(args, extra) -> int:
     from .bench import SECTIONS, options_from, run_benchmarks
 
@@ -212,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="save the per-head summary to this .json")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("convert", help="a nanoGPT ckpt.pt or the lecture's gpt.py weights -> .safetensors")
+    p.add_argument("src", help="nanoGPT's ckpt.pt, or the lecture model's torch.save(model.state_dict())")
+    p.add_argument("--out", required=True, help="the .safetensors file to write")
+    p.add_argument("--meta", default=None, help="nanoGPT's meta.pkl (default: beside SRC, or data/<dataset>/meta.pkl)")
+    p.add_argument("--vocab-text", default=None, help="the training text: its sorted characters are the vocabulary")
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="the library's performance targets, each a ratio measured in this run")
     from .bench import add_arguments

@@ -1,0 +1,330 @@
+"""Open a model trained elsewhere: nanoGPT's ckpt.pt or the lecture's gpt.py state_dict, as a GPT of
+this project that computes what the original computed, saved in the one checkpoint format.
+
+Nothing in a file runs code. Weights come through torch.load(weights_only=True), which rebuilds
+tensors and plain containers only; nanoGPT's meta.pkl through an unpickler that admits no global at
+all (its dicts of ints and strings need none). Every problem is a CheckpointError: one line that
+names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from pathlib import Path
+
+import torch
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint, tied_names
+from .config import GPTConfig
+from .data import DataError, load_text
+from .model import GPT
+from .tokenizer import CharTokenizer
+
+NANOGPT, LECTURE = "nanogpt", "lecture-gpt"  # the source formats, as the metadata names them
+COMPILED_PREFIX = "_orig_mod."  # what torch.compile puts before every name of a nanoGPT compile=True run
+LECTURE_KEY = re.compile(r"blocks\.(\d+)\.sa\.heads\.(\d+)\.key\.weight")
+
+# nanoGPT's names -> ours; transformer.h.{i}.attn.bias (a causal-mask buffer in some versions) maps to
+# nothing and is dropped
+NANOGPT_NAMES = (
+    (r"transformer\.wte\.", "tok_emb."),
+    (r"transformer\.wpe\.", "pos_emb."),
+    (r"transformer\.h\.(\d+)\.ln_1\.", r"blocks.\1.ln1."),
+    (r"transformer\.h\.(\d+)\.attn\.c_attn\.", r"blocks.\1.attn.qkv."),
+    (r"transformer\.h\.(\d+)\.attn\.c_proj\.", r"blocks.\1.attn.proj."),
+    (r"transformer\.h\.(\d+)\.ln_2\.", r"blocks.\1.ln2."),
+    (r"transformer\.h\.(\d+)\.mlp\.c_fc\.", r"blocks.\1.ffwd.net.0."),
+    (r"transformer\.h\.(\d+)\.mlp\.c_proj\.", r"blocks.\1.ffwd.net.2."),
+    (r"transformer\.ln_f\.", "ln_f.ln."),
+)
+LECTURE_NAMES = (
+    (r"token_embedding_table\.", "tok_emb."),
+    (r"position_embedding_table\.", "pos_emb."),
+    (r"blocks\.(\d+)\.sa\.proj\.", r"blocks.\1.attn.proj."),
+    (r"ln_f\.", "ln_f.ln."),
+)  # blocks.{i}.ln1/ln2/ffwd.net.* and lm_head are already our names
+DROPPED = re.compile(r"transformer\.h\.\d+\.attn\.bias|blocks\.\d+\.sa\.heads\.\d+\.tril")  # causal masks
+
+
+class _NoGlobals(pickle.Unpickler):
+    """Unpickles dicts, lists, strings and numbers only: any class or function is refused unbuilt."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"it asks for {module}.{name}")
+
+
+def vocab_from_meta(path: str | os.PathLike) -> list[str]:
+    """nanoGPT's meta.pkl: its `itos`, id -> character, as the list of characters in id order."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            meta = _NoGlobals(f).load()
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path} ({e.strerror}); pass nanoGPT's meta.pkl with --meta") from None
+    except pickle.UnpicklingError as e:
+        if str(e).startswith("it asks for"):
+            raise CheckpointError(
+                f"{path} was refused: {e}, which could run code; a nanoGPT meta.pkl holds only "
+                "plain dicts of characters and ids. Use the one prepare.py wrote."
+            ) from None
+        raise CheckpointError(f"{path} is not a readable pickle ({e}); it may be truncated.") from None
+    except Exception as e:  # noqa: BLE001 - a damaged pickle can fail in many ways; none of them ran code
+        raise CheckpointError(f"{path} is not a readable pickle ({type(e).__name__}); it may be truncated.") from None
+    itos = meta.get("itos") if isinstance(meta, dict) else None
+    if not isinstance(itos, dict) or sorted(itos) != list(range(len(itos))) or not itos:
+        raise CheckpointError(f"{path} has no `itos` (ids 0..n-1 -> characters); pass the meta.pkl of a char dataset.")
+    chars = [itos[i] for i in range(len(itos))]
+    if not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise CheckpointError(
+            f"{path} maps ids to something other than single characters (a BPE dataset?); "
+            "attention lab reads character-level models only."
+        )
+    if "stoi" in meta and meta["stoi"] != {c: i for i, c in enumerate(chars)}:
+        raise CheckpointError(f"{path}: its stoi and itos disagree; use the meta.pkl prepare.py wrote.")
+    return chars
+
+
+def vocab_from_text(source: str | os.PathLike) -> list[str]:
+    """The lecture's vocabulary: every character of the training text, sorted (nanoGPT's prepare.py too)."""
+    try:
+        return sorted(set(load_text(str(source)).text))
+    except DataError as e:
+        raise CheckpointError(f"{e} (the vocabulary is read from the text the model was trained on)") from None
+
+
+def read_torch_file(path: str | os.PathLike):
+    """What torch.save wrote, unpickled with weights_only=True: tensors and plain values, never code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no file at {path}")
+    if path.suffix == ".safetensors":
+        raise CheckpointError(f"{path} is a .safetensors checkpoint already: open it as it is, no conversion needed")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        asked = re.search(r"GLOBAL (\S+)", str(e))
+        if asked:
+            raise CheckpointError(
+                f"{path} was refused: it asks for {asked.group(1)}, which could run code; a "
+                "checkpoint needs only tensors and plain values. Save the model's "
+                "state_dict (or nanoGPT's checkpoint dict) with torch.save."
+            ) from None
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch file ({_first_line(e)}); it may be truncated."
+        ) from None
+    except Exception as e:  # noqa: BLE001 - torch.load fails on damaged files with many types
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch file ({_first_line(e)}); it may be truncated "
+            "or not a torch.save file at all."
+        ) from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+
+
+def detect_format(obj, path) -> str:
+    if isinstance(obj, dict) and "model_args" in obj and "model" in obj:
+        return NANOGPT
+    if isinstance(obj, dict) and any(LECTURE_KEY.fullmatch(_strip(k)) for k in obj if isinstance(k, str)):
+        return LECTURE
+    raise CheckpointError(
+        f"{path} is neither a nanoGPT checkpoint (a dict with 'model_args' and 'model') nor the "
+        "lecture's state_dict (keys like blocks.0.sa.heads.0.key.weight)."
+    )
+
+
+def _strip(name: str) -> str:
+    return name.removeprefix(COMPILED_PREFIX)
+
+
+def _renamed(state: dict, table, path: Path) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, tensor in state.items():
+        if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{path}: its weights hold {name!r}, which is not a named tensor.")
+        name = _strip(name)
+        if DROPPED.fullmatch(name):
+            continue
+        for pattern, ours in table:
+            name, n = re.subn(rf"^{pattern}", ours, name)
+            if n:
+                break
+        out[name] = tensor
+    return out
+
+
+def _nanogpt(ckpt: dict, path: Path) -> tuple[GPTConfig, dict, dict]:
+    """Config, our-named weights and provenance of a nanoGPT checkpoint."""
+    args, state = ckpt["model_args"], ckpt["model"]
+    if not isinstance(args, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"{path}: 'model_args' and 'model' should be dicts; is it a nanoGPT ckpt.pt?")
+    weights = _renamed(state, NANOGPT_NAMES, path)
+    # nanoGPT ties lm_head to wte; a fork that unties them keeps its own head
+    head, embedding = weights.get("lm_head.weight"), weights.get("tok_emb.weight")
+    tied = head is None or (embedding is not None and torch.equal(head, embedding))
+    try:
+        config = GPTConfig(
+            vocab_size=int(args["vocab_size"]),
+            block_size=int(args["block_size"]),
+            n_layer=int(args["n_layer"]),
+            n_head=int(args["n_head"]),
+            n_embd=int(args["n_embd"]),
+            dropout=float(args.get("dropout", 0.0)),
+            activation="gelu",
+            bias=bool(args["bias"]),
+            qkv_bias=bool(args["bias"]),
+            lm_head_bias=False,
+            tied_lm_head=tied,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its model_args are not nanoGPT's GPTConfig ({e}).") from None
+    train_config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    provenance = dict(
+        iter_num=_plain(ckpt.get("iter_num")),
+        best_val_loss=_plain(ckpt.get("best_val_loss")),  # a 0-d tensor in nanoGPT's files
+        original_config=_plain({"model_args": args, "config": train_config}),
+        compiled=any(isinstance(k, str) and k.startswith(COMPILED_PREFIX) for k in state),
+    )
+    if isinstance(train_config.get("dataset"), str):
+        provenance["data"] = {"name": train_config["dataset"]}
+    return config, weights, provenance
+
+
+def _lecture(state: dict, path: Path) -> tuple[GPTConfig, dict, dict]:
+    """Config (read off the weights' shapes), our-named weights and provenance of a lecture state_dict."""
+    state = {_strip(k): v for k, v in state.items()}
+    heads = {(int(m[1]), int(m[2])) for m in map(LECTURE_KEY.fullmatch, state) if m}
+    n_layer, n_head = 1 + max(layer for layer, _ in heads), 1 + max(head for _, head in heads)
+    try:
+        vocab_size, n_embd = state["token_embedding_table.weight"].shape
+        block_size = state["position_embedding_table.weight"].shape[0]
+        config = GPTConfig(
+            vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, dropout=0.0
+        )
+    except (KeyError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{path}: not the lecture's GPT ({e}); was it saved from gpt.py's model?") from None
+    weights = _renamed(state, LECTURE_NAMES, path)
+    for layer in range(n_layer):
+        # the lecture's one Linear per head -> our fused qkv: rows [q of every head, k of every head, v ...]
+        parts = []
+        for kind in ("query", "key", "value"):
+            for head in range(n_head):
+                name = f"blocks.{layer}.sa.heads.{head}.{kind}.weight"
+                if name not in weights:
+                    raise CheckpointError(f"{path} has no {name}; the lecture's model has one per layer and head.")
+                parts.append(weights.pop(name))  # each (head_size, C)
+        weights[f"blocks.{layer}.attn.qkv.weight"] = torch.cat(parts)  # (3C, C)
+    shapes = {name: getattr(config, name) for name in ("n_layer", "n_head", "n_embd", "block_size", "vocab_size")}
+    return config, weights, dict(original_config=shapes)  # gpt.py keeps its settings in the script, not the file
+
+
+def _plain(value):
+    """A JSON-ready copy: tensors become numbers or lists, anything else unusual its str()."""
+
+    def default(obj):
+        if isinstance(obj, torch.Tensor):
+            return obj.item() if obj.numel() == 1 else obj.tolist()
+        return str(obj)
+
+    try:
+        return json.loads(json.dumps(value, default=default))
+    except (TypeError, ValueError):  # keys JSON cannot hold
+        return str(value)
+
+
+def _find_meta(path: Path, dataset) -> Path | None:
+    """nanoGPT's meta.pkl: beside the checkpoint, or data/<dataset>/ of nanoGPT's repo (out-*/ckpt.pt
+    sits in it) or of the current directory."""
+    candidates = [path.parent / "meta.pkl"]
+    if isinstance(dataset, str) and dataset and Path(dataset).name == dataset:  # a name, never a path
+        for root in (path.resolve().parent.parent, Path.cwd()):
+            candidates.append(root / "data" / dataset / "meta.pkl")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def import_model(
+    src: str | os.PathLike,
+    meta_pkl: str | os.PathLike | None = None,
+    vocab_text: str | os.PathLike | None = None,
+    *,
+    fallback_text: str | None = None,
+) -> Checkpoint:
+    """A nanoGPT ckpt.pt or a lecture state_dict as a GPT (eval mode) with its tokenizer and metadata.
+
+    The vocabulary, first found: meta_pkl (nanoGPT's meta.pkl), vocab_text (the training text: a path
+    or "tinyshakespeare"), for nanoGPT the meta.pkl beside the checkpoint or in data/<dataset>/, and
+    fallback_text (the app's default); with none of them it is an error.
+    """
+    path = Path(src)
+    obj = read_torch_file(path)
+    fmt = detect_format(obj, path)
+    config, weights, provenance = _nanogpt(obj, path) if fmt == NANOGPT else _lecture(obj, path)
+
+    dataset = provenance.get("data", {}).get("name")
+    if meta_pkl is None and vocab_text is None and fmt == NANOGPT:
+        meta_pkl = _find_meta(path, dataset)
+    if meta_pkl is None and vocab_text is None:
+        vocab_text = fallback_text
+    if meta_pkl is None and vocab_text is None:
+        where = f"no meta.pkl beside it or in data/{dataset}/" if fmt == NANOGPT else "the lecture's model has none"
+        raise CheckpointError(
+            f"{path}: {where}; pass its vocabulary: nanoGPT's --meta path/to/meta.pkl, or the "
+            "training text with --vocab-text input.txt (or --vocab-text tinyshakespeare)"
+        )
+    chars = vocab_from_meta(meta_pkl) if meta_pkl is not None else vocab_from_text(vocab_text)
+    vocab_file = meta_pkl if meta_pkl is not None else vocab_text
+    if len(chars) != config.vocab_size:
+        raise CheckpointError(
+            f"{path}: the weights are for {config.vocab_size} characters but {vocab_file} has "
+            f"{len(chars)}; give the vocabulary the model was trained with."
+        )
+
+    model = GPT(config)
+    for name in tied_names(config):
+        weights.pop(name, None)  # the same tensor as its original, which loads it
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # a shape that does not fit: "Error(s) in loading state_dict for GPT: size mismatch ..."
+        detail = " ".join(str(e).split()).split(":", 1)[-1].strip()[:240]
+        raise CheckpointError(f"{path}: its weights do not fit its config ({detail})") from None
+    missing = [n for n in missing if n not in tied_names(config)]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: its weights do not fit its config (missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}); is it a whole {fmt} file?"
+        )
+    model.eval()
+    provenance = dict(source_format=fmt, source_file=str(path), source_vocab=str(vocab_file), **provenance)
+    return Checkpoint(model, CharTokenizer(chars), provenance)
+
+
+def convert(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    meta_pkl: str | os.PathLike | None = None,
+    vocab_text: str | os.PathLike | None = None,
+    *,
+    fallback_text: str | None = None,
+) -> Checkpoint:
+    """import_model, saved to `out` (.safetensors) and read back from it. The CLI and the app both
+    open a model file through this one function."""
+    imported = import_model(src, meta_pkl, vocab_text, fallback_text=fallback_text)
+    save_checkpoint(out, imported.model, imported.tokenizer, imported.meta)
+    return load_checkpoint(out)
+
+
+def summary(ckpt: Checkpoint) -> str:
+    cfg, meta = ckpt.model.config, ckpt.meta
+    lines = [
+        f"{meta['source_format']} model from {meta['source_file']} -> {ckpt.path}",
+        f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads x {cfg.n_embd} wide, "
+        f"context {cfg.block_size}, vocabulary {ckpt.tokenizer.vocab_size} (from {meta['source_vocab']})",
+    ]
+    if meta.get("iter_num") is not None:
+        loss = meta.get("best_val_loss")
+        lines.append(f"  iter {meta['iter_num']}" + (f", best val loss {loss:.4f}" if isinstance(loss, float) else ""))
+    return "\n".join(lines)
