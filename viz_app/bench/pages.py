@@ -1,27 +1,23 @@
-"""python -m viz_app.bench: the library's benchmarks (nanogpt.bench.SECTIONS) and the app's, with
-the same options (--quick, --only, --ckpt, --repeats, --threads).
+"""The app's benchmark sections, one page at a time in AppTest (no server, no browser).
 
-The app's sections run at a full 256-character context on the lecture-size model (6 layers x 6
-heads, 384 wide), randomly initialised: timing and payload depend on the shapes, not on what the
-weights learned. With --ckpt FILE they measure that checkpoint instead.
+They run at a full 256-character context on the lecture-size model (6 layers x 6 heads, 384 wide),
+randomly initialised: timing and payload depend on the shapes, not on what the weights learned.
+With --ckpt FILE they measure that checkpoint instead.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from nanogpt import bench as library_bench
 from nanogpt.bench import BenchOptions
 from nanogpt.capture import run_with_cache
 from nanogpt.checkpoint import load_checkpoint, read_metadata, save_checkpoint
@@ -30,10 +26,10 @@ from nanogpt.data import OPENING_LINES
 from nanogpt.model import GPT
 from nanogpt.tokenizer import CharTokenizer
 
-from .backend.registry import CHECKPOINTS_ENV
-from .figures import attention as attention_figs
+from ..backend.registry import CHECKPOINTS_ENV
+from ..figures import attention as attention_figs
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parents[1] / "app.py"
 VOCAB = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # tinyshakespeare's 65
 VERSE = OPENING_LINES + "\n"
 RERUN_TARGET_MS = 300
@@ -147,7 +143,7 @@ def bench_generate_step(opts: BenchOptions) -> list[str]:
     after Next (AppTest), and the step itself (generation_runs.advance: one forward capturing attention)."""
     from streamlit.testing.v1 import AppTest
 
-    from .backend import generation_runs
+    from ..backend import generation_runs
 
     repeats = opts.n_repeats
     path = bench_checkpoint(opts)
@@ -198,7 +194,7 @@ def bench_train_speed(opts: BenchOptions) -> list[str]:
     from nanogpt.config import make_train_config
     from nanogpt.train import train
 
-    from .backend import train_jobs
+    from ..backend import train_jobs
 
     steps = 60 if opts.quick else 300
     data = _train_text()
@@ -235,19 +231,3 @@ SECTIONS = [
     ("app-generate", bench_generate_step),
     ("app-train", bench_train_speed),
 ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m viz_app.bench", description=__doc__.split("\n\n")[0])
-    library_bench.add_arguments(parser)
-    args = parser.parse_args(argv)
-    opts, only = library_bench.options_from(args)
-    try:
-        return library_bench.run_benchmarks(opts, library_bench.SECTIONS + SECTIONS, only)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,261 @@
+"""A lecture hall without 30 browsers: N sessions talk to the app server through Streamlit's own
+websocket protocol, the way the page's JavaScript does.
+
+Each session connects to /_stcore/stream, asks for a run of the Attention page with a link's query
+string (a BackMsg rerun_script), and waits for the run's script_finished; then it types a prompt
+and clicks a head (a rerun with that widget's new state). What is measured is what a student waits
+for: from the message sent to the last element of the page received. Two cases: everyone opens
+the same link and makes the same changes (work the server can share), and everyone types their
+own prompt (work it cannot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished
+SAME_LINK_P95_S, OWN_PROMPT_P95_S, PAGE_RUN_CPU_S = 3.0, 10.0, 0.3  # the goals on a 2-core machine
+
+
+@dataclass
+class SessionResult:
+    first: float | None = None  # seconds to the first complete view
+    changes: list[float] = field(default_factory=list)  # seconds per change (prompt, then head)
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.error is None and self.first is not None and len(self.changes) == 2
+
+
+class Session:
+    """One browser tab, as the server sees it: a websocket and the widget ids its page drew."""
+
+    def __init__(self, url: str):
+        self.base = url.rstrip("/")
+        self.widget_ids: dict[str, str] = {}  # user key -> widget id
+        self.page_hash = ""
+        self.query = ""
+
+    async def __aenter__(self):
+        import websockets
+
+        stream = self.base.replace("http", "ws", 1) + "/_stcore/stream"
+        self.ws = await websockets.connect(stream, subprotocols=["streamlit"], origin=self.base, max_size=None)
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.ws.close()
+
+    async def run(self, query: str | None = None, **widgets) -> float:
+        """One rerun (the link's first, or after widget changes); seconds until the run finished."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if query is not None:
+            self.query = query
+        back = BackMsg()
+        back.rerun_script.query_string = self.query
+        back.rerun_script.page_script_hash = self.page_hash
+        for key, value in widgets.items():
+            if key not in self.widget_ids:
+                raise RuntimeError(f"the page drew no widget {key!r} (it drew {', '.join(sorted(self.widget_ids))})")
+            state = back.rerun_script.widget_states.widgets.add()
+            state.id = self.widget_ids[key]
+            if isinstance(value, str):
+                state.string_value = value
+            else:  # a row of buttons (st.segmented_control) sends its selection as formatted strings
+                state.string_array_value.data[:] = [str(v) for v in value]
+        start = time.perf_counter()
+        await self.ws.send(back.SerializeToString())
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await asyncio.wait_for(self.ws.recv(), RUN_TIMEOUT_S))
+            kind = msg.WhichOneof("type")
+            if kind == "new_session":
+                self.page_hash = msg.new_session.page_script_hash
+            elif kind == "page_info_changed":
+                self.query = msg.page_info_changed.query_string  # the app mirrors its view into the URL
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                element = msg.delta.new_element
+                widget_id = getattr(getattr(element, element.WhichOneof("type")), "id", "")
+                if widget_id.startswith("$$ID-"):
+                    self.widget_ids[widget_id.split("-", 2)[2]] = widget_id
+            elif kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return time.perf_counter() - start  # (a run cut short for a rerun is followed by that rerun)
+
+
+async def student(url: str, link: str, prompt: str, head: int) -> SessionResult:
+    result = SessionResult()
+    try:
+        async with Session(url) as tab:
+            result.first = await tab.run(query=link)
+            result.changes.append(await tab.run(prompt=prompt))
+            result.changes.append(await tab.run(head=[head]))
+    except Exception as e:  # a session that fails is reported, not fatal to the others
+        result.error = f"{type(e).__name__}: {e}"
+    return result
+
+
+async def lecture_hall(url: str, links: list[str], prompts: list[str], heads: list[int]) -> list[SessionResult]:
+    return await asyncio.gather(*(student(url, *args) for args in zip(links, prompts, heads, strict=True)))
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+class Server:
+    """`streamlit run viz_app/app.py` on a free port, as `make app` starts it; CPU and memory from /proc."""
+
+    def __init__(self, checkpoints: str | None = None, app: Path = APP):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        if checkpoints:
+            env["ATTENTION_LAB_CHECKPOINTS"] = checkpoints
+        self.log = tempfile.NamedTemporaryFile(prefix="attention-lab-classroom-", suffix=".log", delete=False)
+        command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(self.port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true",
+                   "--browser.gatherUsageStats", "false"]  # fmt: skip
+        self.proc = subprocess.Popen(command, cwd=Path(app).parents[1], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app server exited ({self.proc.returncode}); log: {self.log.name}")
+            if healthy(self.url):
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"the app server did not answer in {timeout:.0f} s; log: {self.log.name}")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+# --- the measurement ---------------------------------------------------------------------------
+
+
+def _link(prompt: str | None = None) -> str:
+    return urlencode({"page": "attention", **({"prompt": prompt} if prompt else {})}, quote_via=quote)
+
+
+def own_prompts(n: int, length: int = 117) -> list[str]:
+    """n different Shakespeare passages as long as the default prompt (offline: the shipped text)."""
+    text = SHIPPED_TINYSHAKESPEARE.read_text(encoding="utf-8") if SHIPPED_TINYSHAKESPEARE.is_file() else OPENING_LINES
+    step = max(1, (len(text) - length) // (n + 1))
+    return [text[(i + 1) * step : (i + 1) * step + length] for i in range(n)]  # none is the default prompt
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):.2f} / p95 {p95:.2f} / max {ordered[-1]:.2f} s"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("inf")
+
+
+def measure(url: str, n: int, server: Server | None) -> list[str]:
+    """The classroom's lines: a warm page run's server time, then both cases."""
+    lines = []
+    # one page run's server time: a single tab clicking through heads with the capture cached
+    if server is not None:
+
+        async def clicks() -> int:
+            async with Session(url) as tab:
+                await tab.run(query=_link())
+                before = server.cpu_seconds()
+                for head in range(1, 6):
+                    await tab.run(head=[head])
+                return before
+
+        before = asyncio.run(clicks())
+        per_run = (server.cpu_seconds() - before) / 5
+        verdict = "ok" if per_run <= PAGE_RUN_CPU_S else "MISS"
+        lines.append(f"one Attention page run, capture cached: {per_run:.3f} s of server CPU "
+                     f"(target <= {PAGE_RUN_CPU_S} s: {verdict})")  # fmt: skip
+    shared, *own = own_prompts(n + 1)  # a passage everyone types in the first case, one each in the second
+    cases = (
+        ("same link", [_link()] * n, [shared] * n, [2] * n, SAME_LINK_P95_S),
+        ("own prompts", [_link()] * n, own, [2] * n, OWN_PROMPT_P95_S),
+    )
+    for name, links, prompts, heads, goal in cases:
+        cpu0 = server.cpu_seconds() if server else None
+        start = time.perf_counter()
+        results = asyncio.run(lecture_hall(url, links, prompts, heads))
+        wall = time.perf_counter() - start
+        done = [r for r in results if r.finished]
+        firsts = [r.first for r in done]
+        changes = [c for r in done for c in r.changes]
+        worst = max(p95(firsts), p95(changes))
+        verdict = "ok" if len(done) == n and worst <= goal else "MISS"
+        cpu = f"{server.cpu_seconds() - cpu0:.1f} s" if server else "n/a (--url)"
+        rss = f"{server.peak_rss_mb():.0f} MB" if server else "n/a (--url)"
+        lines.append(
+            f"{name}: {len(done)}/{n} sessions finished in {wall:.1f} s · first view {percentiles(firsts)} · "
+            f"change {percentiles(changes)} · server CPU {cpu} · peak RSS {rss} · "
+            f"goal p95 <= {goal:.0f} s: {verdict}"
+        )
+        errors = sorted({r.error for r in results if r.error})
+        if errors:
+            lines.append(f"  failed sessions: {'; '.join(errors[:3])}")
+    lines.append(f"server healthy after: {'yes' if healthy(url) else 'NO'}")
+    return lines
+
+
+def run(sessions: int, url: str | None = None, checkpoints: str | None = None, app: Path = APP) -> list[str]:
+    """Start a server (unless given a URL), put `sessions` students on it, return the report's lines.
+
+    app: the app.py to serve, e.g. another checkout's, to compare two versions on one machine."""
+    if url is not None:
+        return [f"{sessions} sessions against {url}", *measure(url, sessions, None)]
+    server = Server(checkpoints, Path(app))
+    try:
+        server.wait_healthy()
+        return [f"{sessions} sessions against a fresh `streamlit run viz_app/app.py` ({os.cpu_count()} CPUs)",
+                *measure(server.url, sessions, server)]  # fmt: skip
+    finally:
+        server.stop()
