@@ -16,10 +16,38 @@ import torch
 
 from .capture import Cache
 
-# a head is tagged when, on average over rows t >= 1, it puts this much weight on ...
-PREV_TOKEN_THRESHOLD = 0.4  # ... key t - 1
-SINK_THRESHOLD = 0.4  # ... key 0
+# a head is tagged when, on average over the query rows t >= 1 that have such a key, it puts at
+# least TAG_THRESHOLD of its weight on ...
+TAG_THRESHOLD = 0.4
+PREV_TOKEN_THRESHOLD = SINK_THRESHOLD = TAG_THRESHOLD  # ... key t - 1 / key 0 (the names pages quote)
 UNIFORM_THRESHOLD = 0.9  # normalised entropy at or above this: spread almost evenly
+OFFSETS = (0, 1, 2, 3)  # key t - k: "self", "previous-token", "2 back", "3 back"
+PUNCTUATION = ".,:;!?-'"
+# the latest key at or before t that is ... (a head that always finds it reads the text, not positions)
+LATEST = {
+    "last space": lambda text, j: text[j] in " \n",
+    "line start": lambda text, j: text[j] == "\n",
+    "word's first letter": lambda text, j: text[j].isalpha() and (j == 0 or text[j - 1] in " \n"),
+    "last punctuation": lambda text, j: text[j] in PUNCTUATION,
+    "last vowel": lambda text, j: text[j] in "aeiouAEIOU",
+    "last capital": lambda text, j: text[j].isupper(),
+}
+# what each tag means, in a student's words (the Sharpness page's legend)
+TAG_MEANINGS = {
+    "previous-token": "the character just before",
+    "2 back": "the character two before",
+    "3 back": "the character three before",
+    "self": "its own position",
+    "first-token": "the first character (a resting place, or 'sink')",
+    "same character": "earlier copies of the character it is at",
+    "last space": "the latest space or newline, where the current word starts",
+    "line start": "the latest newline, where the current line starts",
+    "word's first letter": "the first letter of the word it is in",
+    "last punctuation": f"the latest punctuation mark ({PUNCTUATION})",
+    "last vowel": "the latest vowel",
+    "last capital": "the latest capital letter",
+    "uniform": "spread almost evenly over everything before it",
+}
 
 
 def entropy(pattern: torch.Tensor) -> torch.Tensor:
@@ -123,25 +151,56 @@ def patterns(cache: Cache) -> torch.Tensor:
     return cache.stack("attn.hook_pattern")[:, 0]
 
 
-def head_tags(pattern: torch.Tensor, causal: bool = True) -> list[str]:
-    """Tags for one head's (T, T) pattern: previous-token, first-token (sink), uniform."""
+def tag_scores(pattern: torch.Tensor, chars: str | None = None) -> dict[str, float]:
+    """How much of its weight one head's (T, T) causal pattern puts on each kind of key, averaged
+    over the query rows t >= 1 that have such a key. The kinds that read characters (same
+    character, LATEST) need the prompt's `chars`."""
+    T = pattern.shape[-1]
+    scores = {}
+    for k in OFFSETS:
+        if T > max(k, 1):
+            rows = torch.arange(max(k, 1), T)  # the queries that have a key k back (row 0 says nothing)
+            scores[{0: "self", 1: "previous-token"}.get(k, f"{k} back")] = float(pattern[rows, rows - k].mean())
+    scores["first-token"] = float(pattern[1:, 0].mean())
+    if chars is not None and len(chars) == T:
+        codes = torch.tensor([ord(c) for c in chars])
+        earlier = torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)  # (T, T): key j < query t
+        scores["same character"] = _mean_on(pattern, (codes[:, None] == codes[None, :]) & earlier)
+        for name, marks in LATEST.items():
+            latest = torch.zeros(T, T, dtype=torch.bool)  # (T, T): query t -> the latest marked key j <= t
+            last = -1
+            for t in range(T):
+                last = t if marks(chars, t) else last
+                if last >= 0:
+                    latest[t, last] = True
+            scores[name] = _mean_on(pattern, latest)
+    return scores
+
+
+def _mean_on(pattern: torch.Tensor, keys: torch.Tensor) -> float:
+    """Mean over rows t >= 1 with any True in `keys` (T, T) of the weight those keys get; nan if none."""
+    has = keys.any(-1)
+    has[0] = False  # row 0 sees one key: it says nothing about the head
+    return float((pattern * keys).sum(-1)[has].mean()) if has.any() else float("nan")
+
+
+def head_tags(pattern: torch.Tensor, causal: bool = True, chars: str | None = None) -> list[str]:
+    """Tags for one head's (T, T) pattern: each kind of key (tag_scores) it gives at least
+    TAG_THRESHOLD of its weight, strongest first, or uniform."""
     T = pattern.shape[-1]
     if T < 2:
         return []
-    tags = []
-    rows = torch.arange(1, T)
-    if pattern[rows, rows - 1].mean() >= PREV_TOKEN_THRESHOLD:
-        tags.append("previous-token")
-    if pattern[1:, 0].mean() >= SINK_THRESHOLD:
-        tags.append("first-token")
+    scores = tag_scores(pattern, chars)
+    # strongest first, at most two: a newline is also a space, a capital often a word's first letter
+    tags = sorted((name for name, v in scores.items() if v >= TAG_THRESHOLD), key=lambda name: -scores[name])[:2]
     if row_mean(normalized_entropy(pattern, causal)) >= UNIFORM_THRESHOLD:
         tags.append("uniform")
     return tags
 
 
-def head_summary(pats: torch.Tensor, causal: bool = True) -> list[dict]:
+def head_summary(pats: torch.Tensor, causal: bool = True, chars: str | None = None) -> list[dict]:
     """One dict per head of (L, H, T, T) patterns: mean entropy (nats and normalised), mean max
-    weight, effective keys, tags."""
+    weight, effective keys, tags (the character-reading ones when `chars`, the prompt, is given)."""
     ent = row_mean(entropy(pats))  # (L, H)
     norm = row_mean(normalized_entropy(pats, causal))
     peak = row_mean(max_weight(pats))
@@ -155,26 +214,26 @@ def head_summary(pats: torch.Tensor, causal: bool = True) -> list[dict]:
                 mean_normalized_entropy=round(float(norm[layer, head]), 4),
                 mean_max_weight=round(float(peak[layer, head]), 4),
                 effective_keys=round(float(eff[layer, head]), 3),
-                tags=head_tags(pats[layer, head], causal),
+                tags=head_tags(pats[layer, head], causal, chars),
             ))  # fmt: skip
     return out
 
 
-def summary(cache: Cache, causal: bool = True) -> dict:
+def summary(cache: Cache, causal: bool = True, chars: str | None = None) -> dict:
     """A JSON-ready digest of one capture: head_summary per head, and the mean residual norm
     (batch item 0, over positions) at every residual point. Needs patterns and residual hooks."""
     labels, norms = residual_norms(cache)  # norms: (P, B, T)
     pats = patterns(cache)  # (L, H, T, T)
     return dict(
         n_layer=pats.shape[0], n_head=pats.shape[1], n_tokens=pats.shape[-1], causal=causal,
-        heads=head_summary(pats, causal),
+        heads=head_summary(pats, causal, chars),
         residual_norms={label: round(float(n[0].mean()), 4) for label, n in zip(labels, norms, strict=True)},
     )  # fmt: skip
 
 
-def write_summary(cache: Cache, path, causal: bool = True, **meta) -> dict:
+def write_summary(cache: Cache, path, causal: bool = True, chars: str | None = None, **meta) -> dict:
     """Write summary(cache) as JSON, with `meta` (e.g. prompt, attn_scale) on top; returns the dict."""
-    data = {**meta, **summary(cache, causal)}
+    data = {**meta, **summary(cache, causal, chars)}
     Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
     return data
 

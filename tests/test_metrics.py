@@ -141,8 +141,46 @@ def test_head_tags_on_synthetic_patterns():
     sink[:, 0] = 1.0
     assert head_tags(sink) == ["first-token"]
     assert head_tags(causal_uniform(T)) == ["uniform"]
-    assert head_tags(torch.eye(T)) == []  # each position attends to itself: none of the three
+    assert head_tags(torch.eye(T)) == ["self"]  # each position attends to itself
     assert head_tags(torch.ones(1, 1)) == []
+    back2 = torch.zeros(T, T)
+    back2[torch.arange(T), (torch.arange(T) - 2).clamp_min(0)] = 1.0
+    assert head_tags(back2) == ["2 back"]
+
+
+def latest_of(chars: str, marked) -> torch.Tensor:
+    """A pattern whose row t puts all its weight on the latest position j <= t with marked(j)."""
+    T, last = len(chars), 0
+    p = torch.zeros(T, T)
+    for t in range(T):
+        last = t if marked(t) else last
+        p[t, last] = 1.0
+    return p
+
+
+def test_tags_that_read_the_characters():
+    text = "First Citizen:\nBefore we proceed, hear me.\n"
+    space = latest_of(text, lambda j: text[j] in " \n")
+    assert head_tags(space, chars=text)[0] == "last space" and "last space" not in head_tags(space)  # needs chars
+    assert head_tags(latest_of(text, lambda j: text[j] == "\n"), chars=text)[0] == "line start"
+    vowel = latest_of(text, lambda j: text[j] in "aeiouAEIOU")
+    assert head_tags(vowel, chars=text) == ["last vowel"]
+    first = latest_of(text, lambda j: text[j].isalpha() and (j == 0 or text[j - 1] in " \n"))
+    assert "word's first letter" in head_tags(first, chars=text)
+    punct = latest_of(text, lambda j: text[j] in ".,:")
+    assert head_tags(punct, chars=text)[0] == "last punctuation"
+    same = torch.zeros(len(text), len(text))  # each character looks at its own earlier copies
+    for t, c in enumerate(text):
+        earlier = [j for j in range(t) if text[j] == c] or [t]
+        same[t, earlier] = 1.0 / len(earlier)
+    assert head_tags(same, chars=text)[0] == "same character"
+    assert scores_of(causal_uniform(len(text)), text)["last space"] < 0.4  # a spread head gets none of these
+
+
+def scores_of(pattern, text):
+    from nanogpt.metrics import tag_scores
+
+    return tag_scores(pattern, text)
 
 
 def test_head_summary_and_summary(captured, trained):
