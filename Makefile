@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make app   runs the app on the shipped checkpoint
+#              (make app CKPT=path/to/ckpt.pt [VOCAB=meta.pkl or text] opens your own model first)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,7 +19,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 app: $(VENV)/.runtime
-	$(PY) -m streamlit run viz_app/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m streamlit run viz_app/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

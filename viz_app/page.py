@@ -220,20 +220,25 @@ def window_picker(n: int, *, key: str = "window") -> tuple[int, int]:
 
 
 def new_upload(upload, seen_key: str) -> bool | None:
-    """Whether an st.file_uploader's file is new this session: True once per file, then None while
-    it stays taken, False while it stays refused (see remember_upload). A rerun returns the same
-    upload every time; a file must be read (and refused with a message) only once."""
-    if upload is None:
+    """Whether an st.file_uploader's file (or list of files) is new this session: True once per file,
+    then None while it stays taken, False while it stays refused (see remember_upload). A rerun
+    returns the same upload every time; a file must be read (and refused with a message) only once."""
+    if not upload:
         return None
     seen = st.session_state.setdefault(seen_key, {})
-    if upload.file_id not in seen:
+    if _upload_id(upload) not in seen:
         return True
-    return False if seen[upload.file_id] is False else None
+    return False if seen[_upload_id(upload)] is False else None
 
 
 def remember_upload(upload, seen_key: str, taken) -> None:
     """Record what became of an upload: what it was registered as, or False when it was refused."""
-    st.session_state.setdefault(seen_key, {})[upload.file_id] = taken
+    st.session_state.setdefault(seen_key, {})[_upload_id(upload)] = taken
+
+
+def _upload_id(upload) -> str:
+    """One file's id, or one id for a set of files (accept_multiple_files): adding a file makes a new set."""
+    return "+".join(f.file_id for f in upload) if isinstance(upload, list) else upload.file_id
 
 
 def chart(fig, *, name: str | None = None, **kwargs):

@@ -6,36 +6,56 @@ from pathlib import Path
 
 import streamlit as st
 
-from nanogpt.checkpoint import CheckpointError, read_metadata
+from nanogpt.checkpoint import CheckpointError
 
 from . import page, url_state
-from .backend import captures, registry, train_jobs, uploads
+from .backend import captures, imported, registry, train_jobs, uploads
 
 _UPLOADS = "_uploads"  # page.new_upload's record: uploader file_id -> registered label, or False
 
 
+def _suffix(name: str) -> str:
+    return Path(name).suffix.lower().lstrip(".")
+
+
 def _take_upload() -> None:
-    """Register an uploaded checkpoint for this session (once per file) and select it."""
-    upload = st.file_uploader(
-        "Upload a checkpoint (.safetensors)",
-        type=["safetensors"],
+    """Register an uploaded model for this session (once per set of files) and select it."""
+    files = st.file_uploader(
+        "Upload a model, with its vocabulary if it is a .pt",
+        type=[*imported.MODEL_TYPES, *imported.VOCAB_TYPES],
+        accept_multiple_files=True,
         key="upload",
-        help="A file saved by `python -m nanogpt train` or downloaded from the Train page.",
+        help="A `.safetensors` from `python -m nanogpt train` or the Train page; nanoGPT's `ckpt.pt` with its "
+        "`meta.pkl`; or the lecture's `gpt.py` weights (`torch.save(model.state_dict(), ...)`) with the text it "
+        "was trained on. Without a vocabulary file, a .pt gets tiny Shakespeare's characters. Nothing in a file "
+        "is run: weights are read as tensors only.",
     )
-    new = page.new_upload(upload, _UPLOADS)
+    new = page.new_upload(files, _UPLOADS)
     if new is False:
-        st.error(f"{upload.name} is not a usable checkpoint (see above).")
+        st.error("These files did not give a usable model (see above).")
     if not new:
         return
-    path = uploads.store(upload.getvalue(), ".safetensors")
-    try:
-        read_metadata(path)
-    except CheckpointError as e:
-        page.remember_upload(upload, _UPLOADS, False)
-        st.error(str(e).replace(str(path), upload.name))
+    models = [f for f in files if _suffix(f.name) in imported.MODEL_TYPES]
+    vocabs = [f for f in files if _suffix(f.name) in imported.VOCAB_TYPES]
+    if not models:
+        st.info("Now add the model file (.safetensors, .pt or .pth).")  # a vocabulary came first: wait for it
         return
-    entry = registry.register_session_model(Path(upload.name).stem, path, source="uploaded")
-    page.remember_upload(upload, _UPLOADS, entry.label)
+    if len(models) > 1 or len(vocabs) > 1:
+        page.remember_upload(files, _UPLOADS, False)
+        st.error("Upload one model at a time, with at most one vocabulary file (meta.pkl or the training text).")
+        return
+    model, vocab = models[0], (vocabs[0] if vocabs else None)
+    src = uploads.store(model.getvalue(), name=model.name)
+    vocab_path = uploads.store(vocab.getvalue(), name=vocab.name) if vocab else imported.DEFAULT_VOCAB
+    try:
+        path = imported.as_safetensors(src, vocab_path)
+    except CheckpointError as e:
+        page.remember_upload(files, _UPLOADS, False)
+        message = str(e).replace(str(src), model.name)  # the server's temp paths mean nothing to the student
+        st.error(message.replace(str(vocab_path), vocab.name) if vocab else message)
+        return
+    entry = registry.register_session_model(Path(model.name).stem, path, source="uploaded")
+    page.remember_upload(files, _UPLOADS, entry.label)
     st.session_state["model"] = entry.label  # the picker is drawn after this, so this selects it
 
 
@@ -62,6 +82,13 @@ def _facts(entry: registry.ModelEntry) -> None:
         lines.append(f"val loss **{f['val_loss']:.3f}**" + (f" at step {f['step']}" if f["step"] is not None else ""))
     if f["data"]:
         lines.append(f"trained on `{Path(f['data']).name}`")
+    if f["source_format"]:
+        source = imported.SOURCE_NAMES.get(f["source_format"], f["source_format"])
+        lines.append(f"from {source} `{Path(f['source_file']).name}`")
+        if f["source_vocab"] == imported.DEFAULT_VOCAB:
+            lines.append("vocabulary: tiny Shakespeare's characters, the default (no vocabulary file came with it)")
+        else:
+            lines.append(f"vocabulary from `{Path(f['source_vocab']).name}`")
     st.caption("  \n".join(lines))
 
 
@@ -81,6 +108,9 @@ def render() -> None:
         train_jobs.register_finished()  # a run of this session that ended since the last run
         entries = registry.available_models()
         with picker:
+            problem = imported.opened()[1]
+            if problem:
+                st.error(problem)
             if not entries:
                 st.warning(f"No `.safetensors` checkpoints in `{registry.checkpoint_dir()}` yet.")
                 st.session_state.pop("model", None)

@@ -54,8 +54,11 @@ def model_facts(model_id: str) -> dict:
         vocab_size=len(meta["vocab"]),
         # the README's number (`eval --record`, the whole val split) when present, else training's estimate
         val_loss=meta.get("eval_val_loss", meta.get("best_val_loss")),
-        step=meta.get("step"),
+        step=meta.get("step", meta.get("iter_num")),  # iter_num: nanoGPT's name (nanogpt.convert)
         data=data.get("name") if isinstance(data, dict) else str(data),
+        source_format=meta.get("source_format"),  # an imported model: where it came from
+        source_file=meta.get("source_file"),
+        source_vocab=meta.get("source_vocab"),
     )
 
 

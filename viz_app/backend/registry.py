@@ -15,6 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from . import imported
+
 CHECKPOINTS_ENV = "ATTENTION_LAB_CHECKPOINTS"  # tests and other setups point the app elsewhere
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = "shakespeare-small"
@@ -25,7 +27,7 @@ SESSION_MODELS_KEY = "session_models"  # st.session_state: label -> ModelEntry
 class ModelEntry:
     label: str  # what the sidebar shows and the URL keeps
     path: str
-    source: str  # "shipped" | "uploaded" | "trained"
+    source: str  # "shipped" | "uploaded" | "trained" | "opened" (make app CKPT=...)
 
 
 def checkpoint_dir() -> Path:
@@ -41,6 +43,12 @@ def shipped_models() -> list[ModelEntry]:
     return entries
 
 
+def opened_model() -> ModelEntry | None:
+    """The model `make app CKPT=...` opened, converted if it has to be; offered to every session."""
+    path = imported.opened()[0]
+    return ModelEntry(f"{Path(os.environ[imported.OPEN_ENV]).stem} (opened)", path, "opened") if path else None
+
+
 def session_models() -> list[ModelEntry]:
     return list(st.session_state.get(SESSION_MODELS_KEY, {}).values())
 
@@ -54,9 +62,11 @@ def register_session_model(label: str, path: str | os.PathLike, source: str = "t
 
 
 def available_models() -> list[ModelEntry]:
-    """Shipped checkpoints, then this session's uploads and trained models; labels are unique."""
+    """The opened model (the default), shipped checkpoints, then this session's uploads and trained
+    models; labels are unique."""
+    opened = opened_model()
     seen, out = set(), []
-    for entry in shipped_models() + session_models():
+    for entry in ([opened] if opened else []) + shipped_models() + session_models():
         if entry.label not in seen and Path(entry.path).is_file():
             seen.add(entry.label)
             out.append(entry)
