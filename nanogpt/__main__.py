@@ -132,7 +132,7 @@ def cmd_inspect(args, extra) -> int:
         ids = ids[-block:]
     _, cache = run_with_cache(model, torch.tensor([ids], device=next(model.parameters()).device),
                               attn_scale=args.attn_scale)  # fmt: skip
-    info = summary(cache)
+    info = summary(cache, chars=ckpt.tokenizer.decode(ids))
     scale = args.attn_scale or model.config.attn_scale
     print(f"{len(ids)} characters, attn_scale {scale}; per head: mean normalised entropy / mean max weight")
     print("(over query rows t >= 1; entropy 0 = all weight on one key, 1 = spread evenly over all t + 1)")
@@ -151,7 +151,8 @@ def cmd_inspect(args, extra) -> int:
         cache.to_npz(args.npz)
         print(f"-> {args.npz} ({len(cache)} tensors)")
     if args.json:
-        write_summary(cache, args.json, prompt=ckpt.tokenizer.decode(ids), attn_scale=scale, checkpoint=str(args.ckpt))
+        write_summary(cache, args.json, chars=ckpt.tokenizer.decode(ids), prompt=ckpt.tokenizer.decode(ids),
+                      attn_scale=scale, checkpoint=str(args.ckpt))  # fmt: skip
         print(f"-> {args.json}")
     return 0
 
