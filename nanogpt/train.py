@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, load_tensors, read_metadata, save_checkpoint
+from .checkpoint import CheckpointError, load_tensors, read_metadata, save_checkpoint, tied_names
 from .config import TrainConfig
 from .data import Splits, TextData, get_batch, load_text, random_starts, split, windows
 from .model import GPT, BigramLM, build_model
@@ -360,6 +360,8 @@ class _Run:
         if meta["vocab"] != self.splits.tokenizer.chars:
             raise CheckpointError(f"{self.state_path} was trained on text with another vocabulary than {self.cfg.data}")
         weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}
+        for name, original in tied_names(self.model.config).items():  # saved once: the same Parameter
+            weights[name] = weights[original]
         self.model.load_state_dict(weights)
         _restore_optimizer(self.optimizer, tensors)
         restored = self.streams.restore(tensors)

@@ -57,6 +57,14 @@ def test_an_interrupt_saves_the_state(tmp_path, tiny_text_file):
     assert quiet(cfg, resume=True).steps == 30
 
 
+def test_a_tied_lm_head_resumes(tmp_path, tiny_text_file):
+    cfg = tiny_config(tiny_text_file, tmp_path / "t.safetensors", max_iters=20, eval_interval=10, tied_lm_head=True,
+                      bias=False, lm_head_bias=False)  # fmt: skip
+    assert quiet(cfg, on_step=lambda event: event.step == 10).stopped
+    resumed = quiet(cfg, resume=True)
+    assert resumed.steps == 20 and resumed.model.lm_head.weight is resumed.model.tok_emb.weight
+
+
 def test_resume_without_a_saved_state(tmp_path, tiny_text_file):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         quiet(tiny_config(tiny_text_file, tmp_path / "m.safetensors"), resume=True)
