@@ -26,6 +26,7 @@ PAGES: dict[str, PageInfo] = {  # the slug is also the `page` query parameter of
     "attention": PageInfo("views/attention.py", "Attention", ":material/grid_on:", ""),
     "sharpness": PageInfo("views/sharpness.py", "Sharpness", ":material/filter_center_focus:", "sharpness"),
     "residual": PageInfo("views/residual.py", "Residual stream", ":material/stacked_line_chart:", "residual"),
+    "timeline": PageInfo("views/timeline.py", "Timeline", ":material/timeline:", "timeline"),
     "generate": PageInfo("views/generate.py", "Generate", ":material/edit_note:", "generate"),
     "train": PageInfo("views/train.py", "Train", ":material/model_training:", "train"),
     "ablations": PageInfo("views/ablations.py", "Ablations", ":material/content_cut:", "ablations"),

@@ -1,0 +1,79 @@
+"""The Timeline page: a model's training snapshots behind one slider."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+from nanogpt.train import train
+
+from .app_helpers import array, assert_clean, charts, heatmaps, texts
+
+STEPS = [0, 10, 30]
+
+
+@pytest.fixture(scope="module")
+def timeline_folder(tmp_path_factory, tiny_text_file, tiny_ckpt):
+    """A checkpoints folder with `tl` (snapshots at STEPS, best at the end) and `tiny` (no timeline)."""
+    folder = tmp_path_factory.mktemp("timeline-checkpoints")
+    cfg = tiny_config(tiny_text_file, folder / "tl.safetensors", max_iters=60, eval_interval=30, snapshot_steps=STEPS)
+    train(cfg, progress=False, log=lambda msg: None)
+    (folder / "tl.resume.safetensors").unlink()
+    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+    return folder
+
+
+def open_timeline(make_app, folder, **params):
+    at = make_app(folder, model="tl", **params).run()
+    return at.switch_page("views/timeline.py").run()
+
+
+def head_map(at) -> np.ndarray:
+    figure = next(f for f in charts(at) if f["layout"].get("title", {}).get("text", "").startswith("step "))
+    return array(heatmaps(figure)[0]["z"])
+
+
+def test_the_slider_runs_from_step_0_to_the_best_and_the_pattern_changes(make_app, timeline_folder):
+    at = open_timeline(make_app, timeline_folder)
+    assert_clean(at)
+    slider = at.select_slider(key="tl_step")
+    assert list(slider.options) == ["step 0", "step 10", "step 30", "step 60"] and slider.value == 0
+    untrained = head_map(at)
+    assert "step 0" in texts(at.metric) or at.metric[0].value.startswith("0")
+    assert len(at.code) == 1 and 190 <= len(at.code[0].value) <= 200  # what the model wrote then (edges trimmed)
+    at.select_slider(key="tl_step").set_value(60).run()
+    assert_clean(at)
+    trained = head_map(at)
+    assert untrained.shape == trained.shape and not np.allclose(untrained, trained, equal_nan=True)
+    assert "(best)" in at.metric[0].value
+    assert float(at.metric[1].value) < 3.0  # val loss fell from about ln(vocab)
+    assert at.query_params["tl_step"] == "60" and at.query_params["page"] == "timeline"
+
+
+def test_a_link_opens_the_same_step(make_app, timeline_folder):
+    at = open_timeline(make_app, timeline_folder, tl_step="10", layer="1", head="1")
+    assert_clean(at)
+    assert at.select_slider(key="tl_step").value == 10
+    assert "step 10 · layer 1 · head 1" in [f["layout"]["title"]["text"] for f in charts(at) if "title" in f["layout"]]
+
+
+def test_play_starts_from_the_beginning_and_pause_stops(make_app, timeline_folder):
+    at = open_timeline(make_app, timeline_folder, tl_step="60")
+    at.button(key="tl_play").click().run()
+    assert_clean(at)
+    assert at.session_state["_tl_playing"] and at.select_slider(key="tl_step").value == 0
+    assert at.button(key="tl_play").label == "Pause"
+    at.button(key="tl_play").click().run()
+    assert not at.session_state["_tl_playing"] and at.button(key="tl_play").label == "Play"
+
+
+def test_a_model_without_a_timeline_says_so(make_app, timeline_folder):
+    at = make_app(timeline_folder, model="tiny").run()
+    at = at.switch_page("views/timeline.py").run()
+    assert_clean(at)
+    assert "has no training timeline" in texts(at.info)
+    at.button(key="tl_open").click().run()
+    assert at.sidebar.selectbox(key="model").value == "tl"

@@ -1,0 +1,37 @@
+"""A model's training timeline for the pages: its frames (nanogpt.timeline) and what the model wrote
+at each, computed once per frame and shared by every session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nanogpt.generate import generate
+from nanogpt.timeline import Frame, timeline
+
+from .captures import load_model
+from .registry import ModelEntry, model_id
+
+SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 1  # as the Train page samples
+
+
+def frames(entry: ModelEntry) -> list[Frame]:
+    """The frames of a model's timeline, [] without one (a few file headers: cheap to read each run)."""
+    return timeline(entry.path)
+
+
+def frame_entry(entry: ModelEntry, frame: Frame) -> ModelEntry:
+    """A frame as a model the caches know: the checkpoint itself at its best step, else its snapshot."""
+    return entry if frame.is_best else ModelEntry(f"{entry.label} at step {frame.step}", frame.path, "timeline")
+
+
+@st.cache_data(max_entries=64, show_spinner="Sampling what the model wrote then…")
+def sample(frame_id: str) -> str:
+    """SAMPLE_CHARS characters the model writes after a newline (temperature 0.8, seed 1)."""
+    ckpt = load_model(frame_id)
+    start = [ckpt.tokenizer.stoi.get("\n", 0)]
+    ids = generate(ckpt.model, start, SAMPLE_CHARS, SAMPLE_TEMPERATURE, seed=SAMPLE_SEED)
+    return ckpt.tokenizer.decode(ids[1:])
+
+
+def frame_id(entry: ModelEntry, frame: Frame) -> str:
+    return model_id(frame_entry(entry, frame))

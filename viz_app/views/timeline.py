@@ -1,0 +1,144 @@
+"""Timeline: the model at the steps its training saved, one slider away. Watch a head's pattern form,
+the layers x heads grid sharpen and the tags appear, with the val loss and what it wrote then."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nanogpt.metrics import TAG_MEANINGS
+from viz_app import page, url_state
+from viz_app.backend import captures, registry, timelines
+from viz_app.figures import attention as attention_figs
+from viz_app.figures import sharpness as sharpness_figs
+from viz_app.figures import timeline as figs
+
+PLAY_EVERY_S = 1.5  # one step of the timeline per tick while playing: time to look at each
+PLAYING = "_tl_playing"
+_TICKED = "_tl_ticked"  # False on a full page run, True once the fragment ran: its next runs are timer ticks
+
+
+def _no_timeline(ctx: page.PageContext) -> None:
+    st.info(
+        f"**{ctx.entry.label}** has no training timeline: it was saved without snapshots of its training. "
+        "The shipped shakespeare-small has one; a model trained on the Train page shows attention forming there.",
+        icon=":material/timeline:",
+    )
+    shipped = next((e for e in registry.shipped_models() if timelines.frames(e)), None)
+    if shipped is not None and st.button(f"Show {shipped.label}'s timeline", key="tl_open", type="primary"):
+        page.select_model(shipped.label)
+        st.rerun()
+
+
+def _step_picker(steps: list[int]) -> int:
+    """The slider over the saved steps, Play / Pause, and the step shown."""
+    ss = st.session_state
+    url_state.clamp_choice("tl_step", steps)
+    playing = bool(ss.get(PLAYING))
+    row = page.controls_row()
+    with row:
+        if st.button("Pause" if playing else "Play", key="tl_play", icon=":material/pause:" if playing else
+                     ":material/play_arrow:", help="Step through training, one saved step at a time."):  # fmt: skip
+            ss[PLAYING] = not playing
+            if ss[PLAYING] and ss["tl_step"] == steps[-1]:
+                ss["tl_step"] = steps[0]  # play from the start
+            st.rerun()  # the whole page: the fragment's timer starts (or stops) with the next full run
+    st.select_slider(
+        "Training step",
+        steps,
+        key="tl_step",
+        format_func=lambda s: f"step {s:,}",
+        help="The model as it was at each step its training saved (the last one is the best, the checkpoint).",
+    )
+    return ss["tl_step"]
+
+
+def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int) -> None:
+    frame = next(f for f in frames if f.step == step)
+    frame_id = timelines.frame_id(ctx.entry, frame)
+    scale = ctx.config.attn_scale  # the model's own: the timeline is about training, not the switch
+    data = captures.attention_data(frame_id, ctx.prompt.ids, scale)
+    sharp = captures.sharpness(frame_id, ctx.prompt.ids, scale)
+    style = page.figure_style()
+    m = st.columns(3)
+    m[0].metric("Step", f"{step:,}" + (" (best)" if frame.is_best else ""))
+    first = frames[0].val_loss
+    if frame.val_loss is not None:
+        delta = None if first is None or step == frames[0].step else f"{frame.val_loss - first:+.3f} since step 0"
+        m[1].metric("val loss (estimate)", f"{frame.val_loss:.3f}", delta=delta, delta_color="inverse")
+    tagged = sum(1 for layer_tags in sharp.tags for tags in layer_tags if tags and tags != ["uniform"])
+    m[2].metric("Heads with a clear job", f"{tagged} of {len(sharp.tags) * len(sharp.tags[0])}")
+    left, right = st.columns([3, 2])
+    with left:
+        page.chart(
+            attention_figs.head_heatmap(
+                data.patterns[layer, head],
+                ctx.prompt.text,
+                title=f"step {step} · layer {layer} · head {head}",
+                height=500,
+                style=style,
+            ),
+            name=f"timeline-step{step}-L{layer}H{head}",
+        )
+    with right:
+        page.chart(
+            sharpness_figs.head_grid(
+                sharp.mean_max_weight,
+                title="mean max weight (1 = one-hot)",
+                tags=sharp.tags,
+                highlight=(layer, head),
+                style=style,
+            ),
+            name=f"timeline-step{step}-max-weight",
+        )
+        chosen = sharp.tags[layer][head]
+        st.caption(
+            f"Layer {layer}, head {head} at step {step}: "
+            + ("; ".join(f"**{t}**: {TAG_MEANINGS.get(t, t)}" for t in chosen) if chosen else "no clear job yet")
+            + ". Tags in the grid name what a head mostly attends to on this prompt."
+        )
+    st.markdown(f"**What the model wrote at step {step}** (200 characters after a newline, temperature 0.8, seed 1)")
+    st.code(timelines.sample(frame_id), language=None, wrap_lines=True)
+
+
+def render() -> None:
+    st.header("Timeline")
+    st.caption(
+        "The same prompt through the model at the steps its training saved. At step 0 every head spreads its "
+        "attention almost evenly; press Play and watch heads find a job and the softmax sharpen as the loss falls."
+    )
+    ctx = page.page_context(needs_attention=True)
+    if ctx is None:
+        return
+    frames = timelines.frames(ctx.entry)
+    if len(frames) < 2:
+        _no_timeline(ctx)
+        return
+    steps = [f.step for f in frames]
+    url_state.page_state({"tl_step": steps[0]}, options={"tl_step": steps})
+    layer, head, _ = page.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
+    playing = bool(st.session_state.get(PLAYING))
+
+    st.session_state[_TICKED] = False
+
+    def body():
+        ss = st.session_state
+        if playing and ss.get(PLAYING) and ss.get(_TICKED):  # a tick of the timer, not the page's own run
+            at = steps.index(ss.get("tl_step", steps[0]))
+            if at + 1 < len(steps):
+                ss["tl_step"] = steps[at + 1]
+            else:
+                ss[PLAYING] = False  # the end of training: stop there, and stop the timer with a full run
+                st.rerun()
+        ss[_TICKED] = True
+        step = _step_picker(steps)
+        page.chart(
+            figs.loss_by_step(steps, [f.val_loss for f in frames], step, style=page.figure_style()),
+            name="timeline-val-loss",
+        )
+        _frame(ctx, frames, step, layer, head)
+
+    # a fragment's own reruns happen outside the page's guard: give them theirs
+    st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()
+
+
+page.guard(render)
