@@ -61,6 +61,18 @@ def test_the_small_model_writes_shakespeare_shaped_text():
     assert sum(w in common for w in words) >= 8
 
 
+def test_the_small_model_ships_its_timeline_from_step_0_to_the_best():
+    from nanogpt.timeline import timeline, timeline_dir
+
+    path = CHECKPOINTS / "shakespeare-small.safetensors"
+    frames = timeline(path)
+    assert len(frames) >= 5 and frames[0].step == 0 and frames[-1].is_best and frames[-1].path == str(path)
+    assert frames[-1].step == load_checkpoint(path).meta["best_step"]
+    losses = [f.val_loss for f in frames]
+    assert losses == sorted(losses, reverse=True) and losses[0] > 4.0 > 1.6 > losses[-1]  # ln(65) down to trained
+    assert sum(f.stat().st_size for f in timeline_dir(path).iterdir()) <= 25 * 2**20
+
+
 def test_the_readme_table_quotes_what_eval_recorded():
     readme = (CHECKPOINTS.parent / "README.md").read_text(encoding="utf-8")
     for path in SHIPPED:
