@@ -9,6 +9,7 @@ import pytest
 
 from viz_app.backend.ablation_results import curve, describe_diff, format_lines
 from viz_app.figures.ablations import REFERENCE_COLOUR, loss_curves, val_loss_bars, variant_colours
+from viz_app.figures.kit import DEFAULT_STYLE
 from viz_app.lesson_steps import PAGE_PATHS, STEPS, Link
 
 RUNS = {
@@ -47,7 +48,7 @@ def test_val_loss_bars_mark_the_reference_and_the_chosen_variant():
     bar = fig.data[0]
     assert list(bar.y) == ["full", "bigram", "no-ffn"]
     assert list(bar.text) == ["reference", "+0.500", ""]
-    assert list(bar.marker.color) == [0, 1, 0]
+    assert list(bar.marker.color) == [DEFAULT_STYLE.plain, DEFAULT_STYLE.accent, DEFAULT_STYLE.plain]
     assert fig.layout.shapes[0].x0 == 2.0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,8 @@ def test_score_parts_and_softmax_row():
     scores = rng.normal(size=10)
     weights = np.exp(scores) / np.exp(scores).sum()
     row = attention_figs.softmax_row(scores, weights, CHARS, picked=4)
-    assert list(np.asarray(row.data[0].marker.color)) == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    accent, plain = kit.DEFAULT_STYLE.accent, kit.DEFAULT_STYLE.plain
+    assert list(row.data[0].marker.color) == [accent if i == 4 else plain for i in range(10)]  # strings, not numbers
     assert row.data[1].yaxis == "y2" and row.data[0].x[4] == "t @4"
 
 
@@ -134,7 +136,8 @@ def test_head_grid_writes_values_and_tags_in_cells():
     tags = [[["previous-token"], ["uniform"]], [[], ["first-token"]]]
     fig = sharpness_figs.head_grid(values, title="entropy", tags=tags, highlight=(1, 0))
     text = fig.data[0].text
-    assert text[0][0] == "0.20<br>prev" and text[1][1] == "0.10<br>sink" and text[1][0] == "0.50"
+    assert text[0][0].startswith("0.20<br>") and text[0][0].endswith(">prev</span>") and text[1][0] == "0.50"
+    assert ">sink</span>" in text[1][1]
     assert fig.layout.shapes[0].x0 == -0.5 and fig.layout.shapes[0].y0 == 0.5
 
 
@@ -190,3 +193,51 @@ def test_ticks_sit_just_off_the_categories_so_hover_keeps_the_position():
     ticks = attention_figs.head_heatmap(causal_patterns(32, 32), CHARS).layout.xaxis.tickvals
     assert all(0 < t - round(t) < 0.1 for t in ticks)
     assert all(t - round(t) > 32 / 1e4 for t in ticks)  # beyond Plotly's matching tolerance
+
+
+def test_no_colour_streamlit_would_swap_and_no_bar_coloured_by_numbers():
+    """Streamlit's browser code replaces "#000001" ... "#000040" anywhere in a figure (Magma's darkest
+    colour turned pink), and plotly.js warns for every bar coloured by numbers: check every figure."""
+    patterns = causal_patterns(2, 3, 12, 12)
+    chars = CHARS[:12]
+    for style in (kit.DEFAULT_STYLE, kit.PRESENTER_STYLE):
+        figures = [
+            attention_figs.head_heatmap(patterns[0, 0], chars, clickable=True, style=style),
+            attention_figs.head_heatmap(np.log(patterns[0, 0] + 1e-9), chars, kind="scores", style=style),
+            attention_figs.layer_heatmaps(patterns[0], chars, layer=0, style=style),
+            attention_figs.model_grid(patterns, chars, selected=(1, 2), clickable=True, style=style),
+            attention_figs.softmax_row(np.arange(5.0), np.ones(5) / 5, chars, picked=2, style=style),
+            sharpness_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", scale="Magma", style=style),
+            sharpness_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", scale="Inferno", style=style),
+            sharpness_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", style=style),
+            residual_figs.position_heatmap(["a", "b"], np.ones((2, 12)), chars, title="t", style=style),
+            residual_figs.mean_bars(["L0 attn", "L0 mlp"], np.ones((2, 12)), title="t", style=style),
+        ]
+        for fig in figures:
+            spec = fig.to_json()
+            assert not re.search(r"#0000[0-4][0-9]", spec, re.IGNORECASE), fig.layout.title.text
+            for trace in fig.data:
+                colour = getattr(getattr(trace, "marker", None), "color", None)
+                if trace.type == "bar" and colour is not None and not isinstance(colour, str):
+                    assert all(isinstance(c, str) for c in colour)
+    assert kit.colorscale("Magma")[0] == [0.0, "rgb(0, 0, 4)"]  # the same colour, written so it survives
+
+
+def test_the_model_grid_outlines_the_chosen_head_and_each_tile_can_be_clicked():
+    patterns = causal_patterns(2, 3, 8, 8)
+    fig = attention_figs.model_grid(patterns, CHARS[:8], selected=(1, 2), clickable=True)
+    heatmap, targets = fig.data
+    assert [tuple(c) for c in targets.customdata] == [(layer, head) for layer in range(2) for head in range(3)]
+    tile = 8 + 1  # side plus a blank cell
+    assert list(targets.x[:3]) == [heatmap.x[h * tile + 4] for h in range(3)]  # each tile's middle
+    (box,) = fig.layout.shapes
+    assert (box.x0, box.x1, box.y0, box.y1) == (2 * tile - 0.5, 2 * tile + 7.5, tile - 0.5, tile + 7.5)
+    assert len(attention_figs.model_grid(patterns, CHARS[:8]).data) == 1  # not clickable unless asked
+
+
+def test_the_head_grid_can_be_clicked_and_outlines_the_chosen_head():
+    fig = sharpness_figs.head_grid(np.zeros((2, 3)), title="t", highlight=(0, 1), clickable=True)
+    targets = fig.data[1]
+    assert [tuple(c[:2]) for c in targets.customdata] == [(layer, head) for layer in range(2) for head in range(3)]
+    (box,) = fig.layout.shapes
+    assert (box.x0, box.y0) == (0.5, -0.5)

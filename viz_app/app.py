@@ -20,8 +20,12 @@ HERE = Path(__file__).resolve().parent
 
 
 def run() -> None:
-    st.set_page_config(page_title="Attention lab", page_icon=":material/science:", layout="wide")
     wanted_slug = url_state.start_run()
+    # presenter mode folds the sidebar away: the room goes to the figures
+    sidebar_state = "collapsed" if page.presenter() else "auto"
+    st.set_page_config(
+        page_title="Attention lab", page_icon=":material/science:", layout="wide", initial_sidebar_state=sidebar_state
+    )
     pages = {
         slug: st.Page(HERE / info.file, title=info.title, icon=info.icon, url_path=info.url_path or None,
                       default=info.default)

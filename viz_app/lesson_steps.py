@@ -22,6 +22,7 @@ class Link:
     page: str  # a slug of PAGE_PATHS
     label: str
     params: dict[str, str] = field(default_factory=dict)  # url_state.py's URL keys: layer, head, scale, view
+    focused_head: bool = False  # the Lesson page adds the model's most focused layer and head (not 0, 0: often uniform)
 
     @property
     def script(self) -> str:
@@ -46,6 +47,8 @@ class Step:
     links: tuple[Link, ...]
     extra_variants: tuple[str, ...] = ()  # related variants worth a number too
     note: str = ""  # how the number here is measured, when that needs saying
+    with_what: str = ""  # what the with_variant model is, where its name could be misread
+    lecture_what: str = ""  # what the lecture's model at this step is, likewise
 
     @property
     def ablation_link(self) -> Link | None:
@@ -69,7 +72,7 @@ class Step:
         return f"{VIDEO}&t={self.video_seconds}s"
 
 
-ONE_HEAD = {"view": "head", "layer": "0", "head": "0", "scale": "head_size"}
+ONE_HEAD = {"view": "head", "scale": "head_size"}
 
 STEPS: tuple[Step, ...] = (
     Step(
@@ -84,7 +87,7 @@ STEPS: tuple[Step, ...] = (
         with_variant="bigram",
         without_variant=None,
         lecture_loss="about 2.5",
-        links=(Link("attention", "A trained head looks much further back than one character", ONE_HEAD),),
+        links=(Link("attention", "A trained head looks much further back than one character", ONE_HEAD, True),),
         note="Its sample has plausible letter pairs, but words rarely hold together: one character of memory is "
         "not enough to spell.",
     ),
@@ -104,9 +107,13 @@ STEPS: tuple[Step, ...] = (
         without_variant="bigram",
         extra_variants=("no-pos-emb",),
         lecture_loss="2.4",
-        links=(Link("attention", "One head's weights: each row is a softmax over the past", ONE_HEAD),),
-        note="Measured as the finished model with a single head as wide as the model (`single-head`), against the "
-        "bigram table: the ablation removes pieces from the final model, it does not rebuild the lecture in order.",
+        links=(Link("attention", "One head's weights: each row is a softmax over the past", ONE_HEAD, True),),
+        note="Not like for like: `single-head` is the finished model (6 layers, feed-forward, residuals, LayerNorm) "
+        "with one head as wide as the model in each layer, against the bigram table; the lecture's 2.4 is one head "
+        "alone on the embeddings. The ablation removes pieces from the final model, it does not rebuild the "
+        "lecture in order.",
+        with_what="the whole 6-layer model, 1 wide head per layer",
+        lecture_what="1 head alone on the embeddings",
     ),
     Step(
         key="scale",

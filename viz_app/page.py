@@ -26,16 +26,20 @@ log = logging.getLogger("viz_app")
 
 FIGURE_FORMATS = ("png", "svg")  # what the modebar's camera button saves, in the browser (no server dependency)
 PRESENTER_CSS = """<style>
-/* presenter mode: bigger text for the back row, less chrome */
-html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
-[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p { font-size: 1.15rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.6rem !important; }
-h1 { font-size: 2.8rem !important; } h2 { font-size: 2.1rem !important; } h3 { font-size: 1.7rem !important; }
-[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
-footer, #MainMenu { display: none !important; }
-.block-container { padding-top: 1.2rem !important; }
+/* presenter mode makes the data bigger for the back row, not the chrome: figures are drawn in
+   PRESENTER_STYLE (their tick labels too, see chart), metric numbers and the generated text grow,
+   labels, captions and buttons keep their size so every control still fits at 1280 x 720 */
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 3rem !important; line-height: 1.2; }
+[data-testid="stToolbar"], [data-testid="stDecoration"], footer, #MainMenu { display: none !important; }
+/* the header stays (its button opens the sidebar again): the title starts below it */
+.block-container { padding-top: 4.25rem !important; padding-left: 2rem !important; padding-right: 2rem !important; }
 </style>"""
+
+
+FOLD_SIDEBAR_JS = """<script>
+document.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+</script>"""
+_PRESENTING = "_presenting"  # presenter mode was on in the last run
 
 
 def presenter() -> bool:
@@ -48,12 +52,22 @@ def figure_style() -> FigureStyle:
 
 
 def apply_presenter_css() -> None:
-    if presenter():
+    """Presenter mode's style; the moment it is switched on, also fold the sidebar away.
+
+    app.py asks for a collapsed sidebar (set_page_config), but Streamlit keeps a sidebar the user
+    opened or closed by hand as they left it, and to reach the toggle they opened it: so click its
+    collapse button once, in the browser."""
+    on = presenter()
+    if on:
         st.html(PRESENTER_CSS)
+        if not st.session_state.get(_PRESENTING):
+            st.html(FOLD_SIDEBAR_JS, unsafe_allow_javascript=True)
+    st.session_state[_PRESENTING] = on
 
 
-def plotly_config(name: str = "attention-lab") -> dict:
-    """The modebar: its camera button saves the figure as PNG or SVG (the sidebar's choice), in the browser."""
+def plotly_config(name: str) -> dict:
+    """The modebar: its camera button saves the figure as PNG or SVG (the sidebar's choice), in the
+    browser, as `name` (e.g. attention-head-L1H2-none.png)."""
     fmt = st.session_state.get("fig_format", "png")
     fmt = fmt if fmt in FIGURE_FORMATS else "png"
     return {
@@ -136,27 +150,32 @@ def page_context(*, needs_attention: bool = False) -> PageContext | None:
     return PageContext(entry, model_id, ckpt, prompt)
 
 
-def layer_head_picker(n_layer: int, n_head: int, *, keys: tuple[str, str] = ("layer", "head"), rest: float = 6):
-    """Layer and head as two rows of buttons side by side; returns (layer, head, the column left over).
+def controls_row():
+    """A row of controls that wraps onto a new line where the page is too narrow: columns of fixed
+    shares would clip a row of buttons instead (at 1280 x 720 they did)."""
+    return st.container(horizontal=True, gap="medium")
 
-    keys: the session-state keys (the shared view's, or a page's own); rest: the leftover column's width.
+
+def layer_head_picker(n_layer: int, n_head: int, *, keys: tuple[str, str] = ("layer", "head")):
+    """Layer and head as two rows of buttons side by side; returns (layer, head, the row), so a
+    page can put more controls on the same row.
+
+    keys: the session-state keys (the shared view's, or a page's own).
     """
     url_state.clamp_choice(keys[0], range(n_layer))
     url_state.clamp_choice(keys[1], range(n_head))
-    # widths follow the number of buttons, so six layers and six heads fit without clipping
-    cols = st.columns([choice_width(n_layer), choice_width(n_head), rest])
-    with cols[0]:
+    row = controls_row()
+    with row:
         layer = choice("Layer", list(range(n_layer)), key=keys[0])
-    with cols[1]:
         head = choice("Head", list(range(n_head)), key=keys[1])
-    return layer, head, cols[2]
+    return layer, head, row
 
 
 def model_controls(ckpt: Checkpoint) -> tuple[int, int, str]:
     """Layer, head and the scale switch in one row: what every attention view is about."""
     cfg = ckpt.model.config
-    layer, head, rest = layer_head_picker(cfg.n_layer, cfg.n_head, rest=10)
-    with rest:
+    layer, head, row = layer_head_picker(cfg.n_layer, cfg.n_head)
+    with row, st.container(width="content"):
         scale = scale_switch(ckpt)
     return layer, head, scale
 
@@ -168,13 +187,8 @@ def choice(label: str, options, *, key: str, **kwargs):
     """One of a few options as a row of buttons that cannot be left empty (a compact radio)."""
     options = list(options)
     if len(options) > MAX_BUTTONS:
-        return st.selectbox(label, options, key=key, **kwargs)
+        return st.selectbox(label, options, key=key, width=180, **kwargs)
     return st.segmented_control(label, options, key=key, selection_mode="single", required=True, **kwargs)
-
-
-def choice_width(n_options: int) -> float:
-    """Relative column width for a choice of n options (buttons are about 40 px each)."""
-    return n_options + 0.5 if n_options <= MAX_BUTTONS else 4
 
 
 def scale_label(setting: str, ckpt: Checkpoint) -> str:
@@ -241,9 +255,56 @@ def _upload_id(upload) -> str:
     return "+".join(f.file_id for f in upload) if isinstance(upload, list) else upload.file_id
 
 
-def chart(fig, *, name: str | None = None, **kwargs):
-    """Draw a figure with the export-ready modebar; in presenter mode, figures built without the
-    presenter style still get its text size."""
+def chart(fig, *, name: str, **kwargs):
+    """Draw a figure with the export-ready modebar; `name` is what its download is called: the page,
+    the view, and the layer, head and scale it shows. In presenter mode, figures built without the
+    presenter style still get its text size.
+
+    Without Streamlit's chart theme (theme=None): the theme sets tick labels to 12 px whatever the
+    figure says, so presenter mode could not make them bigger; kit.figure sets the look instead."""
     if presenter() and (fig.layout.font.size or 0) < PRESENTER_STYLE.font_size:
         fig.update_layout(font=dict(size=PRESENTER_STYLE.font_size))
-    return st.plotly_chart(fig, config=plotly_config(name or "attention-lab"), **kwargs)
+    return st.plotly_chart(fig, config=plotly_config(name), theme=None, **kwargs)
+
+
+_MODEL_PICK = "_model_pick"  # select_model's label, for the sidebar's picker to take
+
+
+def select_model(label: str) -> None:
+    """Show this model on every page from the next full run (then st.switch_page or st.rerun).
+
+    The sidebar's picker takes it before it is drawn (take_model_pick). Setting the picker's key
+    from a fragment or a callback is not enough: the browser still holds the picker's old value and
+    sends it back on the next run ("Look at it" once did nothing)."""
+    st.session_state[_MODEL_PICK] = label
+
+
+def take_model_pick() -> None:
+    """The sidebar calls this just before drawing the model picker."""
+    label = st.session_state.pop(_MODEL_PICK, None)
+    if label is not None:
+        st.session_state["model"] = label
+
+
+def selected_point(chart_key: str) -> dict | None:
+    """In a chart's on_select callback: the point the click selected (None when it cleared the selection).
+
+    Clicks are taken in callbacks, which run before the page: the pickers drawn above a chart can
+    then still be set, and each click is taken once."""
+    state = st.session_state.get(chart_key) or {}
+    points = (state.get("selection") or {}).get("points") or []
+    return points[0] if points else None
+
+
+def pick_head_on_click(chart_key: str, **also):
+    """An on_select callback for a figure whose click targets carry (layer, head) as customdata:
+    the clicked head becomes the shared layer and head, and each key of `also` takes its value
+    (e.g. view="head" to open it)."""
+
+    def take() -> None:
+        data = (selected_point(chart_key) or {}).get("customdata")
+        if isinstance(data, (list, tuple)) and len(data) >= 2:
+            st.session_state["layer"], st.session_state["head"] = int(data[0]), int(data[1])
+            st.session_state.update(also)
+
+    return take

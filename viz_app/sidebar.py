@@ -92,6 +92,39 @@ def _facts(entry: registry.ModelEntry) -> None:
     st.caption("  \n".join(lines))
 
 
+def _missing_model(labels: list[str]) -> None:
+    """A link that names a model this session does not have (trained or uploaded in another session,
+    or before a refresh) opens the default: say so, never swap it silently."""
+    asked = url_state.opened_with().get("model")
+    if asked and asked not in labels and st.session_state.get("model") == labels[0]:
+        st.warning(
+            f"The link asked for **{asked}**, which this session does not have: a model trained or uploaded in "
+            "the browser lives in that browser session only, and a refresh or a new tab starts a new one. "
+            f"Showing **{labels[0]}** instead. To keep a trained model, download it and upload it here again.",
+            icon=":material/report:",
+        )
+
+
+def _session_only(entry: registry.ModelEntry) -> None:
+    """A model trained or uploaded here lives in this browser session only: say so, and offer the
+    trained file before a refresh loses it."""
+    if entry.source not in ("trained", "uploaded"):
+        return
+    st.caption("In this browser session only: a refresh or a new tab starts without it.")
+    if entry.source == "trained":
+        path = Path(entry.path)
+        st.download_button(
+            "Download it",
+            data=lambda: path.read_bytes(),
+            file_name=path.name,
+            mime="application/octet-stream",
+            key="model_download",
+            on_click="ignore",
+            icon=":material/download:",
+            help="A .safetensors file: upload it again in the sidebar, or `python -m nanogpt sample --ckpt FILE`.",
+        )
+
+
 def render() -> None:
     """Draw the sidebar; the chosen model's label ends up in st.session_state['model']."""
     with st.sidebar:
@@ -116,9 +149,13 @@ def render() -> None:
                 st.session_state.pop("model", None)
             else:
                 labels = [e.label for e in entries]
+                page.take_model_pick()  # e.g. the Train page's "Look at it"
                 url_state.clamp_choice("model", labels, default=labels[0])
+                _missing_model(labels)
                 label = st.selectbox("Model", labels, key="model")
-                _facts(next(e for e in entries if e.label == label))
+                entry = next(e for e in entries if e.label == label)
+                _facts(entry)
+                _session_only(entry)
         st.text_area(
             "Prompt",
             key="prompt",

@@ -30,6 +30,7 @@ _URL_READ = "_url_read"
 _URL_FIRST = "_url_first"  # the query parameters the session was opened with
 _URL_TAKEN = "_url_taken"  # page keys already read from them (each once)
 _PAGE_KEYS = "_url_page_keys"  # this run's page-specific URL keys -> their defaults
+_OFFERED = "_choice_options"  # clamp_choice: key -> the options its widget offered last
 TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 
 
@@ -123,10 +124,22 @@ def _url_value(value) -> str:
 
 
 def clamp_choice(key: str, options, default=None) -> None:
-    """Keep a stored choice inside the options a widget is about to offer (e.g. after a model change)."""
+    """Keep a stored choice inside the options a widget is about to offer (e.g. after a model change).
+
+    When the options differ from the last run's, the value is assigned again even if it is still
+    one of them: the browser draws a widget with new options as a new widget, which starts at its
+    first option unless told otherwise, while the session would keep the old value (a slider
+    showing one character and the page explaining another)."""
     options = list(options)
-    if options and st.session_state.get(key) not in options:
-        st.session_state[key] = default if default in options else options[0]
+    if not options:
+        return
+    ss = st.session_state
+    offered = ss.setdefault(_OFFERED, {})
+    if ss.get(key) not in options:
+        ss[key] = default if default in options else options[0]
+    elif offered.get(key) != options:
+        ss[key] = ss[key]
+    offered[key] = options
 
 
 def write_url(page_slug: str) -> None:

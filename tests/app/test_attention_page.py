@@ -41,7 +41,8 @@ def test_switching_the_scale_changes_the_entropy_shown(make_app):
 
 def test_the_side_by_side_compares_the_same_head_under_another_scale(make_app):
     at = make_app(scale="n_embd").run()
-    assert at.radio(key="compare_scale").value == "head_size"  # the trained setting, the other side
+    assert at.segmented_control(key="compare_scale").value == "head_size"  # the trained setting, the other side
+    assert at.segmented_control(key="compare_where").value == "layer"  # this layer only, by default
     labels = [m.label for m in at.metric]
     assert any("1/√n_embd" in label for label in labels) and any("1/√head_size" in label for label in labels)
     titles = [fig["layout"].get("title", {}).get("text", "") for fig in charts(at)]

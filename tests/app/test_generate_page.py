@@ -10,6 +10,7 @@ import torch
 
 from nanogpt.__main__ import main as cli
 from nanogpt.checkpoint import load_checkpoint
+from viz_app.figures.kit import DEFAULT_STYLE
 
 from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
 
@@ -57,7 +58,7 @@ def test_opens_with_the_prompt_and_no_steps(make_app):
 
 
 def test_next_adds_a_character_and_redraws_the_distribution_and_attention(make_app):
-    at = open_generate(make_app)
+    at = open_generate(make_app, gen_all_chars="1")
     at.button(key="gen_next").click().run()
     assert_clean(at)
     run = run_of(at)
@@ -68,10 +69,14 @@ def test_next_adds_a_character_and_redraws_the_distribution_and_attention(make_a
     raw, sampled = (array(t["y"]) for t in dist["data"])
     vocab = len(first.probs)
     assert len(raw) == len(sampled) == vocab
+    order = np.argsort(-first.probs_raw, kind="stable")  # the most likely first
+    assert np.array_equal(raw, first.probs_raw[order]) and np.array_equal(sampled, first.probs[order])
     assert np.isclose(raw.sum(), 1, atol=1e-4) and np.isclose(sampled.sum(), 1, atol=1e-4)
+    rank = int(np.flatnonzero(order == first.token)[0])
     assert "sampled" in dist["layout"]["annotations"][0]["text"]
-    assert dist["layout"]["annotations"][0]["x"] == first.token  # the sampled character is marked
-    assert array(dist["data"][1]["marker"]["color"]).tolist() == [int(i == first.token) for i in range(vocab)]
+    assert dist["layout"]["annotations"][0]["x"] == rank  # the sampled character is marked
+    colours = list(dist["data"][1]["marker"]["color"])
+    assert [c == DEFAULT_STYLE.accent for c in colours] == [i == rank for i in range(vocab)]
     rows = heatmaps(attention_rows(at))[0]
     z = array(rows["z"])
     assert z.shape == (4, len(PROMPT))  # 2 layers x 2 heads, one row each, over the 28 characters read
@@ -87,7 +92,7 @@ def test_next_adds_a_character_and_redraws_the_distribution_and_attention(make_a
 
 
 def test_the_timeline_replays_an_earlier_step_exactly(make_app):
-    at = open_generate(make_app, gen_count="6")
+    at = open_generate(make_app, gen_count="6", gen_all_chars="1")
     at.button(key="gen_many").click().run()
     assert_clean(at)
     run = run_of(at)
@@ -99,7 +104,8 @@ def test_the_timeline_replays_an_earlier_step_exactly(make_app):
     assert len(run_of(at).steps) == 6  # replaying samples nothing new
     step = run.steps[1]
     raw, sampled = (array(t["y"]) for t in distribution(at)["data"])
-    assert np.array_equal(raw, step.probs_raw) and np.array_equal(sampled, step.probs)  # stored, not recomputed
+    order = np.argsort(-step.probs_raw, kind="stable")
+    assert np.array_equal(raw, step.probs_raw[order]) and np.array_equal(sampled, step.probs[order])  # as stored
     assert "step 2" in distribution(at)["layout"]["title"]["text"]
     assert shown_text(at) == PROMPT + run.steps[0].char + run.steps[1].char
     assert new_char(at) == step.char
@@ -171,7 +177,7 @@ def test_teacher_forcing_gives_the_probability_of_every_true_next_character(make
     loss = array(figure["data"][1]["y"])
     assert len(p_true) == 32  # block_size + 1 characters: 32 predictions
     assert np.allclose(loss, -np.log(p_true), atol=1e-4)
-    surprising = array(figure["data"][0]["marker"]["color"]).astype(bool)
+    surprising = np.array(figure["data"][0]["marker"]["color"]) == DEFAULT_STYLE.accent
     assert np.array_equal(surprising, p_true < 0.05)
 
     # the same numbers from the model itself, for my own passage

@@ -57,7 +57,9 @@ def test_numbers_and_samples_come_from_the_results(make_app, results_dir):  # no
     assert scale_on.delta == f"{results['full']['val_loss'] - results['no-scale']['val_loss']:+.3f}"
     # variants the file lacks are said to be missing, not invented
     assert metric(at, "without it · `no-ffn`").value == "n/a"
-    assert metric(at, "with it · `single-head`").value == "n/a"
+    # a whole 6-layer model with one head per layer is not the lecture's lone head: the labels say so
+    assert metric(at, "with it · `single-head`: the whole 6-layer model, 1 wide head per layer").value == "n/a"
+    assert metric(at, "in the lecture: 1 head alone on the embeddings").value == "2.4"
     notes = texts(at.caption)
     assert "Not available: `single-head`" in notes and "`no-ffn` is not in these ablation results" in notes
     samples = [block.value for block in at.code]
@@ -79,6 +81,10 @@ def test_links_carry_the_views_query_params(make_app, results_dir):  # noqa: F81
     path, query = found["The line of code behind `no-ffn`, and its loss curve"]
     assert path == "./ablations" and query["page"] == "ablations" and query["ablation_variant"] == "no-ffn"
     assert found["What attention and the MLP each write into the residual stream"][0] == "./residual"
+    # "one head" opens the model's most focused head on the prompt, not layer 0 head 0
+    (label,) = [k for k in found if k.startswith("One head's weights: each row is a softmax over the past")]
+    query = found[label][1]
+    assert "most focused head" in label and f"layer {query['layer']} · head {query['head']}" in label
 
 
 def test_the_links_open_the_view_they_promise(make_app, results_dir):  # noqa: F811

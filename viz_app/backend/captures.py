@@ -132,11 +132,13 @@ def _stack(cache: Cache, suffix: str) -> np.ndarray:
 
 # ~24 MB an entry at T=256 on the lecture model (two (6, 6, 256, 256) float32 arrays, plus q and k)
 @st.cache_data(max_entries=16, show_spinner="Running the model on the prompt…")
-def attention_data(model_id: str, ids: tuple[int, ...], scale: str) -> AttentionData:
+def attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None = None) -> AttentionData:
+    """Every head under a scale setting: in every layer, or in `layer` only (the others as trained)."""
     ckpt = load_model(model_id)
     cfg = ckpt.model.config
     idx = torch.tensor([ids], dtype=torch.long)
-    _, cache = run_with_cache(ckpt.model, idx, ATTENTION_HOOKS, attn_scale=scale)
+    attn_scale = scale if layer is None else {layer: scale}
+    _, cache = run_with_cache(ckpt.model, idx, ATTENTION_HOOKS, attn_scale=attn_scale)
     return AttentionData(
         scale=scale,
         scale_value=scale_value(scale, cfg.n_embd, cfg.head_size),
@@ -148,10 +150,10 @@ def attention_data(model_id: str, ids: tuple[int, ...], scale: str) -> Attention
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def sharpness(model_id: str, ids: tuple[int, ...], scale: str) -> Sharpness:
-    data = attention_data(model_id, ids, scale)
+def sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None = None) -> Sharpness:
+    data = attention_data(model_id, ids, scale, layer)
     pats = torch.from_numpy(data.patterns)  # (L, H, T, T)
-    summary = metrics.head_summary(pats)
+    summary = metrics.head_summary(pats, chars=load_model(model_id).tokenizer.decode(ids))
     n_layer, n_head = pats.shape[:2]
     tags = [[[] for _ in range(n_head)] for _ in range(n_layer)]
     for row in summary:
@@ -170,6 +172,18 @@ def sharpness(model_id: str, ids: tuple[int, ...], scale: str) -> Sharpness:
         tags=tags,
         summary=summary,
     )
+
+
+def focused_head(sharp: Sharpness) -> tuple[int, int]:
+    """The head with the lowest mean normalised entropy, first-token sinks aside: the one to show as
+    "a head". Layer 0 head 0 of a trained model is often nearly uniform."""
+    entropy = np.where(
+        [[("first-token" in tags) for tags in row] for row in sharp.tags], np.inf, sharp.mean_normalized_entropy
+    )
+    if not np.isfinite(entropy).any():
+        entropy = sharp.mean_normalized_entropy
+    layer, head = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
+    return int(layer), int(head)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import torch
 from nanogpt import metrics
 from nanogpt.checkpoint import Checkpoint
 from nanogpt.data import DataError, load_text, tinyshakespeare_path
-from nanogpt.generate import Step, generate_steps
+from nanogpt.generate import Step, generate_steps, sample_distribution
 
 from .captures import load_model
 
@@ -98,6 +98,18 @@ def advance(run: GenRun, ckpt: Checkpoint, n: int, temperature: float, top_k: in
         run.steps.append(GenStep(**(vars(step) | small), temperature=float(temperature), top_k=top_k))
     run.rng_state = generator.get_state()
     return n
+
+
+def distribution(step: GenStep, temperature: float, top_k: int | None) -> np.ndarray:
+    """The distribution `step` is sampled from under these settings (vocab,): its own when they are
+    the ones it was sampled with, else nanogpt's sample_distribution of its logits."""
+    top_k = int(top_k) if top_k else None
+    if (float(temperature), top_k) == (step.temperature, step.top_k):
+        return step.probs
+    # log-probabilities are the logits up to a constant, which the softmax ignores
+    with np.errstate(divide="ignore"):  # a probability of 0 is a logit of -inf: still 0 after any temperature
+        logits = torch.from_numpy(np.log(step.probs_raw.astype(np.float64)))
+    return sample_distribution(logits, float(temperature), top_k).numpy().astype(np.float32)
 
 
 # --- teacher forcing ----------------------------------------------------------------------------

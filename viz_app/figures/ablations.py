@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from .kit import DEFAULT_STYLE, FigureStyle, figure
+from .kit import DEFAULT_STYLE, FigureStyle, figure, two_colours
 
 REFERENCE_COLOUR = "#222222"  # the full model: the line every other variant is read against
 PALETTE = qualitative.D3
@@ -97,14 +97,13 @@ def val_loss_bars(
         "" if d is None or not math.isfinite(d) else ("reference" if n == reference else f"{d:+.3f}")
         for n, d in zip(names, deltas, strict=True)
     ]
-    flags = np.asarray([n == highlight for n in names], dtype=np.uint8)
     bars = go.Bar(
         x=values,
         y=names,
         orientation="h",
         text=text,
         textposition="outside",
-        marker=dict(color=flags, colorscale=[[0, style.plain], [1, style.accent]], cmin=0, cmax=1),
+        marker=two_colours([n == highlight for n in names], style),
         hovertemplate="%{y}<br>val loss %{x:.4f}<extra></extra>",
     )
     shapes = []

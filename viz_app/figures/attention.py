@@ -19,10 +19,14 @@ from .kit import (
     FigureStyle,
     axis_names,
     clamp_window,
+    click_targets,
+    colorscale,
     figure,
     masked,
+    outline,
     position_labels,
     subplots,
+    tick_budget,
     tick_positions,
     ticks,
     two_colours,
@@ -75,7 +79,7 @@ def head_heatmap(
     kind: str = "weights",
     causal: bool = True,
     title: str | None = None,
-    height: int = 560,
+    height: int | None = None,
     max_ticks: int = 64,
     clickable: bool = False,
     style: FigureStyle = DEFAULT_STYLE,
@@ -86,14 +90,15 @@ def head_heatmap(
     transparent marker on every visible cell (windows up to CLICKABLE_MAX characters): Plotly
     cannot select heatmap cells, but it can select markers, and a click then reports its cell.
     """
+    height = height or style.map_height
     start, stop = clamp_window(matrix.shape[-1], window)
     window_chars = chars[start:stop]
     labels = position_labels(window_chars, start)
     word, bar = _value_words(kind)
     colours = (
-        dict(colorscale=style.weights, zmin=0.0, zmax=1.0)
+        dict(colorscale=colorscale(style.weights), zmin=0.0, zmax=1.0)
         if kind == "weights"
-        else dict(colorscale=style.scores, zmid=0.0)
+        else dict(colorscale=colorscale(style.scores), zmid=0.0)
     )
     heatmap = go.Heatmap(
         z=masked(matrix[start:stop, start:stop], causal),
@@ -107,7 +112,7 @@ def head_heatmap(
     traces = [heatmap]
     if clickable and stop - start <= CLICKABLE_MAX:
         traces.append(_cell_targets(heatmap.z, labels, word, style))
-    axis = ticks(labels, window_chars, max_ticks)
+    axis = ticks(labels, window_chars, min(max_ticks, tick_budget(height - 110, style)))
     return figure(
         traces,
         style,
@@ -121,17 +126,14 @@ def head_heatmap(
 
 
 def _cell_targets(z: np.ndarray, labels: list[str], word: str, style: FigureStyle) -> go.Scatter:
-    """Invisible square markers on the drawn (non-NaN) cells; a clicked one lights up in the accent colour."""
+    """A click target on every drawn (non-NaN) cell."""
     rows, cols = np.nonzero(~np.isnan(z))
-    return go.Scatter(
-        x=[labels[c] for c in cols],
-        y=[labels[r] for r in rows],
+    return click_targets(
+        [labels[c] for c in cols],
+        [labels[r] for r in rows],
+        size=max(6, 360 // len(labels)),
+        style=style,
         customdata=z[rows, cols],
-        mode="markers",
-        marker=dict(symbol="square", size=max(6, 360 // len(labels)), opacity=0, color=style.accent),
-        selected=dict(marker=dict(opacity=0.9)),
-        unselected=dict(marker=dict(opacity=0)),
-        showlegend=False,
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{word} %{{customdata:.3f}}<extra></extra>",
     )
 
@@ -157,7 +159,7 @@ def layer_heatmaps(
     labels = position_labels(window_chars, start)
     cols = min(cols, n_head)
     rows = math.ceil(n_head / cols)
-    axis = ticks(labels, window_chars, 16)
+    axis = ticks(labels, window_chars, min(16, tick_budget(250, style)))  # about 250 px of a 340 px row
     layout = subplots(
         rows,
         cols,
@@ -189,10 +191,15 @@ def layer_heatmaps(
         )
     if kind == "weights":
         coloraxis = dict(
-            colorscale=style.weights, cmin=0, cmax=100, colorbar=dict(title=dict(text="weight %"), thickness=14)
+            colorscale=colorscale(style.weights),
+            cmin=0,
+            cmax=100,
+            colorbar=dict(title=dict(text="weight %"), thickness=14),
         )
     else:
-        coloraxis = dict(colorscale=style.scores, cmid=0.0, colorbar=dict(title=dict(text="score"), thickness=14))
+        coloraxis = dict(
+            colorscale=colorscale(style.scores), cmid=0.0, colorbar=dict(title=dict(text="score"), thickness=14)
+        )
     return figure(traces, style, rows * 340 + 40, coloraxis=coloraxis, **layout)
 
 
@@ -223,12 +230,16 @@ def model_grid(
     *,
     window: tuple[int, int] | None = None,
     max_cells: int = GRID_MAX_CELLS,
+    selected: tuple[int, int] | None = None,
+    clickable: bool = False,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """The whole model: every layer (rows) x head (columns) pattern, (L, H, T, T), in one heatmap.
 
     One trace, not L x H subplots, so it builds fast; heads are tiles separated by blank cells.
-    Weights are uint8 percentages, max-pooled when the window is longer than max_cells.
+    Weights are uint8 percentages, max-pooled when the window is longer than max_cells. The
+    selected (layer, head) is outlined; clickable puts a click target on each tile, whose
+    customdata is its (layer, head).
     """
     n_layer, n_head, _, n = patterns.shape
     start, stop = clamp_window(n, window)
@@ -243,22 +254,43 @@ def model_grid(
     x = _grid_labels(chars, start, stop, factor, n_head, gap, "head", "key")
     y = _grid_labels(chars, start, stop, factor, n_layer, gap, "layer", "query")
     what = "weight" if factor == 1 else f"max weight over {factor}x{factor} cells"
-    heatmap = go.Heatmap(
-        z=z,
-        x=x,
-        y=y,
-        colorscale=style.weights,
-        zmin=0,
-        zmax=100,
-        colorbar=dict(title=dict(text="weight %"), thickness=14),
-        hovertemplate=f"%{{y}}<br>%{{x}}<br>{what} %{{z}}%<extra></extra>",
-    )
+    traces = [
+        go.Heatmap(
+            z=z,
+            x=x,
+            y=y,
+            colorscale=colorscale(style.weights),
+            zmin=0,
+            zmax=100,
+            colorbar=dict(title=dict(text="weight %"), thickness=14),
+            hovertemplate=f"%{{y}}<br>%{{x}}<br>{what} %{{z}}%<extra></extra>",
+        )
+    ]
     middle = side // 2
+    height = max(320, n_layer * round(style.map_height / 4.5) + 60)  # a layer's tiles: 120 px, more when presenting
+    if clickable:
+        heads = [(layer, head) for layer in range(n_layer) for head in range(n_head)]
+        traces.append(
+            click_targets(
+                [x[head * tile + middle] for _, head in heads],
+                [y[layer * tile + middle] for layer, _ in heads],
+                size=int(0.6 * (height - 60) / n_layer),  # most of a tile (tiles are square, about a layer's height)
+                style=style,
+                customdata=heads,
+                hovertemplate="layer %{customdata[0]} · head %{customdata[1]}: click to open it<extra></extra>",
+            )
+        )
+    shapes = []
+    if selected is not None:
+        layer, head = selected
+        shapes.append(
+            outline(head * tile - 0.5, head * tile + side - 0.5, layer * tile - 0.5, layer * tile + side - 0.5, style)
+        )
     axis = dict(type="category", tickmode="array", showgrid=False, constrain="domain")
     return figure(
-        [heatmap],
+        traces,
         style,
-        max(320, n_layer * 120 + 60),
+        height,
         xaxis=dict(
             axis,
             side="top",
@@ -272,6 +304,7 @@ def model_grid(
             tickvals=tick_positions(len(y), tile, middle),
             ticktext=[f"layer {i}" for i in range(n_layer)],
         ),
+        shapes=shapes,
     )
 
 
@@ -300,7 +333,7 @@ def score_parts(q: np.ndarray, k: np.ndarray, product: np.ndarray, *, style: Fig
                 hovertemplate=f"dim %{{x}}<br>{name} %{{y:.3f}}<extra></extra>",
             )
         )
-    return figure(traces, style, 420, **layout)
+    return figure(traces, style, 160 + 20 * style.font_size, **layout)  # three rows of ticks and titles
 
 
 def softmax_row(
@@ -341,4 +374,4 @@ def softmax_row(
             hovertemplate="key %{x}<br>weight %{y:.3f}<extra></extra>",
         ),
     ]
-    return figure(traces, style, 380, **layout)
+    return figure(traces, style, 200 + 14 * style.font_size, **layout)  # two rows of ticks and titles

@@ -12,41 +12,20 @@ import plotly.graph_objects as go
 from .kit import (
     DEFAULT_STYLE,
     FigureStyle,
+    colorscale,
     figure,
     position_labels,
     subplots,
-    tick_positions,
     ticks,
     two_colours,
     visible_char,
 )
 
-PICK_COLUMN = "▸ pick"  # the extra category left of the attention rows: one clickable marker per head
+SHOWN_CHARS = 20  # the distribution shows this many of the most likely characters unless asked for all
 
 
 def head_label(layer: int, head: int) -> str:
     return f"L{layer} · H{head}"
-
-
-def head_of(label: str) -> tuple[int, int] | None:
-    """'L1 · H0' -> (1, 0), e.g. from a clicked marker; None for anything else."""
-    parts = str(label).replace(" ", "").split("·")
-    if len(parts) != 2 or not parts[0].startswith("L") or not parts[1].startswith("H"):
-        return None
-    layer, head = parts[0][1:], parts[1][1:]
-    return (int(layer), int(head)) if layer.isdigit() and head.isdigit() else None
-
-
-def _vocab_axis(vocab: list[str], max_ticks: int = 96) -> dict:
-    step = max(1, -(-len(vocab) // max_ticks))
-    return dict(
-        tickmode="array",
-        tickvals=list(range(0, len(vocab), step)),
-        ticktext=[visible_char(c) for c in vocab[::step]],
-        tickangle=0,
-        showgrid=False,
-        range=[-0.7, len(vocab) - 0.3],
-    )
 
 
 def next_char_bars(
@@ -57,52 +36,73 @@ def next_char_bars(
     *,
     temperature: float,
     top_k: int | None,
+    shown: int | None = SHOWN_CHARS,
     title: str | None = None,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Every next character's probability: the model's own (temperature 1, no top-k) and the
-    distribution actually sampled from; the sampled character's bars in the accent colour.
+    """The next character's distribution, most likely first: the model's own (temperature 1, no
+    top-k; light) and after temperature and top-k (dark), with the sampled character in the accent
+    colour. Top-k's cut is a dashed line; the characters past it are greyed: they get probability 0.
 
-    Bars sit at integer positions with the characters as tick text, so a vocabulary holding
-    look-alike characters still gets one bar each.
+    shown: how many of the most likely characters to draw (None: the whole vocabulary); the sampled
+    one is always among them. Bars sit at integer positions with the characters as tick text, so a
+    vocabulary holding look-alike characters still gets one bar each.
     """
-    x = np.arange(len(vocab))
-    names = [f"'{visible_char(c)}'" for c in vocab]
-    knobs = [f"temperature {temperature:g}"] + ([f"top-k {top_k}"] if top_k else [])
-    picked = x == sampled
-    raw_colours = np.where(picked, style.accent, style.muted)
+    probs_raw = np.asarray(probs_raw, dtype=np.float32)
+    probs = np.asarray(probs, dtype=np.float32)
+    order = np.argsort(-probs_raw, kind="stable")  # temperature keeps this order; top-k keeps its head
+    rank_of_sampled = int(np.flatnonzero(order == sampled)[0])
+    n = len(vocab) if shown is None else min(len(vocab), max(shown, (top_k or 0) + 3, rank_of_sampled + 1))
+    order = order[:n]
+    x = np.arange(n)
+    names = [f"'{visible_char(vocab[i])}' · #{r + 1}" for r, i in enumerate(order)]
+    picked = order == sampled
+    knobs = f"temperature {temperature:g}" + (f", top-k {top_k}" if top_k else ", no top-k")
     traces = [
         go.Bar(
             x=x,
-            y=np.asarray(probs_raw, dtype=np.float32),
+            y=probs_raw[order],
             name="model (temperature 1, no top-k)",
-            marker=dict(color=raw_colours.tolist(), opacity=0.55),
+            marker=dict(two_colours(picked, style, plain=style.muted), opacity=0.55),
             customdata=names,
             hovertemplate="%{customdata}<br>model p %{y:.4f}<extra></extra>",
         ),
         go.Bar(
             x=x,
-            y=np.asarray(probs, dtype=np.float32),
-            name="sampled from (" + ", ".join(knobs) + ")",
+            y=probs[order],
+            name=knobs,
             marker=two_colours(picked, style),
             customdata=names,
-            hovertemplate="%{customdata}<br>sampled-from p %{y:.4f}<extra></extra>",
+            hovertemplate=f"%{{customdata}}<br>p with {knobs} %{{y:.4f}}<extra></extra>",
         ),
     ]
-    top = float(max(np.max(probs_raw), np.max(probs)))
+    top = float(max(probs_raw.max(), probs.max()))
     annotations = [
         dict(
-            x=int(sampled),
+            x=rank_of_sampled,
             y=float(max(probs[sampled], probs_raw[sampled])),
-            text=f"sampled '{visible_char(vocab[sampled])}' (p {float(probs[sampled]):.3f})",
+            text=f"sampled '{visible_char(vocab[sampled])}'",
             showarrow=True,
             arrowhead=2,
             arrowcolor=style.accent,
             font=dict(color=style.accent),
-            ax=0,
-            ay=-36,
+            ax=36,  # up and to the right: straight up, it would sit on the axis's top tick label
+            ay=-30,
+            xanchor="left",
         )
     ]
+    shapes = []
+    if top_k and top_k < len(vocab):
+        cut = top_k - 0.5
+        shapes += [
+            dict(type="rect", x0=cut, x1=n - 0.5, y0=0, y1=1, yref="paper", fillcolor=style.muted, opacity=0.15,
+                 line=dict(width=0), layer="below"),
+            dict(type="line", x0=cut, x1=cut, y0=0, y1=1, yref="paper", line=dict(color=style.accent, dash="dash")),
+        ]  # fmt: skip
+        annotations.append(
+            dict(x=cut, y=1, yref="paper", xanchor="left", yanchor="top", showarrow=False,
+                 text=f" top-k {top_k} cuts here: the rest get p = 0", font=dict(color=style.accent))
+        )  # fmt: skip
     return figure(
         traces,
         style,
@@ -111,9 +111,18 @@ def next_char_bars(
         barmode="group",
         bargap=0.15,
         showlegend=False,  # the page says which bars are which: per-bar colours make legend swatches misleading
-        xaxis=dict(_vocab_axis(vocab), title=dict(text="next character")),
+        xaxis=dict(
+            tickmode="array",
+            tickvals=x,
+            ticktext=[visible_char(vocab[i]) for i in order],
+            tickangle=0,
+            showgrid=False,
+            range=[-0.7, n - 0.3],
+            title=dict(text="next character, most likely first" + ("" if n == len(vocab) else f" (top {n})")),
+        ),
         yaxis=dict(title=dict(text="probability"), range=[0, min(1.0, top * 1.18 + 0.02)]),
         annotations=annotations,
+        shapes=shapes,
     )
 
 
@@ -126,58 +135,44 @@ def step_attention(
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """The new character's attention row in every head, (L, H, ctx), as one compact heatmap:
-    one row per (layer, head), the context across. A column of markers on the left picks a head
-    (clicking a heatmap cell cannot be selected in Plotly; a marker can)."""
+    one row per (layer, head), the context across. A column of markers on its own axes at the
+    left picks a head (customdata: its (layer, head)): Plotly selects markers, not heatmap cells,
+    and on the heatmap's own axes the heatmap would take the click."""
     n_layer, n_head, n = attention.shape
-    labels = position_labels(chars[-n:] if n else "", offset)
+    context = chars[-n:] if n else ""
+    labels = position_labels(context, offset)
     rows = [head_label(layer, head) for layer in range(n_layer) for head in range(n_head)]
-    z = np.asarray(attention, dtype=np.float32).reshape(n_layer * n_head, n)
+    heads = [(layer, head) for layer in range(n_layer) for head in range(n_head)]
+    height = max(220, (style.font_size + 9) * len(rows) + 90) + 2 * style.font_size  # a row holds its label
+    layout = subplots(
+        1, 2, col_widths=[0.035, 0.965], hspace=0.01, shared_y=True, y=dict(type="category", autorange="reversed")
+    )
+    layout["xaxis"].update(range=[-0.5, 0.5], tickvals=[0], ticktext=["pick"], showgrid=False, zeroline=False)
+    layout["xaxis2"].update(ticks(labels, context, 48), title=dict(text="key (a character of the context)"))
+    picks = go.Scatter(
+        x=[0] * len(rows),
+        y=rows,
+        customdata=heads,
+        mode="markers",
+        marker=dict(two_colours([h == selected for h in heads], style, plain=style.muted), symbol="square",
+                    size=max(8, min(18, (height - 120) // max(len(rows), 1) - 2))),
+        unselected=dict(marker=dict(opacity=1)),  # a click must not fade the other heads' markers
+        showlegend=False,
+        hovertemplate="%{y}: click to enlarge<extra></extra>",
+    )  # fmt: skip
     heatmap = go.Heatmap(
-        z=z,
+        z=np.asarray(attention, dtype=np.float32).reshape(n_layer * n_head, n),
         x=labels,
         y=rows,
-        colorscale=style.weights,
+        xaxis="x2",
+        yaxis="y2",
+        colorscale=colorscale(style.weights),
         zmin=0.0,
         zmax=1.0,
         colorbar=dict(title=dict(text="weight", side="right"), thickness=14),
         hovertemplate="%{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
     )
-    chosen = [head_label(*selected) == r for r in rows] if selected else [False] * len(rows)
-    picks = go.Scatter(
-        x=[PICK_COLUMN] * len(rows),
-        y=rows,
-        mode="markers",
-        marker=dict(
-            symbol="square",
-            size=max(8, min(18, 300 // max(len(rows), 1))),
-            color=np.asarray(chosen, dtype=np.uint8),
-            colorscale=[[0, style.muted], [1, style.accent]],
-            cmin=0,
-            cmax=1,
-        ),
-        showlegend=False,
-        hovertemplate="%{y}: click to enlarge<extra></extra>",
-    )
-    step = max(1, -(-n // 48))
-    ticks = [PICK_COLUMN] + labels
-    return figure(
-        [picks, heatmap],
-        style,
-        max(220, 22 * len(rows) + 90) + 2 * style.font_size,
-        "the new character's attention, every layer × head",
-        xaxis=dict(
-            type="category",
-            categoryorder="array",
-            categoryarray=ticks,
-            tickmode="array",
-            tickvals=[0.01 + 3 * (n + 1) / 1e4] + [v + 1 for v in tick_positions(n, step)],
-            ticktext=["pick"] + [visible_char(c) for c in (chars[-n:] if n else "")[::step]],
-            tickangle=0,
-            showgrid=False,
-            title=dict(text="key (a character of the context)"),
-        ),
-        yaxis=dict(type="category", autorange="reversed", showgrid=False),
-    )
+    return figure([picks, heatmap], style, height, "the new character's attention, every layer × head", **layout)
 
 
 def attention_row(

@@ -12,10 +12,12 @@ Plotly's update_* calls re-parse property paths each time and cost more than the
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale, hex_to_rgb
 
 # how each scale setting of nanogpt.config.ATTN_SCALES reads on screen
 SCALE_LABELS = {"head_size": "1/√head_size", "n_embd": "1/√n_embd", "none": "none"}
@@ -26,6 +28,7 @@ class FigureStyle:
     """Everything a figure takes from taste, in one place; presenter mode draws with PRESENTER_STYLE."""
 
     font_size: int = 13
+    map_height: int = 560  # px: one head's attention matrix, the figure the app is about
     weights: str = "Blues"  # sequential from white: a zero weight (and the masked future) reads as nothing
     scores: str = "RdBu_r"  # diverging around 0: scores are signed
     norms: str = "Viridis"
@@ -39,6 +42,7 @@ DEFAULT_STYLE = FigureStyle()
 # (Okabe-Ito vermillion and blue for picked / plain, cividis and purple-orange for the maps)
 PRESENTER_STYLE = FigureStyle(
     font_size=20,
+    map_height=740,
     weights="Blues",
     scores="PuOr_r",
     norms="Cividis",
@@ -47,6 +51,13 @@ PRESENTER_STYLE = FigureStyle(
     muted="#999999",
 )
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+_RESERVED = re.compile(r"#0000[0-4][0-9]", re.IGNORECASE)  # Streamlit's placeholder colours (see colorscale)
+FONT = '"Source Sans", "Source Sans Pro", sans-serif'  # the app's own font, which Streamlit loads
+# All a figure takes from a template: room for tick labels of any size (every axis, subplots too)
+# and titles on the left. A named template costs tens of ms a figure to validate, and Streamlit's
+# default one ships placeholder colours (see colorscale).
+TEMPLATE = dict(layout=dict(xaxis=dict(automargin=True), yaxis=dict(automargin=True), title=dict(x=0.05)))
+TEXT_COLOUR = "#31333f"
 
 
 def visible_char(c: str) -> str:
@@ -94,6 +105,11 @@ def tick_positions(n: int, every: int = 1, first: int = 0) -> list[float]:
     return [i + offset for i in range(first, n, every)]
 
 
+def tick_budget(pixels: float, style: FigureStyle) -> int:
+    """How many character ticks fit along pixels of axis without overlapping, at the style's font size."""
+    return max(2, int(pixels / (1.25 * style.font_size)))
+
+
 def ticks(labels: list[str], chars: str, max_ticks: int) -> dict:
     """Category ticks showing only the characters, thinned to at most max_ticks."""
     step = max(1, math.ceil(len(labels) / max_ticks))
@@ -108,10 +124,14 @@ def ticks(labels: list[str], chars: str, max_ticks: int) -> dict:
 
 
 def figure(traces: list, style: FigureStyle, height: int, title: str | None = None, **layout) -> go.Figure:
+    """The figure as drawn: the app shows it without Streamlit's chart theme (page.chart), so the
+    style's font size reaches every label, ticks included, and the look is set here: plotly.js's
+    own plain defaults and TEMPLATE, in the app's font."""
     base = dict(
         height=height,
         margin=dict(l=10, r=10, t=50 if title else 30, b=10),
-        font=dict(size=style.font_size),
+        template=TEMPLATE,
+        font=dict(size=style.font_size, family=FONT, color=TEXT_COLOUR),
         hoverlabel=dict(font=dict(family="monospace")),
     )
     if title:
@@ -120,12 +140,52 @@ def figure(traces: list, style: FigureStyle, height: int, title: str | None = No
     return go.Figure(data=traces, layout=dict(base, annotations=annotations, **layout))
 
 
-def two_colours(flags, style: FigureStyle) -> dict:
-    """Bar colours: plain, or the accent where flags is true. Numbers with a two-step colour scale,
-    not a list of colour strings, because Plotly validates such lists one string at a time."""
-    return dict(
-        color=np.asarray(flags, dtype=np.uint8), colorscale=[[0, style.plain], [1, style.accent]], cmin=0, cmax=1
+def two_colours(flags, style: FigureStyle, plain: str | None = None) -> dict:
+    """Bar (or marker) colours: `plain` (the style's by default), or the accent where flags is true.
+
+    Colour strings, not numbers on a two-step colour scale: plotly.js warns about every bar drawn
+    from numbers ("Invalid color specifier"), tens of thousands of console lines a session. Plotly
+    checks each string (about 3 ms for 256 bars); a list is checked faster than an array."""
+    return dict(color=np.where(np.asarray(flags, dtype=bool), style.accent, plain or style.plain).tolist())
+
+
+def click_targets(x, y, *, size: int, style: FigureStyle, customdata=None, hovertemplate: str, **trace) -> go.Scatter:
+    """Invisible square markers that a click selects (page.chart(on_select="rerun")): Plotly selects
+    markers, never heatmap cells. The clicked one lights up in the accent colour. Draw them after
+    the heatmap, on the same axes, so they are on top."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        customdata=customdata,
+        mode="markers",
+        marker=dict(symbol="square", size=size, opacity=0, color=style.accent),
+        selected=dict(marker=dict(opacity=0.9)),
+        unselected=dict(marker=dict(opacity=0)),
+        showlegend=False,
+        hovertemplate=hovertemplate,
+        **trace,
     )
+
+
+def outline(x0: float, x1: float, y0: float, y1: float, style: FigureStyle) -> dict:
+    """A rectangle around the chosen cell or tile, in data coordinates (a category's index on a category axis)."""
+    return dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=style.accent, width=3))
+
+
+def colorscale(name: str) -> list[list]:
+    """A named Plotly colour scale as explicit stops, safe from Streamlit's colour swap.
+
+    Streamlit's browser code replaces the strings "#000001" ... "#000040" anywhere in a figure
+    with its theme's colours (they are its chart template's placeholders), theme or not. Magma
+    and Inferno start at "#000004", which turned the darkest cells pink; the same colour written
+    as rgb() is left alone."""
+    return [[float(pos), _unreserved(colour)] for pos, colour in get_colorscale(name)]
+
+
+def _unreserved(colour: str) -> str:
+    if _RESERVED.fullmatch(colour):
+        return "rgb({}, {}, {})".format(*hex_to_rgb(colour))
+    return colour
 
 
 def axis_names(n: int) -> tuple[str, str]:
@@ -167,10 +227,10 @@ def subplots(
             y1 = 1 - r * (height + vspace)
             xaxis = dict(x or {}, domain=[x0, x0 + float(widths[c])], anchor=yname)
             yaxis = dict(y or {}, domain=[max(y1 - height, 0.0), y1], anchor=xname)
-            if shared_x and n > 1:
-                xaxis.update(matches="x", showticklabels=r == rows - 1)
-            if shared_y and n > 1:
-                yaxis.update(matches="y", showticklabels=c == 0)
+            if shared_x:  # one row of tick labels, under the bottom row (the top one's ran into the next title)
+                xaxis.update(showticklabels=r == rows - 1, **({"matches": "x"} if n > 1 else {}))
+            if shared_y:
+                yaxis.update(showticklabels=c == 0, **({"matches": "y"} if n > 1 else {}))
             layout[axis_key(xname)], layout[axis_key(yname)] = xaxis, yaxis
             if titles and n <= len(titles):
                 annotations.append(

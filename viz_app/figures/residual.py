@@ -7,7 +7,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .kit import DEFAULT_STYLE, FigureStyle, figure, position_labels, subplots, ticks, two_colours, visible_char
+from .kit import (
+    DEFAULT_STYLE,
+    FigureStyle,
+    colorscale,
+    figure,
+    position_labels,
+    subplots,
+    ticks,
+    two_colours,
+    visible_char,
+)
 
 
 def position_heatmap(
@@ -25,7 +35,7 @@ def position_heatmap(
         z=np.asarray(values, dtype=np.float32),
         x=labels,
         y=row_labels,
-        colorscale=style.norms,
+        colorscale=colorscale(style.norms),
         colorbar=dict(title=dict(text=value_name), thickness=14),
         hovertemplate=f"%{{y}}<br>position %{{x}}<br>{value_name} %{{z:.2f}}<extra></extra>",
     )
@@ -125,7 +135,7 @@ def logit_lens(
             y=row_labels,
             text=text,
             texttemplate="%{text}",
-            colorscale=style.weights,
+            colorscale=colorscale(style.weights),
             zmin=0,
             zmax=1,
             showscale=False,

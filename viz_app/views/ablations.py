@@ -26,9 +26,10 @@ LIVE_STEPS = [10, 25, 50, 100, 200, 400]
 NUMBERS = {
     "val loss": st.column_config.NumberColumn(format="%.3f"),
     "change vs full": st.column_config.NumberColumn(format="%+.3f", help="val loss minus full's: above 0 is worse"),
-    "change vs live full": st.column_config.NumberColumn(format="%+.3f"),
     "wall time (s)": st.column_config.NumberColumn(format="%.0f"),
-}
+    "took (s)": st.column_config.NumberColumn(format="%.0f", help="From the click to the result: the training, "
+                                              "the val loss on the whole validation split, and the sample."),
+}  # fmt: skip
 
 
 def _take_upload() -> None:
@@ -194,14 +195,30 @@ def _samples(results: dict) -> None:
             st.code(record["sample"], language="text", wrap_lines=True)
 
 
+def _how_long(live: dict[str, ablation_results.LiveRun]) -> str:
+    """What a live run costs, from the last one measured here (a machine's speed is not known before)."""
+    if not live:
+        return (
+            "How long it takes depends on this machine and how busy it is: the bar shows every step, and the "
+            "table below gives the time each run took."
+        )
+    last = list(live.values())[-1]
+    return (
+        f"The last live run here took {last.seconds:.0f} s for {last.steps} steps, including its val loss on the "
+        "whole validation split."
+    )
+
+
 def _live_section() -> None:
     st.subheader("Train a variant live")
     sources = ablation_results.live_sources()
     cfg = ablation_results.LIVE_MODEL
+    live = ablation_results.live_runs()
     st.caption(
         f"A small model ({cfg['n_layer']} layers × {cfg['n_head']} heads, width {cfg['n_embd']}, context "
-        f"{cfg['block_size']}) trained here for a few seconds, with the same seed for every variant, so two live "
-        "runs differ only by the switch. Its curve joins the plot above, dashed; the shipped results are not changed."
+        f"{cfg['block_size']}) trained here while you wait, with the same seed for every variant, so two live "
+        "runs differ only by the switch. Its curve joins the plot above, dashed; the shipped results are not "
+        "changed. " + _how_long(live)
     )
     if not sources:
         st.info(
@@ -232,9 +249,8 @@ def _live_section() -> None:
             bar.empty()
             st.error(f"The live run failed: {e}")
             return
-        st.toast(f"{run.label}: val loss {run.record['val_loss']:.3f}")
+        st.toast(f"{run.label}: val loss {run.record['val_loss']:.3f}, in {run.seconds:.0f} s")
         st.rerun()  # the curves above are drawn again with the new run in them
-    live = ablation_results.live_runs()
     if live:
         st.dataframe(ablation_results.live_rows(live), hide_index=True, width="stretch", column_config=NUMBERS)
         with st.expander("Samples of the live runs"):

@@ -12,33 +12,29 @@ from viz_app.figures import kit
 
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
 VALUE_LABELS = {"weights": "weights (after softmax)", "scores": "scores (before softmax)"}
-_CLICK = "_applied_click"  # the last heatmap click already copied into the pickers
+WHERE_LABELS = {"layer": "this layer only", "all": "every layer"}
+_SCORE_OF = "_score_of"  # the prompt the score breakdown's query and key belong to
+_COMPARE_FOR = "_compare_for"  # the scale switch's setting the comparison was chosen against
 
 
-def _take_click(event) -> None:
-    """A click on the one-head heatmap picks the (query, key) cell explained below."""
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
-        return
-    point = points[0]
-    cell = (str(point.get("y")), str(point.get("x")))
-    if st.session_state.get(_CLICK) == cell:
-        return  # the same selection comes back on every rerun; apply it once
-    st.session_state[_CLICK] = cell
-    query, key_pos = (kit.position_of(label) for label in cell)
-    if query is not None and key_pos is not None and key_pos <= query:
-        st.session_state["query_pos"] = query
-        st.session_state["key_pos"] = key_pos
+def _take_cell_click(chart_key: str):
+    """An on_select callback: a click on the one-head heatmap picks the (query, key) cell explained below."""
+
+    def take() -> None:
+        point = page.selected_point(chart_key) or {}
+        query, key_pos = kit.position_of(point.get("y")), kit.position_of(point.get("x"))
+        if query is not None and key_pos is not None and key_pos <= query:
+            st.session_state["query_pos"], st.session_state["key_pos"] = query, key_pos
+
+    return take
 
 
 def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     chars = ctx.prompt.text
     url_state.clamp_choice("view", url_state.VIEWS)
-    cols = st.columns([3, 2])
-    with cols[0]:
+    url_state.clamp_choice("values", url_state.VALUES)
+    with page.controls_row():
         view = page.choice("Show", url_state.VIEWS, key="view", format_func=VIEW_LABELS.get)
-    with cols[1]:
-        url_state.clamp_choice("values", url_state.VALUES)
         values = page.choice(
             "Values",
             url_state.VALUES,
@@ -48,6 +44,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             help="Scores are q·k × scale with the future masked; softmax of each row gives the weights.",
         )
     matrices = data.patterns if values == "weights" else data.scores
+    style = page.figure_style()
     if view == "head":
         fig = figs.head_heatmap(
             matrices[layer, head],
@@ -56,10 +53,16 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             kind=values,
             title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
             clickable=True,
-            style=page.figure_style(),
+            style=style,
         )
-        event = page.chart(fig, key=f"head_map_{layer}_{head}_{values}", on_select="rerun", selection_mode="points")
-        _take_click(event)
+        key = f"head_map_{layer}_{head}_{values}"
+        page.chart(
+            fig,
+            name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
+            key=key,
+            on_select=_take_cell_click(key),
+            selection_mode="points",
+        )
         how = (
             "Click a cell to see how its score is built below."
             if window[1] - window[0] <= figs.CLICKABLE_MAX
@@ -71,46 +74,118 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
     elif view == "layer":
         page.chart(
-            figs.layer_heatmaps(
-                matrices[layer], chars, layer=layer, window=window, kind=values, style=page.figure_style()
-            )
+            figs.layer_heatmaps(matrices[layer], chars, layer=layer, window=window, kind=values, style=style),
+            name=f"attention-layer-L{layer}-{values}-{data.scale}",
         )
         if values == "weights":
             st.caption("Weights as whole percentages. Hover a cell for its query and key.")
     else:
-        page.chart(figs.model_grid(data.patterns, chars, window=window, style=page.figure_style()))
+        page.chart(
+            figs.model_grid(data.patterns, chars, window=window, selected=(layer, head), clickable=True, style=style),
+            name=f"attention-model-{data.scale}",
+            key="model_grid",
+            on_select=page.pick_head_on_click("model_grid", view="head"),
+            selection_mode="points",
+        )
         factor = figs.grid_pool_factor(window[1] - window[0])
         note = (
             f" Each cell is the largest weight in a {factor}×{factor} block; zoom in to see every character."
             if factor > 1
             else ""
         )
-        st.caption("Every head's weights, layers down, heads across, in whole percentages." + note)
+        st.caption(
+            f"Every head's weights, layers down, heads across, in whole percentages; layer {layer} · head {head} "
+            "is outlined. Click a head to open it." + note
+        )
 
 
 def _default_compare(scale: str, trained: str) -> str:
-    return trained if trained != scale else next(s for s in ATTN_SCALES if s != scale)
+    """The model's own scale; when the switch is on it already, no scale at all (the lecture's question)."""
+    if trained != scale:
+        return trained
+    return "none" if scale != "none" else "head_size"
+
+
+def _compare_controls(ctx: page.PageContext, scale: str) -> tuple[str, str]:
+    ss = st.session_state
+    trained = ctx.config.attn_scale
+    others = [s for s in ATTN_SCALES if s != scale]
+    if ss.get(_COMPARE_FOR) != scale:  # the switch moved: compare with the model's own scale again
+        ss[_COMPARE_FOR] = scale
+        ss["compare_scale"] = _default_compare(scale, trained)
+    url_state.clamp_choice("compare_scale", others, default=_default_compare(scale, trained))
+    url_state.clamp_choice("compare_where", WHERE_LABELS)
+    with page.controls_row():
+        compare = page.choice(
+            "Compare with",
+            others,
+            key="compare_scale",
+            format_func=lambda s: page.scale_label(s, ctx.ckpt) + (" (as trained)" if s == trained else ""),
+        )
+        where = page.choice(
+            "Change the scale in",
+            list(WHERE_LABELS),
+            key="compare_where",
+            format_func=WHERE_LABELS.get,
+            help="This layer only: every other layer keeps the trained scale, so this head reads exactly the inputs "
+            "it was trained on and only its own softmax changes. Every layer: the whole model runs with the "
+            "setting (as the switch at the top does), so this layer's inputs change too.",
+        )
+    return compare, where
+
+
+def _scale_story(layer: int, head: int, rows: dict[str, tuple[float, float, float]], where: str) -> str:
+    """What the numbers on screen show, in words. rows: setting -> (scale value, entropy, max weight)."""
+    (big, (v_big, e_big, p_big)), (small, (v_small, e_small, p_small)) = sorted(
+        rows.items(), key=lambda item: -item[1][0]
+    )
+    named = f"{kit.SCALE_LABELS[big]} (× {v_big:.3g})", f"{kit.SCALE_LABELS[small]} (× {v_small:.3g})"
+    numbers = (
+        f"Layer {layer} · head {head}: mean entropy {e_big:.3f} nats under {named[0]} and {e_small:.3f} under "
+        f"{named[1]}; mean max weight {p_big:.3f} and {p_small:.3f}."
+    )
+    sharper = e_big <= e_small
+    if where == "layer":
+        same = (
+            f"The scale changes in layer {layer} only, so this head multiplies the very same q·k by a larger or "
+            "smaller number"
+        )
+        if e_small - e_big < 0.0005:
+            return f"{numbers} {same}; its scores here are almost all equal, so even the larger scale leaves them flat."
+        return (
+            f"{numbers} {same}: the larger scale spreads the scores and the softmax gets sharper, entropy falls by "
+            f"{e_small - e_big:.3f} nats and the max weight rises by {p_big - p_small:.3f}, towards 1."
+        )
+    if sharper:
+        return (
+            f"{numbers} The scale changes in every layer, so this head's inputs change too; here the larger "
+            "scale still gives the sharper softmax."
+        )
+    return (
+        f"{numbers} The scale changes in every layer, so this head reads different inputs, and here the larger scale "
+        f"gives the *higher* entropy. Pick “{WHERE_LABELS['layer']}” to see what the scale alone does to it."
+    )
+
+
+def _where(setting: str, trained: str, only: int | None) -> str:
+    if setting == trained:
+        return " (as trained)"
+    return f", layer {only} only" if only is not None else ", every layer"
 
 
 def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, window) -> None:
     st.subheader("The scale switch, side by side")
-    others = [s for s in ATTN_SCALES if s != scale]
-    url_state.clamp_choice("compare_scale", others, default=_default_compare(scale, ctx.config.attn_scale))
-    compare = st.radio(
-        "Compare with",
-        others,
-        key="compare_scale",
-        horizontal=True,
-        format_func=lambda s: page.scale_label(s, ctx.ckpt),
-    )
-    ids = ctx.prompt.ids
-    sharp = {s: captures.sharpness(ctx.model_id, ids, s) for s in (scale, compare)}
+    compare, where = _compare_controls(ctx, scale)
+    ids, only = ctx.prompt.ids, layer if where == "layer" else None
+    sharp = {s: captures.sharpness(ctx.model_id, ids, s, only) for s in (scale, compare)}
+    rows = {}
     cols = st.columns(2)
     for col, setting, other in ((cols[0], scale, compare), (cols[1], compare, scale)):
         with col:
-            data = captures.attention_data(ctx.model_id, ids, setting)
+            data = captures.attention_data(ctx.model_id, ids, setting, only)
             ent = float(sharp[setting].mean_entropy[layer, head])
             peak = float(sharp[setting].mean_max_weight[layer, head])
+            rows[setting] = (data.scale_value, ent, peak)
             ent_other = float(sharp[other].mean_entropy[layer, head])
             peak_other = float(sharp[other].mean_max_weight[layer, head])
             m1, m2 = st.columns(2)
@@ -131,23 +206,29 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
                     data.patterns[layer, head],
                     ctx.prompt.text,
                     window=window,
-                    height=420,
+                    height=round(0.75 * page.figure_style().map_height),
                     max_ticks=32,
-                    title=page.scale_label(setting, ctx.ckpt),
+                    title=page.scale_label(setting, ctx.ckpt) + _where(setting, ctx.config.attn_scale, only),
                     style=page.figure_style(),
-                )
+                ),
+                name=f"attention-compare-L{layer}H{head}-{setting}-{where}",
             )
     st.caption(
-        "Entropy is in nats, averaged over query rows 1 onwards (row 0 sees one key). A larger scale "
-        "spreads the scores, the softmax turns one-hot, entropy falls and the max weight climbs to 1."
+        _scale_story(layer, head, rows, where) + " Entropy is in nats, averaged over query rows 1 onwards "
+        "(row 0 sees one key)."
     )
 
 
 def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     st.subheader("How one score is built")
+    ss = st.session_state
     chars = ctx.prompt.text
     labels = kit.position_labels(chars)
     start, stop = window
+    if ss.get(_SCORE_OF) != ctx.prompt.ids:  # a new prompt: start again at its last character
+        ss[_SCORE_OF] = ctx.prompt.ids
+        ss.pop("query_pos", None)
+        ss.pop("key_pos", None)
     queries = list(range(start, stop))
     url_state.clamp_choice("query_pos", queries, default=stop - 1)
     cols = st.columns(2)
@@ -172,11 +253,17 @@ def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: i
         f"= score **{b.score:.3f}** · softmax over the {query + 1} keys query `{labels[query]}` may see "
         f"→ weight **{b.weight:.3f}** on key `{labels[key_pos]}`"
     )
+    style, where = page.figure_style(), f"L{layer}H{head}-q{query}"
     left, right = st.columns(2)
     with left:
-        page.chart(figs.score_parts(b.q, b.k, b.product, style=page.figure_style()))
+        page.chart(
+            figs.score_parts(b.q, b.k, b.product, style=style), name=f"attention-qk-{where}k{key_pos}-{data.scale}"
+        )
     with right:
-        page.chart(figs.softmax_row(b.row_scores, b.row_weights, chars, picked=key_pos, style=page.figure_style()))
+        page.chart(
+            figs.softmax_row(b.row_scores, b.row_weights, chars, picked=key_pos, style=style),
+            name=f"attention-softmax-{where}-{data.scale}",
+        )
 
 
 def _export(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int) -> None:

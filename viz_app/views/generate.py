@@ -3,6 +3,8 @@ attention in every head, a timeline that replays any earlier step, and teacher f
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from nanogpt.data import DataError
@@ -11,14 +13,15 @@ from viz_app.backend import captures, generation_runs
 from viz_app.figures import generate as figs
 from viz_app.figures.kit import visible_char
 
-DEFAULTS = dict(gen_temp=0.8, gen_topk=0, gen_seed=1, gen_count=50, gen_n=0, gen_step=0, tf_source="validation",
-                tf_offset=0)  # fmt: skip  # the CLI's defaults: `python -m nanogpt sample` uses temperature 0.8, seed 1
+DEFAULTS = dict(gen_temp=0.8, gen_topk=0, gen_seed=1, gen_count=50, gen_n=0, gen_step=0, gen_all_chars=False,
+                tf_source="validation", tf_offset=0)  # fmt: skip  # the CLI's: temperature 0.8, seed 1
 TF_SOURCES = {"validation": "a passage of the validation text", "own": "my own passage"}
-PLAY_EVERY_S = 0.5
+PLAY_EVERY_S = 0.5  # Play samples two characters a second, however long a redraw takes
+MAX_CATCH_UP = 4  # characters one redraw may add to keep that pace; a longer stall is not made up
 RUN = "gen_run"  # st.session_state: the GenRun
 PLAYING = "gen_playing"
 _RESTORED = "_gen_restored"  # the URL's gen_n was replayed (once per session)
-_ROW_CLICK = "_gen_row_click"
+_PLAY_CLOCK = "_gen_play_clock"  # when Play's last character was due (time.monotonic)
 
 
 def _controls(vocab_size: int) -> tuple[float, int | None, int, int]:
@@ -68,48 +71,59 @@ def _current_run(ctx: page.PageContext, seed: int, temperature: float, top_k: in
     return run
 
 
+def _set_playing(on: bool) -> None:
+    """Play / Pause's callback: runs before the page, so the button is drawn with its new label.
+
+    It sets the state the button offered rather than flipping it: a click that lands while Play's
+    fragment is rerunning reaches the callback twice, and a flip would undo itself."""
+    ss = st.session_state
+    if on and not ss.get(PLAYING):
+        ss[_PLAY_CLOCK] = time.monotonic() - PLAY_EVERY_S  # the first character is due at once
+    ss[PLAYING] = on
+
+
+def _due_characters() -> int:
+    """How many characters Play owes now to keep one every PLAY_EVERY_S (at most MAX_CATCH_UP)."""
+    ss = st.session_state
+    now = time.monotonic()
+    last = ss.get(_PLAY_CLOCK, now - PLAY_EVERY_S)
+    due = int((now - last) / PLAY_EVERY_S)
+    if due > MAX_CATCH_UP:
+        ss[_PLAY_CLOCK] = now
+        return MAX_CATCH_UP
+    ss[_PLAY_CLOCK] = last + due * PLAY_EVERY_S
+    return due
+
+
 def _buttons(
     ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, count: int
 ) -> None:
     ss = st.session_state
-    cols = st.columns([1, 1.4, 1.2, 1.2, 3])
     added = 0
-    if cols[0].button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full):
-        added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
-    if cols[1].button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
-        added = generation_runs.advance(run, ctx.ckpt, count, temperature, top_k)
-    playing = ss.get(PLAYING, False)
-    if cols[2].button(
-        "Pause" if playing else "Play",
-        key="gen_play",
-        icon=":material/pause:" if playing else ":material/play_arrow:",
-        disabled=run.full and not playing,
-        help="Sample a character every half second until you press Pause.",
-    ):
-        ss[PLAYING] = not playing
-    if cols[3].button("Start over", key="gen_reset", icon=":material/restart_alt:"):
-        ss[RUN] = run = generation_runs.new_run(ctx.model_id, ctx.prompt.ids, run.seed)
-        ss[PLAYING] = False
-        ss["gen_step"] = 0
+    with page.controls_row():
+        if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full):
+            added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
+        if st.button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
+            added = generation_runs.advance(run, ctx.ckpt, count, temperature, top_k)
+        playing = ss.get(PLAYING, False)
+        st.button(
+            "Pause" if playing else "Play",
+            key="gen_play",
+            icon=":material/pause:" if playing else ":material/play_arrow:",
+            disabled=run.full and not playing,
+            on_click=_set_playing,
+            args=(not playing,),
+            help="Play samples two characters a second until you press Pause.",
+        )
+        if st.button("Start over", key="gen_reset", icon=":material/restart_alt:"):
+            ss[RUN] = run = generation_runs.new_run(ctx.model_id, ctx.prompt.ids, run.seed)
+            ss[PLAYING] = False
+            ss["gen_step"] = 0
+        if run.full:
+            st.caption(f"This run holds its maximum of {generation_runs.MAX_STEPS} steps; press Start over.")
+            ss[PLAYING] = False
     if added:
         ss["gen_step"] = len(run.steps)  # show the newest step
-    if run.full:
-        cols[4].caption(f"This run holds its maximum of {generation_runs.MAX_STEPS} steps; press Start over.")
-        ss[PLAYING] = False
-
-
-def _take_row_click(event) -> None:
-    """A click on a head's marker in the compact attention view enlarges that head."""
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
-        return
-    label = str(points[0].get("y"))
-    if st.session_state.get(_ROW_CLICK) == label:
-        return
-    st.session_state[_ROW_CLICK] = label
-    picked = figs.head_of(label)
-    if picked is not None:
-        st.session_state["layer"], st.session_state["head"] = picked
 
 
 def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, style) -> None:
@@ -119,7 +133,6 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
     url_state.clamp_choice("layer", range(cfg.n_layer))
     url_state.clamp_choice("head", range(cfg.n_head))
     st.subheader(f"Where '{visible_char(step.char)}' came from: its position's attention")
-    _take_row_click(st.session_state.get("gen_rows"))  # a click from the last run: highlight it in this one
     page.chart(
         figs.step_attention(
             step.attention,
@@ -129,8 +142,8 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
             style=style,
         ),
         key="gen_rows",
-        name="generate-attention",
-        on_select="rerun",
+        name=f"generate-attention-step{index + 1}",
+        on_select=page.pick_head_on_click("gen_rows"),
         selection_mode="points",
     )
     st.caption(
@@ -142,11 +155,11 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
         figs.attention_row(
             step.attention[layer, head], chars, offset=start, title=f"layer {layer} · head {head}", style=style
         ),
-        name=f"generate-L{layer}H{head}",
+        name=f"generate-attention-L{layer}H{head}-step{index + 1}",
     )
 
 
-def _step_view(ctx: page.PageContext, run: generation_runs.GenRun) -> None:
+def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None) -> None:
     ss = st.session_state
     style = page.figure_style()
     tokenizer = ctx.ckpt.tokenizer
@@ -180,24 +193,30 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun) -> None:
     m[0].metric("New character", f"'{visible_char(step.char)}'")
     m[1].metric("p it was sampled with", f"{float(step.probs[step.token]):.3f}")
     m[2].metric("p under the model (T = 1)", f"{float(step.probs_raw[step.token]):.3f}")
+    vocab = tokenizer.chars
+    everything = st.toggle(f"All {len(vocab)} characters", key="gen_all_chars", help="Draw the whole vocabulary, "
+                           f"not only the {figs.SHOWN_CHARS} most likely characters.")  # fmt: skip
     page.chart(
         figs.next_char_bars(
-            tokenizer.chars,
+            vocab,
             step.probs_raw,
-            step.probs,
+            generation_runs.distribution(step, temperature, top_k),
             step.token,
-            temperature=step.temperature,
-            top_k=step.top_k,
-            title=f"step {index + 1}: every next character's probability",
+            temperature=temperature,
+            top_k=top_k,
+            shown=None if everything else figs.SHOWN_CHARS,
+            title=f"step {index + 1}: every next character's probability, most likely first",
             style=style,
         ),
         key="gen_dist",
-        name="generate-distribution",
+        name=f"generate-distribution-step{index + 1}-T{temperature:g}" + (f"-top{top_k}" if top_k else ""),
     )
+    now = f"temperature {temperature:g}" + (f", top-k {top_k}" if top_k else ", no top-k")
+    then = "" if now == knobs else f" This character was sampled with {knobs}; Next samples with {now}."
     st.caption(
         "Left bar of each pair, light: the model's own distribution (temperature 1, no top-k). Right bar, dark: "
-        "the distribution the character was sampled from, after temperature and top-k. The sampled character's "
-        "bars are in the accent colour."
+        f"after the temperature and top-k set above ({now}); it follows them as you change them.{then} The sampled "
+        "character's bars are in the accent colour."
     )
     if step.attention is not None:
         _attention(ctx, run, index, style)
@@ -216,13 +235,13 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun) -> None:
 def _live(
     ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, playing: bool
 ) -> None:
-    """The step display; while playing it reruns on its own every PLAY_EVERY_S and samples one more."""
+    """The step display; while playing it reruns on its own every PLAY_EVERY_S and samples what is due."""
 
     def body():
         if playing and st.session_state.get(PLAYING) and not run.full:
-            if generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k):
+            if generation_runs.advance(run, ctx.ckpt, _due_characters(), temperature, top_k):
                 st.session_state["gen_step"] = len(run.steps)
-        _step_view(ctx, run)
+        _step_view(ctx, run, temperature, top_k)
 
     # a fragment's own reruns happen outside the page's guard: give them theirs
     st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()

@@ -4,11 +4,13 @@ its measured val loss from the ablation results, its sample text and a link to t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import streamlit as st
 
+from nanogpt.checkpoint import CheckpointError
 from viz_app import page, url_state
-from viz_app.backend import ablation_results, registry
+from viz_app.backend import ablation_results, captures, registry
 from viz_app.lesson_steps import STEPS, Link, Step
 
 NOT_AVAILABLE = "n/a"
@@ -51,13 +53,17 @@ def _numbers(step: Step, results: dict | None) -> None:
     if step.with_variant:
         delta = with_loss - without_loss if with_loss is not None and without_loss is not None else None
         cols[1].metric(
-            f"with it · `{step.with_variant}`",
+            f"with it · `{step.with_variant}`" + (f": {step.with_what}" if step.with_what else ""),
             _fmt(with_loss),
             delta=None if delta is None else f"{delta:+.3f}",
             delta_color="inverse",
             help="val loss, lower is better; the change is against the model without this piece",
         )
-    cols[2].metric("in the lecture", step.lecture_loss or NOT_AVAILABLE, help="the val loss the video reports")
+    cols[2].metric(
+        "in the lecture" + (f": {step.lecture_what}" if step.lecture_what else ""),
+        step.lecture_loss or NOT_AVAILABLE,
+        help="the val loss the video reports",
+    )
     for variant in step.extra_variants:
         value = _loss(results, variant)
         st.caption(
@@ -88,8 +94,36 @@ def _samples(step: Step, results: dict | None) -> None:
                 st.code(record["sample"], language="text", wrap_lines=True)
 
 
-def _links(step: Step, extra: dict[str, str]) -> None:
+def _focused_head() -> tuple[int, int] | None:
+    """The sidebar model's most focused head on the prompt, for the links that show "one head"."""
+    label = st.session_state.get("model")
+    entry = next((e for e in registry.available_models() if e.label == label), None)
+    if entry is None:
+        return None
+    try:
+        model_id = registry.model_id(entry)
+        ckpt = captures.load_model(model_id)
+    except (CheckpointError, OSError):
+        return None
+    if not captures.has_attention(ckpt):
+        return None
+    prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
+    if prompt.empty:
+        return None
+    return captures.focused_head(captures.sharpness(model_id, prompt.ids, ckpt.model.config.attn_scale))
+
+
+def _with_head(link: Link, focused: tuple[int, int] | None) -> Link:
+    if not link.focused_head or focused is None:
+        return link
+    layer, head = focused
+    label = f"{link.label} (layer {layer} · head {head}, this model's most focused head on your prompt)"
+    return replace(link, label=label, params={**link.params, "layer": str(layer), "head": str(head)})
+
+
+def _links(step: Step, extra: dict[str, str], focused: tuple[int, int] | None) -> None:
     links = [*step.links, step.ablation_link] if step.ablation_link else list(step.links)
+    links = [_with_head(link, focused) for link in links]
     for n, link in enumerate(links):
         left, right = st.columns([4, 1])
         left.markdown(f":material/open_in_new: [{link.label}]({link.href(extra)})")
@@ -97,14 +131,14 @@ def _links(step: Step, extra: dict[str, str]) -> None:
             _open_here(link)
 
 
-def _step(index: int, step: Step, results: dict | None, extra: dict[str, str]) -> None:
+def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused) -> None:
     with st.container(border=True):
         st.subheader(f"{index}. {step.title}")
         st.caption(f"In the lecture at [{step.video_time}]({step.video_url})")
         st.markdown(step.text)
         _numbers(step, results)
         _samples(step, results)
-        _links(step, extra)
+        _links(step, extra, focused)
 
 
 def render() -> None:
@@ -130,8 +164,9 @@ def render() -> None:
             "numbers within this page, not with the lecture's longer GPU runs."
         )
     extra = _link_context()
+    focused = _focused_head()
     for index, step in enumerate(STEPS, start=1):
-        _step(index, step, results, extra)
+        _step(index, step, results, extra, focused)
 
 
 page.guard(render)

@@ -11,17 +11,19 @@ from viz_app.figures import kit
 from viz_app.figures import residual as figs
 
 
-def _norms(ctx: page.PageContext, data: captures.ResidualData) -> None:
+def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
     chars = ctx.prompt.text
     st.subheader("The residual stream at every point")
     tabs = st.tabs(["Heatmap", "Lines"])
     with tabs[0]:
         page.chart(
-            figs.position_heatmap(data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style())
+            figs.position_heatmap(data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style()),
+            name=f"residual-norms-{scale}",
         )
     with tabs[1]:
         page.chart(
-            figs.position_lines(data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style())
+            figs.position_lines(data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style()),
+            name=f"residual-norm-lines-{scale}",
         )
     st.caption(
         "‖x‖ is the L2 norm of the residual vector: after the embeddings, then after each block's "
@@ -29,7 +31,7 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData) -> None:
     )
 
 
-def _writes(ctx: page.PageContext, data: captures.ResidualData) -> None:
+def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
     st.subheader("What each sublayer writes")
     left, right = st.columns([3, 2])
     with left:
@@ -40,7 +42,8 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData) -> None:
                 ctx.prompt.text,
                 title="‖sublayer output‖ per position",
                 style=page.figure_style(),
-            )
+            ),
+            name=f"residual-writes-{scale}",
         )
     with right:
         page.chart(
@@ -49,11 +52,12 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData) -> None:
                 data.sublayer_norms,
                 title="mean over positions (± std): attention blue, MLP red",
                 style=page.figure_style(),
-            )
+            ),
+            name=f"residual-writes-mean-{scale}",
         )
 
 
-def _lens(ctx: page.PageContext, data: captures.ResidualData) -> None:
+def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
     st.subheader("Logit lens: what each point would predict")
     chars = ctx.prompt.text
     labels = kit.position_labels(chars)
@@ -73,7 +77,8 @@ def _lens(ctx: page.PageContext, data: captures.ResidualData) -> None:
             target=top.target,
             target_probs=top.target_probs,
             style=page.figure_style(),
-        )
+        ),
+        name=f"residual-logit-lens-pos{pos}-{scale}",
     )
     what = f"the real next character is `{kit.visible_char(top.target)}`" if top.target else "the prompt ends here"
     st.caption(
@@ -96,9 +101,9 @@ def render() -> None:
         return
     scale = page.scale_switch(ctx.ckpt)
     data = captures.residual_data(ctx.model_id, ctx.prompt.ids, scale)
-    _norms(ctx, data)
-    _writes(ctx, data)
-    _lens(ctx, data)
+    _norms(ctx, data, scale)
+    _writes(ctx, data, scale)
+    _lens(ctx, data, scale)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
         export.download_buttons(
             f"residual-{scale}",

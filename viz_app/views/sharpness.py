@@ -8,6 +8,7 @@ from nanogpt import metrics
 from viz_app import export, page, url_state
 from viz_app.backend import captures
 from viz_app.figures import sharpness as figs
+from viz_app.pages import PAGES
 
 CURVES = {
     "normalized": ("normalised entropy", 1.0),
@@ -22,35 +23,41 @@ TAG_HELP = (
 )
 
 
-def _head_grids(sharp: captures.Sharpness, layer: int, head: int) -> None:
-    left, right = st.columns(2)
-    with left:
-        page.chart(
-            figs.head_grid(
-                sharp.mean_normalized_entropy,
-                title="mean normalised entropy (1 = uniform)",
-                tags=sharp.tags,
-                highlight=(layer, head),
-                style=page.figure_style(),
+def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) -> None:
+    style = page.figure_style()
+    grids = (
+        ("entropy", sharp.mean_normalized_entropy, "mean normalised entropy (1 = uniform)", None),
+        ("max_weight", sharp.mean_max_weight, "mean max weight (1 = one-hot)", "Magma"),
+    )
+    for col, (what, values, title, colours) in zip(st.columns(2), grids, strict=True):
+        with col:
+            key = f"sharp_grid_{what}"
+            page.chart(
+                figs.head_grid(
+                    values,
+                    title=title,
+                    tags=sharp.tags if what == "entropy" else None,
+                    scale=colours,
+                    highlight=(layer, head),
+                    clickable=True,
+                    style=style,
+                ),
+                name=f"sharpness-{what}-{scale}",
+                key=key,
+                on_select=page.pick_head_on_click(key),
+                selection_mode="points",
             )
-        )
-    with right:
-        page.chart(
-            figs.head_grid(
-                sharp.mean_max_weight,
-                title="mean max weight (1 = one-hot)",
-                colorscale="Magma",
-                highlight=(layer, head),
-                style=page.figure_style(),
-            )
-        )
     st.caption(
         "Averaged over query rows 1 onwards; row t sees t + 1 keys, so its entropy is divided by log(t + 1). "
-        "Cells name the tags below: prev = previous-token, sink = first-token."
+        f"Cells name the tags below: prev = previous-token, sink = first-token. Click a head to pick it; layer "
+        f"{layer} · head {head} is outlined."
     )
+    if st.button(f"Open layer {layer} · head {head} on the Attention page", icon=":material/grid_on:"):
+        st.session_state["view"] = "head"
+        st.switch_page(PAGES["attention"].file)
 
 
-def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: int) -> None:
+def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: int, scale: str) -> None:
     st.subheader(f"Every query row of layer {layer}")
     url_state.clamp_choice("curve", CURVES)
     kind = page.choice("Curve", list(CURVES), key="curve", format_func=lambda k: CURVES[k][0])
@@ -65,7 +72,8 @@ def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: 
             ylabel=name,
             ymax=ymax,
             style=page.figure_style(),
-        )
+        ),
+        name=f"sharpness-rows-{kind}-L{layer}H{head}-{scale}",
     )
 
 
@@ -96,7 +104,7 @@ def _variance_demo(head_size: int) -> None:
     a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
     b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
     c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
-    page.chart(figs.variance_demo(demo, style=page.figure_style()))
+    page.chart(figs.variance_demo(demo, style=page.figure_style()), name=f"sharpness-variance-demo-d{d}")
     st.caption(
         "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
         "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
@@ -113,8 +121,8 @@ def render() -> None:
     cfg = ctx.config
     layer, head, scale = page.model_controls(ctx.ckpt)
     sharp = captures.sharpness(ctx.model_id, ctx.prompt.ids, scale)
-    _head_grids(sharp, layer, head)
-    _curves(ctx, sharp, layer, head)
+    _head_grids(sharp, layer, head, scale)
+    _curves(ctx, sharp, layer, head, scale)
     _tag_table(sharp)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
         rows = ("layer", "head", "query")

@@ -12,6 +12,7 @@ from viz_app import export, page, url_state
 from viz_app.backend import train_jobs
 from viz_app.figures import attention as attention_figs
 from viz_app.figures import train as figs
+from viz_app.pages import PAGES
 
 SOURCES = ("tinyshakespeare", "shakespeare-plays", "upload")
 CONFIG_WIDGETS = {  # widget key -> the TrainConfig / GPTConfig field it sets (sizes, steps, lr, ...)
@@ -140,10 +141,6 @@ def _start(preset: str, data: str) -> train_jobs.TrainJob | None:
     return job
 
 
-def _select_model(label: str) -> None:
-    st.session_state["model"] = label
-
-
 def _progress(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
     words = {
         "waiting": "waiting for a free training slot (other sessions are training)",
@@ -228,11 +225,16 @@ def _finished(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
         st.warning(view.error or "The run ended before it saved a model.")
         return
     best = f" (val loss {view.best_val:.3f})" if view.best_val is not None else ""
-    st.success(f"Trained for {view.step} steps{best}. It is in the sidebar as **{label}**, for every page.")
-    cols = st.columns([1, 1, 3])
-    cols[0].button("Look at it", key="tr_open", type="primary", on_click=_select_model, args=(label,))
+    st.success(
+        f"Trained for {view.step} steps{best}. It is in the sidebar as **{label}**, for every page of this browser "
+        "session: a refresh or a new tab starts a new session without it, so download it to keep it."
+    )
+    row = page.controls_row()
+    if row.button("Look at it", key="tr_open", type="primary", icon=":material/grid_on:"):
+        page.select_model(label)
+        st.switch_page(PAGES["attention"].file)
     path = Path(view.checkpoint)
-    cols[1].download_button(
+    row.download_button(
         "Download .safetensors",
         data=lambda: path.read_bytes(),
         file_name=f"{view.label}.safetensors",
