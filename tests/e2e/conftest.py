@@ -42,15 +42,10 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def server(tmp_path, tiny_ckpt):
-    """The app on the tiny checkpoint; always stopped, whatever the test does."""
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+def serve(folder: Path, log: Path, **env):
+    """The app on the checkpoints in folder, as `streamlit run` serves it; yields its URL, always stopped."""
     port = free_port()
-    log = tmp_path / "streamlit.log"
-    env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder))
+    env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder), **env)
     command = [sys.executable, "-m", "streamlit", "run", "viz_app/app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false"]  # fmt: skip
@@ -72,6 +67,22 @@ def server(tmp_path, tiny_ckpt):
                 proc.wait(timeout=15)
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_ckpt):
+    """The app on the tiny checkpoint (2 layers x 2 heads), one server for a test module."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")
+
+
+@pytest.fixture(scope="module")
+def shipped_server(tmp_path_factory, tiny_text_file):
+    """The app on the shipped checkpoints (shakespeare-small: 6 layers x 6 heads) and ablation results;
+    live ablation runs train on the tiny text. Pages never write into the checkpoints folder."""
+    log = tmp_path_factory.mktemp("log") / "streamlit.log"
+    yield from serve(ROOT / "checkpoints", log, ATTENTION_LAB_LIVE_DATA=str(tiny_text_file))
+
+
 def require_chromium():
     """Skip on a developer's machine without Chromium; in CI (where make test installs it) fail."""
     if not Path(CHROMIUM).exists():
@@ -79,17 +90,29 @@ def require_chromium():
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
 
 
-@pytest.fixture
-def page():
-    """A fresh page in headless Chromium, closed whatever the test does."""
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, one for a test module; each test gets its own page (and so its own session)."""
     require_chromium()
     from playwright import sync_api
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page, closed whatever the test does; page.console holds what the browser logged."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.console = []
+    page.on("console", lambda message: page.console.append(message.text))
+    try:
+        yield page
+    finally:
+        context.close()

@@ -1,0 +1,68 @@
+"""What the browser tests do the same way: wait for a run to end, click a figure's point, read what is drawn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IDLE = "() => document.querySelector('[data-test-script-state]')?.dataset.testScriptState === 'notRunning'"
+
+# every button and widget label of the page that is cut off by a box around it, or ends in an ellipsis
+CLIPPED = """() => {
+  const out = [];
+  const main = document.querySelector('[data-testid=stMain]');
+  for (const el of main.querySelectorAll('button, [data-testid=stWidgetLabel]')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0) continue;
+    let clipped = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX === 'visible') continue;
+      const b = a.getBoundingClientRect();
+      if (r.right > b.right + 1 || r.left < b.left - 1) { clipped = true; break; }
+    }
+    const cut = [el, ...el.querySelectorAll('*')].some(
+      c => c.scrollWidth > c.clientWidth + 1 && getComputedStyle(c).textOverflow === 'ellipsis');
+    if (clipped || cut) out.push((el.innerText || '').trim().split('\\n').pop());
+  }
+  return out;
+}"""
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Until the app's script run is over (and the browser has drawn what it sent)."""
+    page.wait_for_function(IDLE, timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def chart(page, title: str):
+    """The Plotly chart whose text (title, axes, annotations) contains title."""
+    return page.locator("[data-testid=stPlotlyChart]").filter(has_text=title).first
+
+
+def click_point(page, figure, index: int) -> None:
+    """Click the index-th marker of a figure (its click targets), as a student would."""
+    point = figure.locator(".scatterlayer .point").nth(index)
+    point.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def scroll_main(page, to: float) -> None:
+    """Streamlit scrolls inside its own container, not the window."""
+    page.evaluate("y => document.querySelector('[data-testid=stMain]').scrollTo(0, y)", to)
+    page.wait_for_timeout(300)
+
+
+def screenshot(page, name: str) -> Path | None:
+    """Save what the page shows under E2E_SCREENSHOT_DIR, when it is set (to look at while developing)."""
+    folder = os.environ.get("E2E_SCREENSHOT_DIR")
+    if not folder:
+        return None
+    path = Path(folder) / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def font_px(locator) -> float:
+    return float(locator.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
