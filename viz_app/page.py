@@ -18,7 +18,7 @@ from nanogpt.checkpoint import Checkpoint, CheckpointError
 from nanogpt.config import ATTN_SCALES, GPTConfig, scale_value
 
 from . import url_state
-from .backend import captures, registry
+from .backend import captures, comparisons, registry
 from .figures import kit
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
 
@@ -147,6 +147,10 @@ def page_context(*, needs_attention: bool = False) -> PageContext | None:
     if prompt.empty:
         st.info("Type a prompt in the sidebar to see what the model does with it.", icon=":material/edit:")
         return None
+    if st.session_state.pop(url_state.PICK_HEAD, False) and captures.has_attention(ckpt):
+        # a first look should show a head with a job, not layer 0 head 0 (often nearly uniform)
+        sharp = captures.sharpness(model_id, prompt.ids, ckpt.model.config.attn_scale)
+        st.session_state["layer"], st.session_state["head"] = captures.focused_head(sharp)
     return PageContext(entry, model_id, ckpt, prompt)
 
 
@@ -308,3 +312,48 @@ def pick_head_on_click(chart_key: str, **also):
             st.session_state.update(also)
 
     return take
+
+
+@dataclass
+class Compared:
+    """The second model a page shows beside the first, on the same prompt."""
+
+    entry: registry.ModelEntry
+    model_id: str
+    ckpt: Checkpoint
+    pairing: comparisons.Pairing
+
+
+def compare_picker(ctx: PageContext) -> Compared | None:
+    """"Compare with": the model untrained, a step of its timeline, or another model; None for nothing.
+    Notices say what two models of other sizes or vocabularies cannot show side by side."""
+    entries = registry.available_models()
+    options = {"": "nothing", **{c.value: c.label for c in comparisons.choices(ctx.entry, entries)}}
+    url_state.clamp_choice("cmp", list(options), default="")
+    value = st.selectbox(
+        "Compare with",
+        list(options),
+        key="cmp",
+        format_func=options.get,
+        help="Show a second model beside this one on the same prompt: the same head of both, their difference, "
+        "and how each head's entropy and max weight changed. Kept in the link.",
+    )
+    if not value:
+        return None
+    entry = comparisons.resolve(value, ctx.entry, entries)
+    if entry is None:
+        st.warning(f"There is no {value!r} to compare with here.", icon=":material/compare_arrows:")
+        return None
+    try:
+        model_id = registry.model_id(entry)
+        ckpt = captures.load_model(model_id)
+    except (CheckpointError, OSError) as e:
+        st.error(f"Could not load {entry.label} to compare with: {e}")
+        return None
+    if not captures.has_attention(ckpt):
+        st.info(f"{entry.label} is a bigram table: it has no attention to compare.", icon=":material/info:")
+        return None
+    pairing = comparisons.pair(ctx.ckpt, ctx.prompt, ckpt, st.session_state.get("prompt", ""), entry.label)
+    for notice in pairing.notices:
+        st.info(notice, icon=":material/compare_arrows:")
+    return Compared(entry, model_id, ckpt, pairing)

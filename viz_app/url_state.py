@@ -21,11 +21,13 @@ DEFAULT_PROMPT = OPENING_LINES[:117]  # "...You are all resolved": ends mid-line
 VIEWS = ("head", "layer", "model")
 VALUES = ("weights", "scores")
 DEFAULTS = dict(
-    prompt=DEFAULT_PROMPT, layer=0, head=0, scale="head_size", view="head", values="weights", presenter=False
+    prompt=DEFAULT_PROMPT, layer=0, head=0, scale="head_size", view="head", values="weights", presenter=False, cmp=""
 )
-URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view", "presenter")
-SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d")  # widgets whose value outlives their page
+URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view", "presenter", "cmp")  # cmp: the compared model
+# widgets whose value outlives their page
+SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d", "cmp")
 MAX_URL_PROMPT = 2000  # characters; browsers and proxies cut long URLs
+PICK_HEAD = "_pick_head"  # the first model page of a session chooses the head to open on
 _URL_READ = "_url_read"
 _URL_FIRST = "_url_first"  # the query parameters the session was opened with
 _URL_TAKEN = "_url_taken"  # page keys already read from them (each once)
@@ -63,6 +65,8 @@ def start_run() -> str | None:
                 if value is not None:
                     st.session_state[key] = value
         wanted_page = params.get("page")
+        if "layer" not in params and "head" not in params:
+            st.session_state[PICK_HEAD] = True  # no head asked for: page.page_context opens a focused one
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     for key in SHARED_KEYS:
@@ -156,6 +160,8 @@ def write_url(page_slug: str) -> None:
             wanted[key] = str(ss[key])
     if ss.get("presenter"):
         wanted["presenter"] = "1"
+    if ss.get("cmp"):
+        wanted["cmp"] = ss["cmp"]
     for key, default in ss.get(_PAGE_KEYS, {}).items():
         if key in ss and ss[key] != default:
             wanted[key] = _url_value(ss[key])

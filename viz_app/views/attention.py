@@ -6,8 +6,9 @@ import streamlit as st
 
 from nanogpt.config import ATTN_SCALES
 from viz_app import export, page, url_state
-from viz_app.backend import captures
+from viz_app.backend import captures, comparisons
 from viz_app.figures import attention as figs
+from viz_app.figures import compare as compare_figs
 from viz_app.figures import kit
 
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
@@ -291,6 +292,67 @@ def _export(ctx: page.PageContext, data: captures.AttentionData, layer: int, hea
         )
 
 
+def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -> None:
+    st.subheader("Beside another model")
+    cmp = page.compare_picker(ctx)
+    if cmp is None:
+        st.caption("Pick a second model above, for example this one untrained, to see what training changed.")
+        return
+    pairing, label = cmp.pairing, cmp.entry.label
+    a = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
+    b = captures.attention_data(cmp.model_id, pairing.prompt_b.ids, scale)
+    style = page.figure_style()
+    names = (ctx.entry.label, label)
+    if pairing.same_text and layer < pairing.n_layer and head < pairing.n_head:
+        page.chart(
+            compare_figs.head_pair(
+                a.patterns[layer, head], b.patterns[layer, head], ctx.prompt.text, names=names, style=style
+            ),  # fmt: skip
+            name=f"attention-compare-models-L{layer}H{head}-{scale}",
+        )
+        st.caption(
+            f"Layer {layer} · head {head} of both models on the same prompt, and {label} minus {ctx.entry.label}: "
+            "red where the second model puts more weight, blue where it puts less."
+        )
+    elif layer < pairing.n_layer and head < pairing.n_head:
+        left, right = st.columns(2)
+        for col, data, text, name in ((left, a, ctx.prompt.text, names[0]), (right, b, pairing.prompt_b.text, label)):
+            with col:
+                page.chart(
+                    figs.head_heatmap(
+                        data.patterns[layer, head],
+                        text,
+                        title=f"{name} · layer {layer} · head {head}",
+                        height=420,
+                        max_ticks=32,
+                        style=style,
+                    ),  # fmt: skip
+                    name=f"attention-compare-L{layer}H{head}-{scale}-{'ab'[col is right]}",
+                )
+    else:
+        st.info(f"{label} has no layer {layer} · head {head}; pick one both have.", icon=":material/info:")
+    sharp_a = captures.sharpness(ctx.model_id, ctx.prompt.ids, scale)
+    sharp_b = captures.sharpness(cmp.model_id, pairing.prompt_b.ids, scale)
+    changes = comparisons.head_changes(sharp_a, sharp_b, pairing.n_layer, pairing.n_head)
+    left, right = st.columns(2)
+    with left:
+        page.chart(
+            compare_figs.change_grid(changes.entropy, title="change in mean entropy (nats)", unit="nats", style=style),
+            name=f"attention-compare-entropy-{scale}",
+        )
+    with right:
+        page.chart(
+            compare_figs.change_grid(
+                changes.max_weight, title="change in mean max weight", unit="weight", style=style
+            ),  # fmt: skip
+            name=f"attention-compare-max-weight-{scale}",
+        )
+    st.caption(
+        f"Every head both have, {label} minus {ctx.entry.label}: blue entropy and red max weight mean the second "
+        "model's softmax is sharper there."
+    )
+
+
 def render() -> None:
     st.header("Attention")
     ctx = page.page_context(needs_attention=True)
@@ -303,6 +365,7 @@ def render() -> None:
     st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
     data = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
     _pattern_section(ctx, data, layer, head, window)
+    _compare_section(ctx, layer, head, scale)
     _scale_section(ctx, layer, head, scale, window)
     _score_section(ctx, data, layer, head, window)
     _export(ctx, data, layer, head)

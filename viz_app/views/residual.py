@@ -7,6 +7,7 @@ import streamlit as st
 
 from viz_app import export, page, url_state
 from viz_app.backend import captures
+from viz_app.figures import compare as compare_figs
 from viz_app.figures import kit
 from viz_app.figures import residual as figs
 
@@ -29,6 +30,23 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> No
         "‖x‖ is the L2 norm of the residual vector: after the embeddings, then after each block's "
         "attention (+attn) and feed-forward (+mlp) have added their output to it."
     )
+
+
+def _compare_section(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
+    st.subheader("Beside another model")
+    cmp = page.compare_picker(ctx)
+    if cmp is None:
+        st.caption("Pick a second model above, for example this one untrained, to see how training grew the stream.")
+        return
+    other = captures.residual_data(cmp.model_id, cmp.pairing.prompt_b.ids, scale)
+    labels = data.labels if len(data.labels) >= len(other.labels) else other.labels
+    page.chart(
+        compare_figs.mean_norms(
+            labels, {ctx.entry.label: data.norms, cmp.entry.label: other.norms}, style=page.figure_style()
+        ),  # fmt: skip
+        name=f"residual-compare-norms-{scale}",
+    )
+    st.caption("The mean norm of the residual stream at every point of both models, over the prompt's positions.")
 
 
 def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
@@ -102,6 +120,7 @@ def render() -> None:
     scale = page.scale_switch(ctx.ckpt)
     data = captures.residual_data(ctx.model_id, ctx.prompt.ids, scale)
     _norms(ctx, data, scale)
+    _compare_section(ctx, data, scale)
     _writes(ctx, data, scale)
     _lens(ctx, data, scale)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):

@@ -6,7 +6,8 @@ import streamlit as st
 
 from nanogpt import metrics
 from viz_app import export, page, url_state
-from viz_app.backend import captures
+from viz_app.backend import captures, comparisons
+from viz_app.figures import compare as compare_figs
 from viz_app.figures import sharpness as figs
 from viz_app.pages import PAGES
 
@@ -112,6 +113,34 @@ def _variance_demo(head_size: int) -> None:
     )
 
 
+def _compare_section(ctx: page.PageContext, sharp: captures.Sharpness, scale: str) -> None:
+    st.subheader("Beside another model")
+    cmp = page.compare_picker(ctx)
+    if cmp is None:
+        st.caption("Pick a second model above, for example this one untrained, to see which heads training sharpened.")
+        return
+    other = captures.sharpness(cmp.model_id, cmp.pairing.prompt_b.ids, scale)
+    changes = comparisons.head_changes(sharp, other, cmp.pairing.n_layer, cmp.pairing.n_head)
+    style = page.figure_style()
+    left, right = st.columns(2)
+    with left:
+        page.chart(
+            figs.head_grid(
+                other.mean_max_weight, title=f"{cmp.entry.label}: mean max weight", tags=other.tags, style=style
+            ),  # fmt: skip
+            name=f"sharpness-compare-max-weight-{scale}",
+        )
+    with right:
+        page.chart(
+            compare_figs.change_grid(changes.entropy, title="change in mean entropy (nats)", unit="nats", style=style),
+            name=f"sharpness-compare-entropy-{scale}",
+        )
+    st.caption(
+        f"Left: the second model's own grid and tags. Right: {cmp.entry.label} minus {ctx.entry.label} for every "
+        "head both have; blue is a sharper softmax in the second model, red a more spread one."
+    )
+
+
 def render() -> None:
     st.header("Sharpness")
     ctx = page.page_context(needs_attention=True)
@@ -122,6 +151,7 @@ def render() -> None:
     layer, head, scale = page.model_controls(ctx.ckpt)
     sharp = captures.sharpness(ctx.model_id, ctx.prompt.ids, scale)
     _head_grids(sharp, layer, head, scale)
+    _compare_section(ctx, sharp, scale)
     _curves(ctx, sharp, layer, head, scale)
     _tag_table(sharp)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):

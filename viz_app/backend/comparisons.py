@@ -1,0 +1,117 @@
+"""Two models on one prompt: which second model, what can be compared, and the per-head changes.
+
+Every second model is a checkpoint file, so the loaders and caches that serve the first serve it
+too: another model in the sidebar, a step of the first model's timeline, or the first model's own
+untrained weights, written once per model to a file (the same seed and config train() starts
+from: the real step 0 of that run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from nanogpt.checkpoint import Checkpoint, read_metadata, save_checkpoint
+from nanogpt.model import build_model
+from nanogpt.timeline import timeline
+
+from . import registry, uploads
+from .captures import Prompt, Sharpness, load_model, prepare_prompt
+
+UNTRAINED = "untrained"  # the URL's cmp value for the first model at random initialisation
+STEP_PREFIX = "step-"  # cmp=step-250: the first model's timeline at step 250
+
+
+@st.cache_resource(max_entries=16, show_spinner="Initialising an untrained copy…")
+def untrained_path(model_id: str) -> Path:
+    """The model's config with fresh weights from its training seed, saved next to the uploads."""
+    ckpt = load_model(model_id)
+    seed = (read_metadata(registry.path_of(model_id)).get("train_config") or {}).get("seed", 1337)
+    torch.manual_seed(seed)  # what nanogpt.train does before it builds the model
+    model = build_model(ckpt.model.config)
+    folder = uploads.UPLOAD_DIR / "untrained"
+    digest = hashlib.sha256(model_id.encode()).hexdigest()[:16]  # a new version of the file: a new copy
+    path = folder / f"{Path(registry.path_of(model_id)).stem}-{digest}.safetensors"
+    meta = {"data": {"name": "random initialisation"}, "step": 0, "untrained_copy_of": registry.path_of(model_id)}
+    return save_checkpoint(path, model, ckpt.tokenizer, meta)
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str  # what the URL keeps: "untrained", "step-250", or another model's label
+    label: str  # what the picker shows
+
+
+def choices(entry: registry.ModelEntry, entries: list[registry.ModelEntry]) -> list[Choice]:
+    """What the first model can be compared with: its untrained self, its timeline, the other models."""
+    out = [Choice(UNTRAINED, "the same model, untrained (random initialisation)")]
+    out += [
+        Choice(f"{STEP_PREFIX}{frame.step}", f"this model at step {frame.step}" + (" (best)" if frame.is_best else ""))
+        for frame in timeline(entry.path)
+    ]
+    out += [Choice(e.label, e.label) for e in entries if e.label != entry.label]
+    return out
+
+
+def resolve(value: str, entry: registry.ModelEntry, entries: list[registry.ModelEntry]) -> registry.ModelEntry | None:
+    """The second model for a picker value (None when the value names nothing there is)."""
+    if value == UNTRAINED:
+        path = untrained_path(registry.model_id(entry))
+        return registry.ModelEntry(f"{entry.label}, untrained", str(path), "untrained")
+    if value.startswith(STEP_PREFIX):
+        step = value.removeprefix(STEP_PREFIX)
+        frame = next((f for f in timeline(entry.path) if str(f.step) == step), None)
+        return None if frame is None else registry.ModelEntry(f"{entry.label} at step {step}", frame.path, "timeline")
+    return next((e for e in entries if e.label == value), None)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What two models can show side by side on one prompt, and what the page must say."""
+
+    prompt_b: Prompt
+    same_text: bool  # both read exactly the same characters: position-by-position differences make sense
+    n_layer: int  # the layers and heads both have
+    n_head: int
+    notices: tuple[str, ...]
+
+
+def pair(a: Checkpoint, prompt_a: Prompt, b: Checkpoint, raw_prompt: str, label_b: str) -> Pairing:
+    prompt_b = prepare_prompt(raw_prompt, b)
+    ca, cb = a.model.config, b.model.config
+    notices = []
+    if a.tokenizer.chars != b.tokenizer.chars:
+        notices.append(f"{label_b} has another vocabulary ({cb.vocab_size} characters against {ca.vocab_size}).")
+    if prompt_b.text != prompt_a.text:
+        notices.append(
+            f"{label_b} reads a different part of the prompt ({len(prompt_b.ids)} characters it knows, within its "
+            f"context of {cb.block_size}), so the two cannot be compared position by position: "
+            "differences are left out, each model is shown on what it reads."
+        )
+    layers, heads = min(ca.n_layer, cb.n_layer), min(ca.n_head, cb.n_head)
+    if (ca.n_layer, ca.n_head) != (cb.n_layer, cb.n_head):
+        notices.append(
+            f"{label_b} has {cb.n_layer} layers × {cb.n_head} heads against {ca.n_layer} × {ca.n_head}: "
+            f"the comparison covers the {layers} × {heads} both have."
+        )
+    return Pairing(prompt_b, prompt_b.text == prompt_a.text, layers, heads, tuple(notices))
+
+
+@dataclass(frozen=True)
+class HeadChanges:
+    """B minus A for every head both models have, (L, H): how the softmax sharpened or spread."""
+
+    entropy: np.ndarray  # change in mean entropy (nats)
+    max_weight: np.ndarray  # change in mean max weight
+
+
+def head_changes(a: Sharpness, b: Sharpness, n_layer: int, n_head: int) -> HeadChanges:
+    return HeadChanges(
+        entropy=b.mean_entropy[:n_layer, :n_head] - a.mean_entropy[:n_layer, :n_head],
+        max_weight=b.mean_max_weight[:n_layer, :n_head] - a.mean_max_weight[:n_layer, :n_head],
+    )
