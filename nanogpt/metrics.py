@@ -151,21 +151,20 @@ def patterns(cache: Cache) -> torch.Tensor:
     return cache.stack("attn.hook_pattern")[:, 0]
 
 
-def tag_scores(pattern: torch.Tensor, chars: str | None = None) -> dict[str, float]:
-    """How much of its weight one head's (T, T) causal pattern puts on each kind of key, averaged
-    over the query rows t >= 1 that have such a key. The kinds that read characters (same
-    character, LATEST) need the prompt's `chars`."""
-    T = pattern.shape[-1]
-    scores = {}
+def key_kinds(T: int, chars: str | None = None) -> dict[str, torch.Tensor]:
+    """For each kind of key a head may look for, which keys those are: name -> (T, T) bool, query t
+    -> its keys of that kind. The kinds that read characters (same character, LATEST) need the
+    prompt's `chars`."""
+    kinds = {}
     for k in OFFSETS:
         if T > max(k, 1):
-            rows = torch.arange(max(k, 1), T)  # the queries that have a key k back (row 0 says nothing)
-            scores[{0: "self", 1: "previous-token"}.get(k, f"{k} back")] = float(pattern[rows, rows - k].mean())
-    scores["first-token"] = float(pattern[1:, 0].mean())
+            kinds[{0: "self", 1: "previous-token"}.get(k, f"{k} back")] = torch.eye(T, dtype=torch.bool).roll(-k, 1)
+    kinds["first-token"] = torch.zeros(T, T, dtype=torch.bool)
+    kinds["first-token"][:, 0] = True
     if chars is not None and len(chars) == T:
         codes = torch.tensor([ord(c) for c in chars])
         earlier = torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)  # (T, T): key j < query t
-        scores["same character"] = _mean_on(pattern, (codes[:, None] == codes[None, :]) & earlier)
+        kinds["same character"] = (codes[:, None] == codes[None, :]) & earlier
         for name, marks in LATEST.items():
             latest = torch.zeros(T, T, dtype=torch.bool)  # (T, T): query t -> the latest marked key j <= t
             last = -1
@@ -173,29 +172,35 @@ def tag_scores(pattern: torch.Tensor, chars: str | None = None) -> dict[str, flo
                 last = t if marks(chars, t) else last
                 if last >= 0:
                     latest[t, last] = True
-            scores[name] = _mean_on(pattern, latest)
+            kinds[name] = latest
+    return {name: torch.tril(keys) for name, keys in kinds.items()}  # (roll wraps the first rows round: cut)
+
+
+def tag_scores(pattern: torch.Tensor, chars: str | None = None) -> dict[str, torch.Tensor]:
+    """How much weight each head of a (..., T, T) causal pattern puts on each kind of key
+    (key_kinds), averaged over the query rows t >= 1 that have such a key: name -> (...) tensor."""
+    scores = {}
+    for name, keys in key_kinds(pattern.shape[-1], chars).items():
+        has = keys.any(-1)
+        has[0] = False  # row 0 sees one key: it says nothing about the head
+        on_kind = (pattern.float() * keys).sum(-1)  # (..., T)
+        scores[name] = on_kind[..., has].mean(-1) if has.any() else torch.full(pattern.shape[:-2], float("nan"))
     return scores
 
 
-def _mean_on(pattern: torch.Tensor, keys: torch.Tensor) -> float:
-    """Mean over rows t >= 1 with any True in `keys` (T, T) of the weight those keys get; nan if none."""
-    has = keys.any(-1)
-    has[0] = False  # row 0 sees one key: it says nothing about the head
-    return float((pattern * keys).sum(-1)[has].mean()) if has.any() else float("nan")
+def _tags(scores: dict[str, float], uniform: bool) -> list[str]:
+    # strongest first, at most two: a newline is also a space, a capital often a word's first letter
+    tags = sorted((name for name, v in scores.items() if v >= TAG_THRESHOLD), key=lambda name: -scores[name])[:2]
+    return tags + ["uniform"] if uniform else tags
 
 
 def head_tags(pattern: torch.Tensor, causal: bool = True, chars: str | None = None) -> list[str]:
     """Tags for one head's (T, T) pattern: each kind of key (tag_scores) it gives at least
     TAG_THRESHOLD of its weight, strongest first, or uniform."""
-    T = pattern.shape[-1]
-    if T < 2:
+    if pattern.shape[-1] < 2:
         return []
-    scores = tag_scores(pattern, chars)
-    # strongest first, at most two: a newline is also a space, a capital often a word's first letter
-    tags = sorted((name for name, v in scores.items() if v >= TAG_THRESHOLD), key=lambda name: -scores[name])[:2]
-    if row_mean(normalized_entropy(pattern, causal)) >= UNIFORM_THRESHOLD:
-        tags.append("uniform")
-    return tags
+    scores = {name: float(v) for name, v in tag_scores(pattern, chars).items()}
+    return _tags(scores, float(row_mean(normalized_entropy(pattern, causal))) >= UNIFORM_THRESHOLD)
 
 
 def head_summary(pats: torch.Tensor, causal: bool = True, chars: str | None = None) -> list[dict]:
@@ -205,6 +210,7 @@ def head_summary(pats: torch.Tensor, causal: bool = True, chars: str | None = No
     norm = row_mean(normalized_entropy(pats, causal))
     peak = row_mean(max_weight(pats))
     eff = row_mean(effective_keys(pats))
+    scores = tag_scores(pats, chars) if pats.shape[-1] > 1 else {}  # name -> (L, H), every head at once
     out = []
     for layer in range(pats.shape[0]):
         for head in range(pats.shape[1]):
@@ -214,7 +220,8 @@ def head_summary(pats: torch.Tensor, causal: bool = True, chars: str | None = No
                 mean_normalized_entropy=round(float(norm[layer, head]), 4),
                 mean_max_weight=round(float(peak[layer, head]), 4),
                 effective_keys=round(float(eff[layer, head]), 3),
-                tags=head_tags(pats[layer, head], causal, chars),
+                tags=_tags({n: float(v[layer, head]) for n, v in scores.items()},
+                           pats.shape[-1] > 1 and float(norm[layer, head]) >= UNIFORM_THRESHOLD),
             ))  # fmt: skip
     return out
 

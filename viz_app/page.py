@@ -259,15 +259,26 @@ def _upload_id(upload) -> str:
     return "+".join(f.file_id for f in upload) if isinstance(upload, list) else upload.file_id
 
 
+# ~100 kB to 1 MB a figure; a class on one prompt shares a few dozen of them
+@st.cache_resource(max_entries=512, show_spinner=False, hash_funcs={FigureStyle: repr})
+def _built(_build, name: str, args: tuple, kwargs: dict):
+    return kit.shared(_build(*args, **kwargs))  # name stands for _build in the cache key: hashed by name
+
+
+def figure(build, *args, **kwargs):
+    """build(*args, **kwargs), a figure of viz_app.figures, built once for every session that asks for
+    the same one (its arrays are hashed by content) and shared: Plotly checks every value of a figure
+    as it is built, the costliest part of a page run. Shared, so nobody may change it afterwards."""
+    return _built(build, f"{build.__module__}.{build.__qualname__}", args, kwargs)
+
+
 def chart(fig, *, name: str, **kwargs):
     """Draw a figure with the export-ready modebar; `name` is what its download is called: the page,
-    the view, and the layer, head and scale it shows. In presenter mode, figures built without the
-    presenter style still get its text size.
+    the view, and the layer, head and scale it shows. Figures are drawn in figure_style(), so
+    presenter mode reaches them through it (they may be shared: see figure).
 
     Without Streamlit's chart theme (theme=None): the theme sets tick labels to 12 px whatever the
     figure says, so presenter mode could not make them bigger; kit.figure sets the look instead."""
-    if presenter() and (fig.layout.font.size or 0) < PRESENTER_STYLE.font_size:
-        fig.update_layout(font=dict(size=PRESENTER_STYLE.font_size))
     return st.plotly_chart(fig, config=plotly_config(name), theme=None, **kwargs)
 
 
@@ -325,7 +336,7 @@ class Compared:
 
 
 def compare_picker(ctx: PageContext) -> Compared | None:
-    """"Compare with": the model untrained, a step of its timeline, or another model; None for nothing.
+    """ "Compare with": the model untrained, a step of its timeline, or another model; None for nothing.
     Notices say what two models of other sizes or vocabularies cannot show side by side."""
     entries = registry.available_models()
     options = {"": "nothing", **{c.value: c.label for c in comparisons.choices(ctx.entry, entries)}}

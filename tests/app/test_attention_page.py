@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from viz_app.backend import captures, registry
@@ -163,3 +165,26 @@ def test_an_unexpected_error_is_a_message_not_a_traceback(make_app, monkeypatch)
     at = make_app().run()
     assert not at.exception
     assert "capture exploded" in texts(at.error) and "Something went wrong" in texts(at.error)
+
+
+def test_a_first_look_opens_a_head_with_a_job_and_a_link_keeps_its_own(make_app):
+    import torch
+
+    from nanogpt.capture import run_with_cache
+    from nanogpt.checkpoint import load_checkpoint
+    from nanogpt.metrics import head_tags, patterns
+    from viz_app.url_state import DEFAULT_PROMPT
+
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints"
+    at = make_app(shipped, model="shakespeare-small", prompt=DEFAULT_PROMPT).run()
+    assert_clean(at)
+    layer, head = at.session_state["layer"], at.session_state["head"]
+    ckpt = load_checkpoint(shipped / "shakespeare-small.safetensors")
+    _, cache = run_with_cache(ckpt.model, torch.tensor([ckpt.tokenizer.encode(DEFAULT_PROMPT)]))
+    pats = patterns(cache)
+    assert head_tags(pats[0, 0], chars=DEFAULT_PROMPT) == ["uniform"]  # what it used to open on
+    tags = head_tags(pats[layer, head], chars=DEFAULT_PROMPT)
+    assert tags and "uniform" not in tags, (layer, head, tags)
+    assert at.query_params["layer"] == str(layer) and at.query_params["head"] == str(head)
+    linked = make_app(shipped, model="shakespeare-small", prompt=DEFAULT_PROMPT, layer="0", head="0").run()
+    assert (linked.session_state["layer"], linked.session_state["head"]) == (0, 0)

@@ -154,7 +154,7 @@ def test_a_link_opens_the_same_generated_text(make_app, tiny_ckpt, capsys):
 
 
 def test_clicking_a_head_enlarges_it(make_app):
-    at = open_generate(make_app)
+    at = open_generate(make_app, layer="0", head="0")
     at.button(key="gen_next").click().run()
     enlarged = next(f for f in charts(at) if f["layout"].get("title", {}).get("text") == "layer 0 · head 0")
     assert enlarged["data"][0]["type"] == "bar"

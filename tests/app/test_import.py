@@ -35,7 +35,7 @@ def shown_model(at):
 
 
 def test_a_nanogpt_ckpt_with_its_meta_pkl_is_shown_on_every_page(make_app):
-    at = upload(make_app().run(), NANOGPT_DIR / "ckpt.pt", NANOGPT_DIR / "meta.pkl")
+    at = upload(make_app(layer="0", head="0").run(), NANOGPT_DIR / "ckpt.pt", NANOGPT_DIR / "meta.pkl")
     assert_clean(at)
     assert at.sidebar.selectbox(key="model").value == "ckpt (uploaded)"
     facts = texts(at.sidebar.caption)

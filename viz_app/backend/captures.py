@@ -2,8 +2,10 @@
 
 The model is loaded once per checkpoint file and shared by every session (st.cache_resource);
 nanogpt's run_with_cache keeps concurrent captures apart. Captures are cached per (model, prompt
-ids, scale setting) with st.cache_data and come back as numpy arrays holding only what the pages
-draw. Pages never touch torch.
+ids, scale setting) and come back as read-only numpy arrays holding only what the pages draw. They
+are st.cache_resource, not st.cache_data: every session that asks for the same capture gets the
+same arrays, not a copy unpickled on every run (megabytes each, on every rerun of every page).
+Pages never touch torch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from nanogpt.config import scale_value
 from nanogpt.model import GPT
 
 from .registry import path_of
+
+# One torch thread per capture: a class sends dozens of small forwards at once, each in its own
+# script thread, and two OpenMP threads apiece left the cores spinning for each other (a capture of
+# 117 characters took seconds of server CPU under 30 sessions, 20 ms alone). Threads started later
+# begin with this count; a training run sets its own (train_jobs.limit_threads).
+torch.set_num_threads(1)
 
 ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
 RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
@@ -127,13 +135,31 @@ class Sharpness:
 
 
 def _stack(cache: Cache, suffix: str) -> np.ndarray:
-    return cache.stack(suffix)[:, 0].numpy()  # (L, B, ...) -> (L, ...) for the one prompt
+    return _frozen(cache.stack(suffix)[:, 0].numpy())  # (L, B, ...) -> (L, ...) for the one prompt
 
 
-# ~24 MB an entry at T=256 on the lecture model (two (6, 6, 256, 256) float32 arrays, plus q and k)
-@st.cache_data(max_entries=16, show_spinner="Running the model on the prompt…")
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)  # shared by every session: nobody may change it
+    return array
+
+
+def _where(model_id: str, scale: str, layer: int | None) -> int | None:
+    """The trained scale in one layer is the trained model: one capture (and one cache entry), not two."""
+    return None if layer is not None and scale == load_model(model_id).model.config.attn_scale else layer
+
+
 def attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None = None) -> AttentionData:
     """Every head under a scale setting: in every layer, or in `layer` only (the others as trained)."""
+    return _attention_data(model_id, ids, scale, _where(model_id, scale, layer))
+
+
+# ~24 MB an entry at T=256 on the lecture model (two (6, 6, 256, 256) float32 arrays, plus q and k), 5 MB at 117
+# the prompt's ids are hashed as one string: Streamlit hashes a tuple item by item, a few ms a call
+_IDS_AS_ONE = {tuple: repr}
+
+
+@st.cache_resource(max_entries=48, show_spinner="Running the model on the prompt…", hash_funcs=_IDS_AS_ONE)
+def _attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None) -> AttentionData:
     ckpt = load_model(model_id)
     cfg = ckpt.model.config
     idx = torch.tensor([ids], dtype=torch.long)
@@ -149,10 +175,15 @@ def attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int |
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None = None) -> Sharpness:
-    data = attention_data(model_id, ids, scale, layer)
-    pats = torch.from_numpy(data.patterns)  # (L, H, T, T)
+    """How peaked every head's softmax is under a scale setting (in every layer, or in `layer` only)."""
+    return _sharpness(model_id, ids, scale, _where(model_id, scale, layer))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=_IDS_AS_ONE)
+def _sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None) -> Sharpness:
+    data = _attention_data(model_id, ids, scale, layer)
+    pats = torch.tensor(data.patterns)  # (L, H, T, T); a copy: the shared arrays are read-only
     summary = metrics.head_summary(pats, chars=load_model(model_id).tokenizer.decode(ids))
     n_layer, n_head = pats.shape[:2]
     tags = [[[] for _ in range(n_head)] for _ in range(n_layer)]
@@ -162,13 +193,13 @@ def sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None
     norm = metrics.normalized_entropy(pats)
     peak = metrics.max_weight(pats)
     return Sharpness(
-        entropy=ent.numpy(),
-        normalized_entropy=norm.numpy(),
-        max_weight=peak.numpy(),
-        score_std=metrics.score_std(torch.from_numpy(data.scores)).numpy(),
-        mean_entropy=metrics.row_mean(ent).numpy(),
-        mean_normalized_entropy=metrics.row_mean(norm).numpy(),
-        mean_max_weight=metrics.row_mean(peak).numpy(),
+        entropy=_frozen(ent.numpy()),
+        normalized_entropy=_frozen(norm.numpy()),
+        max_weight=_frozen(peak.numpy()),
+        score_std=_frozen(metrics.score_std(torch.tensor(data.scores)).numpy()),
+        mean_entropy=_frozen(metrics.row_mean(ent).numpy()),
+        mean_normalized_entropy=_frozen(metrics.row_mean(norm).numpy()),
+        mean_max_weight=_frozen(metrics.row_mean(peak).numpy()),
         tags=tags,
         summary=summary,
     )
@@ -236,7 +267,7 @@ class ResidualData:
     vocab: list[str]
 
 
-@st.cache_data(max_entries=24, show_spinner="Running the model on the prompt…")
+@st.cache_resource(max_entries=24, show_spinner="Running the model on the prompt…", hash_funcs=_IDS_AS_ONE)
 def residual_data(model_id: str, ids: tuple[int, ...], scale: str) -> ResidualData:
     ckpt = load_model(model_id)
     idx = torch.tensor([ids], dtype=torch.long)
@@ -247,10 +278,10 @@ def residual_data(model_id: str, ids: tuple[int, ...], scale: str) -> ResidualDa
     assert lens_labels == labels
     return ResidualData(
         labels=labels,
-        norms=norms[:, 0].numpy(),
+        norms=_frozen(norms[:, 0].numpy()),
         sublayer_labels=sub_labels,
-        sublayer_norms=sub_norms[:, 0].numpy(),
-        lens=lens[:, 0].numpy().astype(np.float32),
+        sublayer_norms=_frozen(sub_norms[:, 0].numpy()),
+        lens=_frozen(lens[:, 0].numpy().astype(np.float32)),
         vocab=list(ckpt.tokenizer.chars),
     )
 

@@ -18,9 +18,8 @@ import torch
 
 from nanogpt.checkpoint import Checkpoint, read_metadata, save_checkpoint
 from nanogpt.model import build_model
-from nanogpt.timeline import timeline
 
-from . import registry, uploads
+from . import registry, timelines, uploads
 from .captures import Prompt, Sharpness, load_model, prepare_prompt
 
 UNTRAINED = "untrained"  # the URL's cmp value for the first model at random initialisation
@@ -52,7 +51,7 @@ def choices(entry: registry.ModelEntry, entries: list[registry.ModelEntry]) -> l
     out = [Choice(UNTRAINED, "the same model, untrained (random initialisation)")]
     out += [
         Choice(f"{STEP_PREFIX}{frame.step}", f"this model at step {frame.step}" + (" (best)" if frame.is_best else ""))
-        for frame in timeline(entry.path)
+        for frame in timelines.frames(entry)
     ]
     out += [Choice(e.label, e.label) for e in entries if e.label != entry.label]
     return out
@@ -65,7 +64,7 @@ def resolve(value: str, entry: registry.ModelEntry, entries: list[registry.Model
         return registry.ModelEntry(f"{entry.label}, untrained", str(path), "untrained")
     if value.startswith(STEP_PREFIX):
         step = value.removeprefix(STEP_PREFIX)
-        frame = next((f for f in timeline(entry.path) if str(f.step) == step), None)
+        frame = next((f for f in timelines.frames(entry) if str(f.step) == step), None)
         return None if frame is None else registry.ModelEntry(f"{entry.label} at step {step}", frame.path, "timeline")
     return next((e for e in entries if e.label == value), None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt.generate import generate
-from nanogpt.timeline import Frame, timeline
+from nanogpt.timeline import Frame, timeline, timeline_dir
 
 from .captures import load_model
 from .registry import ModelEntry, model_id
@@ -15,8 +15,14 @@ SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 1  # as the Train page
 
 
 def frames(entry: ModelEntry) -> list[Frame]:
-    """The frames of a model's timeline, [] without one (a few file headers: cheap to read each run)."""
-    return timeline(entry.path)
+    """The frames of a model's timeline, [] without one; read again when its folder changes."""
+    folder = timeline_dir(entry.path)
+    return _frames(entry.path, folder.stat().st_mtime_ns if folder.is_dir() else 0)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _frames(path: str, folder_mtime_ns: int) -> list[Frame]:
+    return timeline(path)
 
 
 def frame_entry(entry: ModelEntry, frame: Frame) -> ModelEntry:

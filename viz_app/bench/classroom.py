@@ -221,8 +221,8 @@ def measure(url: str, n: int, server: Server | None) -> list[str]:
                      f"(target <= {PAGE_RUN_CPU_S} s: {verdict})")  # fmt: skip
     shared, *own = own_prompts(n + 1)  # a passage everyone types in the first case, one each in the second
     cases = (
-        ("same link", [_link()] * n, [shared] * n, [2] * n, SAME_LINK_P95_S),
-        ("own prompts", [_link()] * n, own, [2] * n, OWN_PROMPT_P95_S),
+        ("same link", [_link()] * n, [shared] * n, [4] * n, SAME_LINK_P95_S),
+        ("own prompts", [_link()] * n, own, [4] * n, OWN_PROMPT_P95_S),
     )
     for name, links, prompts, heads, goal in cases:
         cpu0 = server.cpu_seconds() if server else None

@@ -137,7 +137,9 @@ def figure(traces: list, style: FigureStyle, height: int, title: str | None = No
     if title:
         base["title"] = dict(text=title)
     annotations = layout.pop("annotations", [])
-    return go.Figure(data=traces, layout=dict(base, annotations=annotations, **layout))
+    # the traces were checked as they were made; checking them again in the figure, with the layout,
+    # cost a third of building a page's figures (the layout is this module's own, tested in tests/)
+    return go.Figure(data=traces, layout=dict(base, annotations=annotations, **layout), _validate=False)
 
 
 def two_colours(flags, style: FigureStyle, plain: str | None = None) -> dict:
@@ -247,3 +249,20 @@ def subplots(
                 )
     layout["annotations"] = annotations
     return layout
+
+
+class SharedFigure(go.Figure):
+    """A figure many sessions draw as it is: st.plotly_chart asks every draw for the figure's dict (a
+    deep copy, its arrays turned into base64); this one makes that dict once. Never change it after."""
+
+    def to_dict(self) -> dict:
+        cached = self.__dict__.get("_shared_dict")
+        if cached is None:
+            cached = self.__dict__["_shared_dict"] = super().to_dict()
+        return cached
+
+
+def shared(fig: go.Figure) -> SharedFigure:
+    """The same figure as a SharedFigure (no copy: it changes class, so build it for this alone)."""
+    fig.__class__ = SharedFigure
+    return fig

@@ -108,7 +108,7 @@ def _curves(results: dict | None, live: dict[str, ablation_results.LiveRun]) -> 
     shown = _shown(list(runs))
     split = page.choice("Loss on", list(SPLITS), key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
     page.chart(
-        figs.loss_curves(runs, split=split, shown=shown, order=list(VARIANTS), style=page.figure_style()),
+        page.figure(figs.loss_curves, runs, split=split, shown=shown, order=list(VARIANTS), style=page.figure_style()),
         name="ablation-loss-curves",
     )
     st.caption(
@@ -123,7 +123,7 @@ def _table(results: dict, chosen: str) -> None:
     rows = ablation_results.table_rows(results)
     st.dataframe(rows, hide_index=True, width="stretch", column_config=NUMBERS)
     page.chart(
-        figs.val_loss_bars(results_table(results), highlight=chosen, style=page.figure_style()),
+        page.figure(figs.val_loss_bars, results_table(results), highlight=chosen, style=page.figure_style()),
         name="ablation-val-loss",
     )
     full = results["variants"].get("full")

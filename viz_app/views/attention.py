@@ -47,7 +47,8 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
     matrices = data.patterns if values == "weights" else data.scores
     style = page.figure_style()
     if view == "head":
-        fig = figs.head_heatmap(
+        fig = page.figure(
+            figs.head_heatmap,
             matrices[layer, head],
             chars,
             window=window,
@@ -75,14 +76,24 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
     elif view == "layer":
         page.chart(
-            figs.layer_heatmaps(matrices[layer], chars, layer=layer, window=window, kind=values, style=style),
+            page.figure(
+                figs.layer_heatmaps, matrices[layer], chars, layer=layer, window=window, kind=values, style=style
+            ),
             name=f"attention-layer-L{layer}-{values}-{data.scale}",
         )
         if values == "weights":
             st.caption("Weights as whole percentages. Hover a cell for its query and key.")
     else:
         page.chart(
-            figs.model_grid(data.patterns, chars, window=window, selected=(layer, head), clickable=True, style=style),
+            page.figure(
+                figs.model_grid,
+                data.patterns,
+                chars,
+                window=window,
+                selected=(layer, head),
+                clickable=True,
+                style=style,
+            ),
             name=f"attention-model-{data.scale}",
             key="model_grid",
             on_select=page.pick_head_on_click("model_grid", view="head"),
@@ -203,7 +214,8 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
                 delta_color="off",
             )
             page.chart(
-                figs.head_heatmap(
+                page.figure(
+                    figs.head_heatmap,
                     data.patterns[layer, head],
                     ctx.prompt.text,
                     window=window,
@@ -258,11 +270,12 @@ def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: i
     left, right = st.columns(2)
     with left:
         page.chart(
-            figs.score_parts(b.q, b.k, b.product, style=style), name=f"attention-qk-{where}k{key_pos}-{data.scale}"
+            page.figure(figs.score_parts, b.q, b.k, b.product, style=style),
+            name=f"attention-qk-{where}k{key_pos}-{data.scale}",
         )
     with right:
         page.chart(
-            figs.softmax_row(b.row_scores, b.row_weights, chars, picked=key_pos, style=style),
+            page.figure(figs.softmax_row, b.row_scores, b.row_weights, chars, picked=key_pos, style=style),
             name=f"attention-softmax-{where}-{data.scale}",
         )
 
@@ -305,8 +318,13 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
     names = (ctx.entry.label, label)
     if pairing.same_text and layer < pairing.n_layer and head < pairing.n_head:
         page.chart(
-            compare_figs.head_pair(
-                a.patterns[layer, head], b.patterns[layer, head], ctx.prompt.text, names=names, style=style
+            page.figure(
+                compare_figs.head_pair,
+                a.patterns[layer, head],
+                b.patterns[layer, head],
+                ctx.prompt.text,
+                names=names,
+                style=style,
             ),  # fmt: skip
             name=f"attention-compare-models-L{layer}H{head}-{scale}",
         )
@@ -319,7 +337,8 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
         for col, data, text, name in ((left, a, ctx.prompt.text, names[0]), (right, b, pairing.prompt_b.text, label)):
             with col:
                 page.chart(
-                    figs.head_heatmap(
+                    page.figure(
+                        figs.head_heatmap,
                         data.patterns[layer, head],
                         text,
                         title=f"{name} · layer {layer} · head {head}",
@@ -337,13 +356,23 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
     left, right = st.columns(2)
     with left:
         page.chart(
-            compare_figs.change_grid(changes.entropy, title="change in mean entropy (nats)", unit="nats", style=style),
+            page.figure(
+                compare_figs.change_grid,
+                changes.entropy,
+                title="change in mean entropy (nats)",
+                unit="nats",
+                style=style,
+            ),
             name=f"attention-compare-entropy-{scale}",
         )
     with right:
         page.chart(
-            compare_figs.change_grid(
-                changes.max_weight, title="change in mean max weight", unit="weight", style=style
+            page.figure(
+                compare_figs.change_grid,
+                changes.max_weight,
+                title="change in mean max weight",
+                unit="weight",
+                style=style,
             ),  # fmt: skip
             name=f"attention-compare-max-weight-{scale}",
         )

@@ -134,7 +134,8 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
     url_state.clamp_choice("head", range(cfg.n_head))
     st.subheader(f"Where '{visible_char(step.char)}' came from: its position's attention")
     page.chart(
-        figs.step_attention(
+        page.figure(
+            figs.step_attention,
             step.attention,
             chars,
             offset=start,
@@ -152,8 +153,13 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
     )
     layer, head, _ = page.layer_head_picker(cfg.n_layer, cfg.n_head)
     page.chart(
-        figs.attention_row(
-            step.attention[layer, head], chars, offset=start, title=f"layer {layer} · head {head}", style=style
+        page.figure(
+            figs.attention_row,
+            step.attention[layer, head],
+            chars,
+            offset=start,
+            title=f"layer {layer} · head {head}",
+            style=style,
         ),
         name=f"generate-attention-L{layer}H{head}-step{index + 1}",
     )
@@ -197,7 +203,8 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
     everything = st.toggle(f"All {len(vocab)} characters", key="gen_all_chars", help="Draw the whole vocabulary, "
                            f"not only the {figs.SHOWN_CHARS} most likely characters.")  # fmt: skip
     page.chart(
-        figs.next_char_bars(
+        page.figure(
+            figs.next_char_bars,
             vocab,
             step.probs_raw,
             generation_runs.distribution(step, temperature, top_k),
@@ -312,8 +319,14 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
         f"{generation_runs.SURPRISE_P:.0%}. Hover a character for its probability and the model's own guess."
     )
     page.chart(
-        figs.teacher_forcing(
-            data.chars, data.p_true, data.loss, surprising=surprising, mean_loss=data.mean_loss, style=style
+        page.figure(
+            figs.teacher_forcing,
+            data.chars,
+            data.p_true,
+            data.loss,
+            surprising=surprising,
+            mean_loss=data.mean_loss,
+            style=style,
         ),
         key="tf_chart",
         name="teacher-forcing",

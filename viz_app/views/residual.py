@@ -18,12 +18,21 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> No
     tabs = st.tabs(["Heatmap", "Lines"])
     with tabs[0]:
         page.chart(
-            figs.position_heatmap(data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style()),
+            page.figure(
+                figs.position_heatmap,
+                data.labels,
+                data.norms,
+                chars,
+                title="‖x‖ per position",
+                style=page.figure_style(),
+            ),
             name=f"residual-norms-{scale}",
         )
     with tabs[1]:
         page.chart(
-            figs.position_lines(data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style()),
+            page.figure(
+                figs.position_lines, data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style()
+            ),
             name=f"residual-norm-lines-{scale}",
         )
     st.caption(
@@ -41,8 +50,11 @@ def _compare_section(ctx: page.PageContext, data: captures.ResidualData, scale: 
     other = captures.residual_data(cmp.model_id, cmp.pairing.prompt_b.ids, scale)
     labels = data.labels if len(data.labels) >= len(other.labels) else other.labels
     page.chart(
-        compare_figs.mean_norms(
-            labels, {ctx.entry.label: data.norms, cmp.entry.label: other.norms}, style=page.figure_style()
+        page.figure(
+            compare_figs.mean_norms,
+            labels,
+            {ctx.entry.label: data.norms, cmp.entry.label: other.norms},
+            style=page.figure_style(),
         ),  # fmt: skip
         name=f"residual-compare-norms-{scale}",
     )
@@ -54,7 +66,8 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> N
     left, right = st.columns([3, 2])
     with left:
         page.chart(
-            figs.position_heatmap(
+            page.figure(
+                figs.position_heatmap,
                 data.sublayer_labels,
                 data.sublayer_norms,
                 ctx.prompt.text,
@@ -65,7 +78,8 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> N
         )
     with right:
         page.chart(
-            figs.mean_bars(
+            page.figure(
+                figs.mean_bars,
                 data.sublayer_labels,
                 data.sublayer_norms,
                 title="mean over positions (± std): attention blue, MLP red",
@@ -88,7 +102,8 @@ def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> Non
     next_id = ctx.prompt.ids[pos + 1] if pos + 1 < len(ctx.prompt.ids) else None
     top = captures.lens_top(data, pos, next_id)
     page.chart(
-        figs.logit_lens(
+        page.figure(
+            figs.logit_lens,
             data.labels,
             top.chars,
             top.probs,

@@ -34,7 +34,8 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) ->
         with col:
             key = f"sharp_grid_{what}"
             page.chart(
-                figs.head_grid(
+                page.figure(
+                    figs.head_grid,
                     values,
                     title=title,
                     tags=sharp.tags if what == "entropy" else None,
@@ -65,7 +66,8 @@ def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: 
     values = {"normalized": sharp.normalized_entropy, "entropy": sharp.entropy, "max_weight": sharp.max_weight}[kind]
     name, ymax = CURVES[kind]
     page.chart(
-        figs.entropy_curves(
+        page.figure(
+            figs.entropy_curves,
             values[layer],
             ctx.prompt.text,
             layer=layer,
@@ -105,7 +107,7 @@ def _variance_demo(head_size: int) -> None:
     a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
     b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
     c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
-    page.chart(figs.variance_demo(demo, style=page.figure_style()), name=f"sharpness-variance-demo-d{d}")
+    page.chart(page.figure(figs.variance_demo, demo, style=page.figure_style()), name=f"sharpness-variance-demo-d{d}")
     st.caption(
         "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
         "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
@@ -125,14 +127,24 @@ def _compare_section(ctx: page.PageContext, sharp: captures.Sharpness, scale: st
     left, right = st.columns(2)
     with left:
         page.chart(
-            figs.head_grid(
-                other.mean_max_weight, title=f"{cmp.entry.label}: mean max weight", tags=other.tags, style=style
+            page.figure(
+                figs.head_grid,
+                other.mean_max_weight,
+                title=f"{cmp.entry.label}: mean max weight",
+                tags=other.tags,
+                style=style,
             ),  # fmt: skip
             name=f"sharpness-compare-max-weight-{scale}",
         )
     with right:
         page.chart(
-            compare_figs.change_grid(changes.entropy, title="change in mean entropy (nats)", unit="nats", style=style),
+            page.figure(
+                compare_figs.change_grid,
+                changes.entropy,
+                title="change in mean entropy (nats)",
+                unit="nats",
+                style=style,
+            ),
             name=f"sharpness-compare-entropy-{scale}",
         )
     st.caption(

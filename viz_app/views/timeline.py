@@ -70,7 +70,8 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int) -> N
     left, right = st.columns([3, 2])
     with left:
         page.chart(
-            attention_figs.head_heatmap(
+            page.figure(
+                attention_figs.head_heatmap,
                 data.patterns[layer, head],
                 ctx.prompt.text,
                 title=f"step {step} · layer {layer} · head {head}",
@@ -81,7 +82,8 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int) -> N
         )
     with right:
         page.chart(
-            sharpness_figs.head_grid(
+            page.figure(
+                sharpness_figs.head_grid,
                 sharp.mean_max_weight,
                 title="mean max weight (1 = one-hot)",
                 tags=sharp.tags,
@@ -132,7 +134,7 @@ def render() -> None:
         ss[_TICKED] = True
         step = _step_picker(steps)
         page.chart(
-            figs.loss_by_step(steps, [f.val_loss for f in frames], step, style=page.figure_style()),
+            page.figure(figs.loss_by_step, steps, [f.val_loss for f in frames], step, style=page.figure_style()),
             name="timeline-val-loss",
         )
         _frame(ctx, frames, step, layer, head)

@@ -198,12 +198,19 @@ def _attention_forming(view: train_jobs.JobView) -> None:
     style = page.figure_style()
     chars = view.capture_text
     page.chart(
-        attention_figs.model_grid(snap.patterns, chars, style=style), key="tr_grid", name=f"train-attention-step{at}"
+        page.figure(attention_figs.model_grid, snap.patterns, chars, style=style),
+        key="tr_grid",
+        name=f"train-attention-step{at}",
     )
     layer, head, _ = page.layer_head_picker(view.n_layer, view.n_head, keys=("tr_layer", "tr_head"))
     page.chart(
-        attention_figs.head_heatmap(
-            snap.patterns[layer, head], chars, title=f"step {at} · layer {layer} · head {head}", height=460, style=style
+        page.figure(
+            attention_figs.head_heatmap,
+            snap.patterns[layer, head],
+            chars,
+            title=f"step {at} · layer {layer} · head {head}",
+            height=460,
+            style=style,
         ),
         key="tr_head_map",
         name=f"train-L{layer}H{head}-step{at}",
@@ -256,7 +263,9 @@ def _live(job: train_jobs.TrainJob, active: bool) -> None:
         style = page.figure_style()
         if len(view.steps) or view.evals:
             page.chart(
-                figs.loss_curves(view.steps, view.losses, view.evals, max_iters=view.max_iters, style=style),
+                page.figure(
+                    figs.loss_curves, view.steps, view.losses, view.evals, max_iters=view.max_iters, style=style
+                ),
                 key="tr_curve",
                 name="train-loss",
             )
