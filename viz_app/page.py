@@ -124,7 +124,7 @@ def page_context(*, needs_attention: bool = False) -> PageContext | None:
     if entry is None:
         st.info(
             "No model to look at yet. Put a checkpoint in "
-            f"`{registry.checkpoint_dir()}` (for example `python -m nanogpt train --preset baby "
+            f"`{registry.shown_path(registry.checkpoint_dir())}` (for example `python -m nanogpt train --preset baby "
             "--out checkpoints/baby.safetensors`) or upload one in the sidebar.",
             icon=":material/inventory_2:",
         )

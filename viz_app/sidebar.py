@@ -145,7 +145,7 @@ def render() -> None:
             if problem:
                 st.error(problem)
             if not entries:
-                st.warning(f"No `.safetensors` checkpoints in `{registry.checkpoint_dir()}` yet.")
+                st.warning(f"No `.safetensors` checkpoints in `{registry.shown_path(registry.checkpoint_dir())}` yet.")
                 st.session_state.pop("model", None)
             else:
                 labels = [e.label for e in entries]

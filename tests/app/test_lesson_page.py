@@ -122,3 +122,16 @@ def test_without_results_the_numbers_are_said_to_be_missing(make_app, tiny_dir):
     assert {m.value for m in at.metric if m.label.startswith("with")} == {"n/a"}
     assert metric(at, "in the lecture").value == "about 2.5"
     assert len(links(at)) >= len(STEPS)
+
+
+def test_no_path_of_this_machine_on_the_page(make_app):
+    """The shipped results, as a student sees them: named checkpoints/ablations.json, not /home/.../"""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for page in ("views/lesson.py", "views/ablations.py"):
+        at = make_app(root / "checkpoints").run().switch_page(page).run()
+        assert_clean(at)
+        shown = texts(at.markdown) + texts(at.caption) + texts(at.info)
+        assert str(root) not in shown, page
+        assert page == "views/ablations.py" or "checkpoints/ablations.json" in shown

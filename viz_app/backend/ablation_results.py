@@ -93,10 +93,11 @@ class Results:
 
 def shipped() -> Results:
     path = results_path()
+    label = registry.shown_path(path)
     try:
-        return Results(load_file(path), "shipped", str(path))
+        return Results(load_file(path), "shipped", label)
     except AblationError as e:
-        return Results(None, "none", str(path), str(e), missing=not path.is_file())
+        return Results(None, "none", label, str(e).replace(str(path), label), missing=not path.is_file())
 
 
 def active() -> Results:

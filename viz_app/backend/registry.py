@@ -30,6 +30,15 @@ class ModelEntry:
     source: str  # "shipped" | "uploaded" | "trained" | "opened" (make app CKPT=...)
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a page shows it: relative to the project (checkpoints/ablations.json), never this
+    machine's absolute path, which means nothing on a student's screen."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return Path(path).name
+
+
 def checkpoint_dir() -> Path:
     return Path(os.environ.get(CHECKPOINTS_ENV) or REPO_ROOT / "checkpoints")
 

@@ -26,7 +26,9 @@ def head_grid(
     The highlighted (layer, head) is outlined; clickable puts a click target on each cell, whose
     customdata is its (layer, head)."""
     n_layer, n_head = values.shape
-    short = {"previous-token": "prev", "first-token": "sink", "uniform": "uniform"}
+    short = {"previous-token": "prev", "first-token": "sink", "same character": "same char", "last space": "space",
+             "line start": "line", "word's first letter": "word", "last punctuation": "punct",
+             "last vowel": "vowel", "last capital": "capital"}  # fmt: skip  # a cell is small
     small = f'<br><span style="font-size:{round(0.7 * style.font_size)}px">'  # the tags under the number, smaller
     text = [
         [

