@@ -215,15 +215,16 @@ def scale_switch(ckpt: Checkpoint) -> str:
     return setting
 
 
-def window_picker(n: int, *, key: str = "window") -> tuple[int, int]:
-    """A [start, stop) window of the prompt to zoom into; the whole prompt by default."""
+def window_picker(n: int, *, key: str = "window", span: int | None = None) -> tuple[int, int]:
+    """A [start, stop) window of the prompt to zoom into: its last `span` characters by default (a
+    window every character of which can be labelled and clicked), or all of it."""
     if n < 8:
         return 0, n
     stored = st.session_state.get(key)
     if st.session_state.get(f"_{key}_of") != n or not (
         isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n
     ):
-        st.session_state[key] = (0, n)  # a new prompt length: show all of it again
+        st.session_state[key] = (max(0, n - span), n) if span else (0, n)  # a new prompt length: start again
         st.session_state[f"_{key}_of"] = n
     start, stop = st.slider(
         "Zoom: characters shown",

@@ -51,7 +51,7 @@ def thumb(page, label: str) -> str:
 
 
 def test_the_score_breakdown_follows_a_prompt_change(server, page):
-    page.goto(f"{server}/?prompt={quote(PROMPT)}")
+    page.goto(f"{server}/?prompt={quote(PROMPT)}&layer=0&head=0")
     heatmap = chart(page, "layer 0 · head 0")
     heatmap.locator(".scatterlayer .point").first.wait_for(state="attached")
     wait_idle(page)

@@ -118,9 +118,14 @@ def head_heatmap(
         style,
         height,
         title,
-        xaxis=dict(axis, title=dict(text="key (attended to)"), constrain="domain"),
+        # ranges fixed to the cells: the click targets would otherwise pad the axes
+        xaxis=dict(axis, title=dict(text="key (attended to)"), constrain="domain", range=[-0.5, len(labels) - 0.5]),
         yaxis=dict(
-            axis, title=dict(text="query (attending)"), autorange="reversed", scaleanchor="x", constrain="domain"
+            axis,
+            title=dict(text="query (attending)"),
+            range=[len(labels) - 0.5, -0.5],
+            scaleanchor="x",
+            constrain="domain",
         ),
     )
 

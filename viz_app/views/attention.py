@@ -14,6 +14,9 @@ from viz_app.figures import kit
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
 VALUE_LABELS = {"weights": "weights (after softmax)", "scores": "scores (before softmax)"}
 WHERE_LABELS = {"layer": "this layer only", "all": "every layer"}
+# the window the page opens on: the prompt's last 40 characters, each labelled and clickable in a
+# one-head map as wide as a projector's page (about 15 px a character at 1280 x 720)
+ZOOM = 40
 _SCORE_OF = "_score_of"  # the prompt the score breakdown's query and key belong to
 _COMPARE_FOR = "_compare_for"  # the scale switch's setting the comparison was chosen against
 
@@ -55,6 +58,8 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             kind=values,
             title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
             clickable=True,
+            height=style.map_height + 300,  # taller than the page is wide: the square then fills the width
+            max_ticks=figs.CLICKABLE_MAX,  # every character of a window that fits labelled
             style=style,
         )
         key = f"head_map_{layer}_{head}_{values}"
@@ -70,9 +75,12 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             if window[1] - window[0] <= figs.CLICKABLE_MAX
             else f"Zoom to {figs.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
         )
+        shown = window[1] - window[0]
+        zoom = f" Showing characters {window[0]}–{window[1] - 1} of {len(chars)}: widen the zoom to see all." if (
+            shown < len(chars)) else ""  # fmt: skip
         st.caption(
             "Row = the character doing the looking (query); column = the character looked at (key). "
-            "The upper triangle is the future, masked. " + how
+            "The upper triangle is the future, masked. " + how + zoom
         )
     elif view == "layer":
         page.chart(
@@ -390,7 +398,7 @@ def render() -> None:
     cfg = ctx.config
     layer, head, scale = page.model_controls(ctx.ckpt)
     n = len(ctx.prompt.ids)
-    window = page.window_picker(n)
+    window = page.window_picker(n, span=ZOOM)
     st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
     data = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
     _pattern_section(ctx, data, layer, head, window)
