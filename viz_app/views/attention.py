@@ -58,7 +58,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             kind=values,
             title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
             clickable=True,
-            height=style.map_height + 300,  # taller than the page is wide: the square then fills the width
+            height=max(style.map_height, 860),  # about as tall as the page is wide: the square fills the width
             max_ticks=figs.CLICKABLE_MAX,  # every character of a window that fits labelled
             style=style,
         )
