@@ -36,7 +36,7 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff format --check nanogpt viz_app tests
 
 bench: $(VENV)/.runtime
-	$(PY) -m nanogpt bench
+	$(PY) -m viz_app.bench
 
 clean-venv:
 	rm -rf $(VENV)
