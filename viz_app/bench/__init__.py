@@ -1,3 +1,3 @@
 """The app's benchmarks: `python -m viz_app.bench` runs the library's sections (nanogpt.bench) and
-the app's page sections (pages.py); `python -m viz_app.bench classroom` puts a class of sessions on
+the app's page sections (page_runs.py); `python -m viz_app.bench classroom` puts a class of sessions on
 one server (classroom.py)."""

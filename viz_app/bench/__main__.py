@@ -13,14 +13,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["classroom"]:
         return classroom(argv[1:])
-    from . import pages
+    from . import page_runs
 
     parser = argparse.ArgumentParser(prog="python -m viz_app.bench", description="the library's and the app's "
                                      "benchmarks, each a ratio or percentile from one run")  # fmt: skip
     library_bench.add_arguments(parser)
     opts, only = library_bench.options_from(parser.parse_args(argv))
     try:
-        return library_bench.run_benchmarks(opts, library_bench.SECTIONS + pages.SECTIONS, only)
+        return library_bench.run_benchmarks(opts, library_bench.SECTIONS + page_runs.SECTIONS, only)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
