@@ -215,9 +215,15 @@ def scale_switch(ckpt: Checkpoint) -> str:
     return setting
 
 
-def window_picker(n: int, *, key: str = "window", span: int | None = None) -> tuple[int, int]:
+# the window a one-head map opens on: the prompt's last 40 characters, each labelled and clickable
+# in a map as wide as a projector's page (about 15 px a character at 1280 x 720)
+ZOOM = 40
+
+
+def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tuple[int, int]:
     """A [start, stop) window of the prompt to zoom into: its last `span` characters by default (a
-    window every character of which can be labelled and clicked), or all of it."""
+    window every character of which can be labelled and clicked), or all of it (span None). The
+    Attention and Timeline pages share one window: a stretch picked on one is the stretch on the other."""
     if n < 8:
         return 0, n
     stored = st.session_state.get(key)

@@ -25,7 +25,7 @@ DEFAULTS = dict(
 )
 URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view", "presenter", "cmp")  # cmp: the compared model
 # widgets whose value outlives their page
-SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d", "cmp")
+SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d", "cmp", "window")
 MAX_URL_PROMPT = 2000  # characters; browsers and proxies cut long URLs
 PICK_HEAD = "_pick_head"  # the first model page of a session chooses the head to open on
 _URL_READ = "_url_read"

@@ -77,3 +77,16 @@ def test_a_model_without_a_timeline_says_so(make_app, timeline_folder):
     assert "has no training timeline" in texts(at.info)
     at.button(key="tl_open").click().run()
     assert at.sidebar.selectbox(key="model").value == "tl"
+
+
+def test_the_head_map_zooms_like_the_attention_page_and_keeps_the_window_there(make_app, timeline_folder):
+    at = open_timeline(make_app, timeline_folder, tl_step="30")
+    at.slider(key="window").set_value((10, 20)).run()
+    assert_clean(at)
+    figure = next(f for f in charts(at) if f["layout"].get("title", {}).get("text", "").startswith("step 30"))
+    labels = heatmaps(figure)[0]["x"]
+    assert labels[0].endswith("@10") and len(labels) == 10
+    assert len(figure["layout"]["xaxis"]["ticktext"]) == 10  # every character of the window named
+    at = at.switch_page("views/attention.py").run()
+    assert at.slider(key="window").value == (10, 20)
+    assert heatmaps(charts(at)[0])[0]["x"][0].endswith("@10")

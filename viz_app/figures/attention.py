@@ -35,6 +35,9 @@ from .kit import (
 
 GRID_MAX_CELLS = 128  # per head and axis in the layers x heads grid; more is invisible at ~120 px a head
 LAYER_VIEW_COLS = 3  # heads per row in the all-heads-of-a-layer view
+# a one-head map as wide as the page: about as tall, so its cells are square and each of the 40
+# characters of the window a page opens on (page.ZOOM) gets its tick at presentation font sizes
+WIDE_MAP_HEIGHT = 860
 CLICKABLE_MAX = 64  # click targets for at most this many characters: n(n+1)/2 markers must stay small
 
 

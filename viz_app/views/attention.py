@@ -14,9 +14,6 @@ from viz_app.figures import kit
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
 VALUE_LABELS = {"weights": "weights (after softmax)", "scores": "scores (before softmax)"}
 WHERE_LABELS = {"layer": "this layer only", "all": "every layer"}
-# the window the page opens on: the prompt's last 40 characters, each labelled and clickable in a
-# one-head map as wide as a projector's page (about 15 px a character at 1280 x 720)
-ZOOM = 40
 _SCORE_OF = "_score_of"  # the prompt the score breakdown's query and key belong to
 _COMPARE_FOR = "_compare_for"  # the scale switch's setting the comparison was chosen against
 
@@ -58,7 +55,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             kind=values,
             title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
             clickable=True,
-            height=max(style.map_height, 860),  # about as tall as the page is wide: the square fills the width
+            height=max(style.map_height, figs.WIDE_MAP_HEIGHT),
             max_ticks=figs.CLICKABLE_MAX,  # every character of a window that fits labelled
             style=style,
         )
@@ -398,7 +395,7 @@ def render() -> None:
     cfg = ctx.config
     layer, head, scale = page.model_controls(ctx.ckpt)
     n = len(ctx.prompt.ids)
-    window = page.window_picker(n, span=ZOOM)
+    window = page.window_picker(n)
     st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
     data = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
     _pattern_section(ctx, data, layer, head, window)

@@ -52,7 +52,7 @@ def _step_picker(steps: list[int]) -> int:
     return ss["tl_step"]
 
 
-def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int) -> None:
+def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, window) -> None:
     frame = next(f for f in frames if f.step == step)
     frame_id = timelines.frame_id(ctx.entry, frame)
     scale = ctx.config.attn_scale  # the model's own: the timeline is about training, not the switch
@@ -67,20 +67,27 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int) -> N
         m[1].metric("val loss (estimate)", f"{frame.val_loss:.3f}", delta=delta, delta_color="inverse")
     tagged = sum(1 for layer_tags in sharp.tags for tags in layer_tags if tags and tags != ["uniform"])
     m[2].metric("Heads with a clear job", f"{tagged} of {len(sharp.tags) * len(sharp.tags[0])}")
+    start, stop = window
+    page.chart(
+        page.figure(
+            attention_figs.head_heatmap,
+            data.patterns[layer, head],
+            ctx.prompt.text,
+            window=window,
+            title=f"step {step} · layer {layer} · head {head}",
+            height=max(style.map_height, attention_figs.WIDE_MAP_HEIGHT),
+            max_ticks=attention_figs.CLICKABLE_MAX,  # every character of a window that fits labelled
+            style=style,
+        ),
+        name=f"timeline-step{step}-L{layer}H{head}",
+    )
+    shown = f"characters {start}–{stop - 1} of {len(ctx.prompt.text)}" if stop - start < len(ctx.prompt.text) else ""
+    st.caption(
+        "Row = the character doing the looking; column = the character looked at. "
+        + (f"Showing {shown}: widen the zoom above to see all." if shown else "")
+    )
     left, right = st.columns([3, 2])
     with left:
-        page.chart(
-            page.figure(
-                attention_figs.head_heatmap,
-                data.patterns[layer, head],
-                ctx.prompt.text,
-                title=f"step {step} · layer {layer} · head {head}",
-                height=500,
-                style=style,
-            ),
-            name=f"timeline-step{step}-L{layer}H{head}",
-        )
-    with right:
         page.chart(
             page.figure(
                 sharpness_figs.head_grid,
@@ -92,12 +99,13 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int) -> N
             ),
             name=f"timeline-step{step}-max-weight",
         )
+    with right:
         chosen = sharp.tags[layer][head]
-        st.caption(
+        st.markdown(
             f"Layer {layer}, head {head} at step {step}: "
-            + ("; ".join(f"**{t}**: {TAG_MEANINGS.get(t, t)}" for t in chosen) if chosen else "no clear job yet")
-            + ". Tags in the grid name what a head mostly attends to on this prompt."
+            + ("; ".join(f"**{t}**: {TAG_MEANINGS.get(t, t)}" for t in chosen) + "." if chosen else "no clear job yet.")
         )
+        st.caption("Tags in the grid name what a head mostly attends to on this prompt; 1 is one-hot, 1/T uniform.")
     st.markdown(f"**What the model wrote at step {step}** (200 characters after a newline, temperature 0.8, seed 1)")
     st.code(timelines.sample(frame_id), language=None, wrap_lines=True)
 
@@ -118,6 +126,7 @@ def render() -> None:
     steps = [f.step for f in frames]
     url_state.page_state({"tl_step": steps[0]}, options={"tl_step": steps})
     layer, head, _ = page.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
+    window = page.window_picker(len(ctx.prompt.ids))
     playing = bool(st.session_state.get(PLAYING))
 
     st.session_state[_TICKED] = False
@@ -137,7 +146,7 @@ def render() -> None:
             page.figure(figs.loss_by_step, steps, [f.val_loss for f in frames], step, style=page.figure_style()),
             name="timeline-val-loss",
         )
-        _frame(ctx, frames, step, layer, head)
+        _frame(ctx, frames, step, layer, head, window)
 
     # a fragment's own reruns happen outside the page's guard: give them theirs
     st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()
