@@ -27,9 +27,11 @@ def position_heatmap(
     *,
     title: str,
     value_name: str = "norm",
+    max_ticks: int = 64,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """A value per (point in the model, position), (P, T): e.g. the residual norm."""
+    """A value per (point in the model, position), (P, T): e.g. the residual norm. max_ticks: as many
+    character ticks as the figure's width holds (64 across a page, fewer in a column)."""
     labels = position_labels(chars[: values.shape[-1]])
     heatmap = go.Heatmap(
         z=np.asarray(values, dtype=np.float32),
@@ -44,7 +46,7 @@ def position_heatmap(
         style,
         max(260, 26 * len(row_labels) + 120),
         title,
-        xaxis=ticks(labels, chars[: values.shape[-1]], 64),
+        xaxis=ticks(labels, chars[: values.shape[-1]], max_ticks),
         yaxis=dict(type="category", autorange="reversed", showgrid=False),
     )
 

@@ -72,6 +72,7 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> N
                 data.sublayer_norms,
                 ctx.prompt.text,
                 title="‖sublayer output‖ per position",
+                max_ticks=30,  # three fifths of the page
                 style=page.figure_style(),
             ),
             name=f"residual-writes-{scale}",
@@ -82,11 +83,14 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> N
                 figs.mean_bars,
                 data.sublayer_labels,
                 data.sublayer_norms,
-                title="mean over positions (± std): attention blue, MLP red",
+                title="mean over positions (± std)",
                 style=page.figure_style(),
             ),
             name=f"residual-writes-mean-{scale}",
         )
+    st.caption(
+        "Attention sublayers in blue, feed-forward (MLP) sublayers in red. A tall bar writes a lot into the stream."
+    )
 
 
 def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
