@@ -166,25 +166,26 @@ def key_kinds(T: int, chars: str | None = None) -> dict[str, torch.Tensor]:
         earlier = torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)  # (T, T): key j < query t
         kinds["same character"] = (codes[:, None] == codes[None, :]) & earlier
         for name, marks in LATEST.items():
-            latest = torch.zeros(T, T, dtype=torch.bool)  # (T, T): query t -> the latest marked key j <= t
-            last = -1
+            last, latest_at = -1, []  # latest_at[t]: the latest marked position <= t, -1 before the first
             for t in range(T):
                 last = t if marks(chars, t) else last
-                if last >= 0:
-                    latest[t, last] = True
-            kinds[name] = latest
+                latest_at.append(last)
+            key = torch.tensor(latest_at)[:, None]  # (T, 1)
+            kinds[name] = (torch.arange(T)[None, :] == key) & (key >= 0)  # (T, T): query t -> its latest marked key
     return {name: torch.tril(keys) for name, keys in kinds.items()}  # (roll wraps the first rows round: cut)
 
 
 def tag_scores(pattern: torch.Tensor, chars: str | None = None) -> dict[str, torch.Tensor]:
     """How much weight each head of a (..., T, T) causal pattern puts on each kind of key
     (key_kinds), averaged over the query rows t >= 1 that have such a key: name -> (...) tensor."""
+    kinds = key_kinds(pattern.shape[-1], chars)
+    keys = torch.stack(list(kinds.values())).float()  # (K, T, T)
+    on_kind = torch.einsum("...tj,ktj->k...t", pattern.float(), keys)  # (K, ..., T): every kind in one product
     scores = {}
-    for name, keys in key_kinds(pattern.shape[-1], chars).items():
-        has = keys.any(-1)
+    for i, (name, kind) in enumerate(kinds.items()):
+        has = kind.any(-1)
         has[0] = False  # row 0 sees one key: it says nothing about the head
-        on_kind = (pattern.float() * keys).sum(-1)  # (..., T)
-        scores[name] = on_kind[..., has].mean(-1) if has.any() else torch.full(pattern.shape[:-2], float("nan"))
+        scores[name] = on_kind[i][..., has].mean(-1) if has.any() else torch.full(pattern.shape[:-2], float("nan"))
     return scores
 
 
@@ -206,22 +207,23 @@ def head_tags(pattern: torch.Tensor, causal: bool = True, chars: str | None = No
 def head_summary(pats: torch.Tensor, causal: bool = True, chars: str | None = None) -> list[dict]:
     """One dict per head of (L, H, T, T) patterns: mean entropy (nats and normalised), mean max
     weight, effective keys, tags (the character-reading ones when `chars`, the prompt, is given)."""
-    ent = row_mean(entropy(pats))  # (L, H)
-    norm = row_mean(normalized_entropy(pats, causal))
-    peak = row_mean(max_weight(pats))
-    eff = row_mean(effective_keys(pats))
-    scores = tag_scores(pats, chars) if pats.shape[-1] > 1 else {}  # name -> (L, H), every head at once
+    row_entropy = entropy(pats)  # (L, H, T)
+    ent = row_mean(row_entropy).tolist()  # (L, H) as lists: one conversion each, not one per head
+    eff = row_mean(row_entropy.exp()).tolist()  # effective_keys, from the entropy already computed
+    norm = row_mean(normalized_entropy(pats, causal)).tolist()
+    peak = row_mean(max_weight(pats)).tolist()
+    scores = {n: v.tolist() for n, v in tag_scores(pats, chars).items()} if pats.shape[-1] > 1 else {}
     out = []
     for layer in range(pats.shape[0]):
         for head in range(pats.shape[1]):
             out.append(dict(
                 layer=layer, head=head,
-                mean_entropy=round(float(ent[layer, head]), 4),
-                mean_normalized_entropy=round(float(norm[layer, head]), 4),
-                mean_max_weight=round(float(peak[layer, head]), 4),
-                effective_keys=round(float(eff[layer, head]), 3),
-                tags=_tags({n: float(v[layer, head]) for n, v in scores.items()},
-                           pats.shape[-1] > 1 and float(norm[layer, head]) >= UNIFORM_THRESHOLD),
+                mean_entropy=round(ent[layer][head], 4),
+                mean_normalized_entropy=round(norm[layer][head], 4),
+                mean_max_weight=round(peak[layer][head], 4),
+                effective_keys=round(eff[layer][head], 3),
+                tags=_tags({n: v[layer][head] for n, v in scores.items()},
+                           pats.shape[-1] > 1 and norm[layer][head] >= UNIFORM_THRESHOLD),
             ))  # fmt: skip
     return out
 
