@@ -244,6 +244,12 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     return start, stop
 
 
+def zoom_note(window: tuple[int, int], n: int) -> str:
+    """The sentence under a zoomed map saying which stretch it shows ('' when it shows all n)."""
+    start, stop = window
+    return f" Showing characters {start}–{stop - 1} of {n}: widen the zoom to see all." if stop - start < n else ""
+
+
 def new_upload(upload, seen_key: str) -> bool | None:
     """Whether an st.file_uploader's file (or list of files) is new this session: True once per file,
     then None while it stays taken, False while it stays refused (see remember_upload). A rerun

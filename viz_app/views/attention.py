@@ -72,12 +72,9 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             if window[1] - window[0] <= figs.CLICKABLE_MAX
             else f"Zoom to {figs.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
         )
-        shown = window[1] - window[0]
-        zoom = f" Showing characters {window[0]}–{window[1] - 1} of {len(chars)}: widen the zoom to see all." if (
-            shown < len(chars)) else ""  # fmt: skip
         st.caption(
             "Row = the character doing the looking (query); column = the character looked at (key). "
-            "The upper triangle is the future, masked. " + how + zoom
+            "The upper triangle is the future, masked. " + how + page.zoom_note(window, len(chars))
         )
     elif view == "layer":
         page.chart(

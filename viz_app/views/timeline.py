@@ -67,7 +67,6 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
         m[1].metric("val loss (estimate)", f"{frame.val_loss:.3f}", delta=delta, delta_color="inverse")
     tagged = sum(1 for layer_tags in sharp.tags for tags in layer_tags if tags and tags != ["uniform"])
     m[2].metric("Heads with a clear job", f"{tagged} of {len(sharp.tags) * len(sharp.tags[0])}")
-    start, stop = window
     page.chart(
         page.figure(
             attention_figs.head_heatmap,
@@ -81,10 +80,9 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
         ),
         name=f"timeline-step{step}-L{layer}H{head}",
     )
-    shown = f"characters {start}–{stop - 1} of {len(ctx.prompt.text)}" if stop - start < len(ctx.prompt.text) else ""
     st.caption(
-        "Row = the character doing the looking; column = the character looked at. "
-        + (f"Showing {shown}: widen the zoom above to see all." if shown else "")
+        "Row = the character doing the looking; column = the character looked at."
+        + page.zoom_note(window, len(ctx.prompt.text))
     )
     left, right = st.columns([3, 2])
     with left:
