@@ -87,6 +87,7 @@ def test_the_head_map_zooms_like_the_attention_page_and_keeps_the_window_there(m
     labels = heatmaps(figure)[0]["x"]
     assert labels[0].endswith("@10") and len(labels) == 10
     assert len(figure["layout"]["xaxis"]["ticktext"]) == 10  # every character of the window named
+    assert "Showing characters 10–19 of" in texts(at.caption)
     at = at.switch_page("views/attention.py").run()
     assert at.slider(key="window").value == (10, 20)
     assert heatmaps(charts(at)[0])[0]["x"][0].endswith("@10")
