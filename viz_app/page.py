@@ -117,6 +117,16 @@ def _prompt_notices(prompt: captures.Prompt, block_size: int) -> None:
         )
 
 
+def _load(entry: registry.ModelEntry, purpose: str = "") -> tuple[str, Checkpoint] | None:
+    """An entry's model id and its loaded model, or None after an error on the page saying why."""
+    try:
+        model_id = registry.model_id(entry)
+        return model_id, captures.load_model(model_id)
+    except (CheckpointError, OSError) as e:
+        st.error(f"Could not load {entry.label}{purpose}: {e}")
+        return None
+
+
 def page_context(*, needs_attention: bool = False) -> PageContext | None:
     """The selected model and the prepared prompt, or None after telling the user why not."""
     label = st.session_state.get("model")
@@ -129,12 +139,10 @@ def page_context(*, needs_attention: bool = False) -> PageContext | None:
             icon=":material/inventory_2:",
         )
         return None
-    try:
-        model_id = registry.model_id(entry)
-        ckpt = captures.load_model(model_id)
-    except (CheckpointError, OSError) as e:
-        st.error(f"Could not load {entry.label}: {e}")
+    loaded = _load(entry)
+    if loaded is None:
         return None
+    model_id, ckpt = loaded
     if needs_attention and not captures.has_attention(ckpt):
         st.info(
             f"**{entry.label}** is a bigram model: it reads the next character off a table row for the "
@@ -368,12 +376,10 @@ def compare_picker(ctx: PageContext) -> Compared | None:
     if entry is None:
         st.warning(f"There is no {value!r} to compare with here.", icon=":material/compare_arrows:")
         return None
-    try:
-        model_id = registry.model_id(entry)
-        ckpt = captures.load_model(model_id)
-    except (CheckpointError, OSError) as e:
-        st.error(f"Could not load {entry.label} to compare with: {e}")
+    loaded = _load(entry, " to compare with")
+    if loaded is None:
         return None
+    model_id, ckpt = loaded
     if not captures.has_attention(ckpt):
         st.info(f"{entry.label} is a bigram table: it has no attention to compare.", icon=":material/info:")
         return None

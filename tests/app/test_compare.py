@@ -108,3 +108,15 @@ def test_nothing_to_compare_with_by_default(make_app, pair_folder):
     assert_clean(at)
     assert at.selectbox(key="cmp").value == "" and "cmp" not in at.query_params
     assert not any(len(heatmaps(f)) == 3 for f in charts(at))
+
+
+def test_a_broken_checkpoint_is_named_on_the_page_and_in_compare(make_app, tiny_ckpt, tmp_path):
+    shutil.copy2(tiny_ckpt, tmp_path / "tiny.safetensors")
+    data = tiny_ckpt.read_bytes()
+    (tmp_path / "broken.safetensors").write_bytes(data[: len(data) // 2])  # cut off mid-weights
+    at = make_app(tmp_path, model="broken").run()
+    assert not at.exception
+    assert "Could not load broken: " in texts(at.error) and "truncated or corrupt" in texts(at.error)
+    at = make_app(tmp_path, model="tiny", cmp="broken").run()
+    assert not at.exception
+    assert "Could not load broken to compare with: " in texts(at.error)
