@@ -31,7 +31,7 @@ def parse_overrides(extra: list[str]) -> dict[str, str]:
 
 def cmd_train(args, extra) -> int:
     from .config import make_train_config
-    from .train import ranks_from_env, train
+    from .train import pick_device, ranks_from_env, resolve_dtype, train
 
     overrides = parse_overrides(extra)
     if args.data is not None:
@@ -43,7 +43,8 @@ def cmd_train(args, extra) -> int:
     say = print if ranks.main else (lambda *a, **k: None)  # under torchrun, rank 0 speaks for all
     shape = f"{cfg.model.n_layer} layers x {cfg.model.n_head} heads x {cfg.model.n_embd} wide"
     where = f" on {ranks.world_size} processes" if ranks.distributed else ""
-    say(f"training {cfg.model.model_type} ({shape}, block {cfg.model.block_size}) on {cfg.data}{where}")
+    dtype = resolve_dtype(cfg.dtype, pick_device(cfg.device))
+    say(f"training {cfg.model.model_type} ({shape}, block {cfg.model.block_size}) on {cfg.data}{where}, in {dtype}")
     result = train(cfg, resume=args.resume)
     steps_done = result.steps - (result.history[0]["step"] if result.history else 0)
     rate = steps_done / max(result.wall_time, 1e-9)

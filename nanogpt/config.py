@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 # what q.k is multiplied by before the softmax: the one list of the settings, for the model, its
 # interventions, the CLI and the app
 ATTN_SCALES = ("head_size", "n_embd", "none")  # 1/sqrt(head_size) | 1/sqrt(n_embd) (the first draft) | 1
+TRAIN_DTYPES = ("auto", "float32", "bfloat16")  # what training computes in (weights stay float32)
 
 
 def scale_value(setting: str | float, n_embd: int, head_size: int) -> float:
@@ -97,6 +98,7 @@ class TrainConfig:
     seed: int = 1337
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
     compile: bool = False
+    dtype: str = "auto"  # what training computes in: auto (bf16 on CUDA and CPUs with native bf16) | float32 | bfloat16
     ddp_timeout: float = 600.0  # seconds a rank waits for the others (torchrun) before giving up
     save_dtype: str = "float32"  # weights in the saved checkpoint: float32 | float16 | bfloat16
     snapshot_steps: list[int] = field(default_factory=list)  # also save the model at these steps, into <out>.timeline/
@@ -110,6 +112,8 @@ class TrainConfig:
             problems.append("snapshot_steps must be steps >= 0")
         if self.lr_schedule not in ("constant", "cosine"):
             problems.append(f"lr_schedule must be 'constant' or 'cosine', not {self.lr_schedule!r}")
+        if self.dtype not in TRAIN_DTYPES:
+            problems.append(f"dtype must be one of {', '.join(TRAIN_DTYPES)}, not {self.dtype!r}")
         if self.save_dtype not in ("float32", "float16", "bfloat16"):
             problems.append(f"save_dtype must be float32, float16 or bfloat16, not {self.save_dtype!r}")
         for name in ("batch_size", "gradient_accumulation_steps", "max_iters", "eval_interval", "eval_iters"):

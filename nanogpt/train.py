@@ -19,6 +19,7 @@ import contextlib
 import math
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,10 +50,34 @@ def pick_device(name: str = "auto") -> str:
     return "cpu"
 
 
-def autocast_for(device: str):
-    """bf16 autocast on CUDA; full precision elsewhere."""
-    if device.startswith("cuda"):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). Without it, oneDNN emulates
+    bf16 and autocast can be slower than float32. ONEDNN_MAX_CPU_ISA below AVX512_CORE_BF16 switches
+    the native path off, so it counts as absent."""
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if isa and isa not in ("ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
+                           "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16"):  # fmt: skip
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no way to tell cheaply, so no
+        return False
+    return any(f" {flag}" in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def resolve_dtype(setting: str, device: str) -> str:
+    """The dtype a run computes in: "auto" is bfloat16 on CUDA and on CPUs with native bf16, else float32."""
+    if setting != "auto":
+        return setting
+    if device.startswith("cuda") or (device == "cpu" and cpu_has_native_bf16()):
+        return "bfloat16"
+    return "float32"
+
+
+def autocast_for(device: str, dtype: str = "float32"):
+    """bf16 autocast for a run that computes in bfloat16 (on CUDA or CPU); full precision otherwise."""
+    if dtype == "bfloat16" and device.split(":")[0] in ("cuda", "cpu"):
+        return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -63,8 +88,9 @@ def resume_path(out: str | Path) -> Path:
 
 @torch.no_grad()
 def estimate_loss(
-    model, splits: Splits, batch_size: int, block_size: int, eval_iters: int, device: str = "cpu"
-) -> dict:
+    model, splits: Splits, batch_size: int, block_size: int, eval_iters: int, device: str = "cpu",
+    dtype: str = "float32",
+) -> dict:  # fmt: skip
     """Mean loss over `eval_iters` random batches of each split (the lecture's estimate)."""
     was_training = model.training
     model.eval()
@@ -74,7 +100,7 @@ def estimate_loss(
         losses = torch.zeros(eval_iters)
         for i in range(eval_iters):
             x, y = get_batch(getattr(splits, name), batch_size, block_size, generator)
-            with autocast_for(device):
+            with autocast_for(device, dtype):
                 _, loss = model(x.to(device), y.to(device))
             losses[i] = loss.item()
         out[name] = losses.mean().item()
@@ -333,6 +359,7 @@ class _Run:
         self.cfg, self.splits, self.ranks, self.log = cfg, splits, ranks, log
         device = pick_device(cfg.device)
         self.device = f"cuda:{ranks.local_rank}" if ranks.distributed and device == "cuda" else device
+        self.dtype = resolve_dtype(cfg.dtype, device)
         self.out = Path(cfg.out)
         self.state_path = resume_path(self.out)
         torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
@@ -381,13 +408,13 @@ class _Run:
         r = self.result
         return checkpoint_meta(self.cfg, self.splits.source, step=step, history=r.history, best_val=r.best_val,
                                best_step=r.best_step, device=self.device, wall_time=self.elapsed(),
-                               **extra)  # fmt: skip
+                               compute_dtype=self.dtype, **extra)  # fmt: skip
 
     def evaluate(self, step: int) -> dict:
         """Estimate the losses, print the lecture's line, keep the checkpoint if it is the best (rank 0)."""
         cfg = self.cfg
         losses = estimate_loss(self.model, self.splits, cfg.batch_size, cfg.model.block_size, cfg.eval_iters,
-                               self.device)  # fmt: skip
+                               self.device, self.dtype)  # fmt: skip
         record = {"step": step, "train": losses["train"], "val": losses["val"], "time": round(self.elapsed(), 2)}
         self.result.history.append(record)
         self.log(f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
@@ -402,7 +429,7 @@ class _Run:
         if record is None:
             cfg = self.cfg
             record = estimate_loss(self.model, self.splits, cfg.batch_size, cfg.model.block_size, cfg.eval_iters,
-                                   self.device)  # fmt: skip
+                                   self.device, self.dtype)  # fmt: skip
         meta = self.meta(step, losses={"train": record["train"], "val": record["val"]})
         save_checkpoint(snapshot_path(self.out, step), self.model, self.splits.tokenizer, meta, dtype=SNAPSHOT_DTYPE)
 
@@ -423,7 +450,7 @@ class _Run:
             last = j == K - 1
             sync = contextlib.nullcontext() if last or not self.ranks.distributed else self.forward.no_sync()
             with sync:
-                with autocast_for(self.device):
+                with autocast_for(self.device, self.dtype):
                     _, loss = self.forward(x.to(self.device), y.to(self.device))
                 (loss / K).backward()  # gradients add up over micro-batches: divide for their mean
             total += loss.detach()
@@ -469,7 +496,35 @@ def train(
         return _loop(run, on_step if ranks.main else None, progress and ranks.main)
 
 
+@contextlib.contextmanager
+def stop_requests(enabled: bool):
+    """A first Ctrl-C (or SIGTERM) asks the run to stop after the step it is in, so the resume state
+    is that step's; a second one interrupts at once. Yields a list that is non-empty once asked."""
+    asked: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield asked
+        return
+
+    def ask(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+        tqdm.write("stopping after this step (press Ctrl-C again to stop at once)")
+
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield asked
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _loop(run: _Run, on_step, progress: bool) -> TrainResult:
+    with stop_requests(not run.ranks.distributed) as asked:
+        return _steps(run, on_step, progress, asked)
+
+
+def _steps(run: _Run, on_step, progress: bool, asked: list) -> TrainResult:
     cfg, result, main = run.cfg, run.result, run.ranks.main
     step = run.start_step
     consistent = True  # False while the optimiser is mid-update: not a state worth saving
@@ -512,10 +567,12 @@ def _loop(run: _Run, on_step, progress: bool) -> TrainResult:
                     result.early_stopped = stop = True
             if main and step in cfg.snapshot_steps:
                 run.save_snapshot(step, record)
-            if main and report(loss, record):
+            if main and (report(loss, record) or asked):
                 result.stopped = stop = True
                 if record is None:
                     run.save_resume_state(step)
+                if asked:
+                    run.log(f"stopped at step {step}; run again with --resume to continue from it")
             if run.all_agree_to_stop(stop):
                 break
     except KeyboardInterrupt:
