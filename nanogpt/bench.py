@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +26,10 @@ from functools import cached_property
 import torch
 
 from .capture import run_with_cache
-from .config import GPTConfig
+from .config import GPTConfig, make_train_config
 from .generate import generate
-from .model import GPT
+from .model import GPT, build_model
+from .train import autocast_for, cpu_has_native_bf16, make_optimizer, resolve_dtype
 
 LECTURE = GPTConfig(dropout=0.0)  # 6 layers x 6 heads x 384 wide, block 256: the lecture's model
 QUICK = GPTConfig(n_layer=2, n_head=2, n_embd=64, block_size=64, dropout=0.0)  # a smoke run in seconds
@@ -168,10 +171,103 @@ def bench_memory(opts: BenchOptions) -> list[str]:
     ]
 
 
+# what oneDNN is held to when the bench plays a CPU without native bf16 (AVX512 without its BF16 part)
+NO_NATIVE_BF16_ISA = "AVX512_CORE"
+
+
+def train_sizes(quick: bool) -> list[tuple[str, dict]]:
+    """(name, make_train_config overrides) of the sizes the step times are measured at."""
+    if quick:
+        return [("quick", dict(n_layer=2, n_head=2, n_embd=64, block_size=64, batch_size=8))]
+    return [("lecture", dict(preset="lecture")), ("baby (the app's Train default)", dict(preset="baby"))]
+
+
+def step_times(overrides: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of one optimiser step (forward, backward, AdamW) in float32 and in bfloat16 autocast,
+    on the same model and batch, the two dtypes interleaved."""
+    overrides = dict(overrides)
+    cfg = make_train_config(overrides.pop("preset", None), **overrides)
+    cfg.model.vocab_size = 65
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    optimizer = make_optimizer(model, cfg)
+    x = torch.randint(65, (cfg.batch_size, cfg.model.block_size))  # (B, T)
+
+    def step(dtype: str):
+        with autocast_for("cpu", dtype):
+            _, loss = model(x, x)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    fp32, bf16 = timings([lambda: step("float32"), lambda: step("bfloat16")], repeats)
+    return {"float32": fp32, "bfloat16": bf16}
+
+
+def step_times_without_native_bf16(overrides: dict, repeats: int) -> dict[str, float]:
+    """step_times in a fresh process whose oneDNN may not use the CPU's bf16 instructions."""
+    before = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    os.environ["ONEDNN_MAX_CPU_ISA"] = NO_NATIVE_BF16_ISA  # read once, when the child's oneDNN starts
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(_emulated_step_times, (overrides, repeats, torch.get_num_threads()))
+    finally:
+        os.environ.pop("ONEDNN_MAX_CPU_ISA") if before is None else os.environ.update(ONEDNN_MAX_CPU_ISA=before)
+
+
+def _emulated_step_times(overrides: dict, repeats: int, threads: int) -> dict:
+    torch.set_num_threads(threads)
+    return step_times(overrides, repeats) | {"auto": resolve_dtype("auto", "cpu")}
+
+
+def loss_curves_agree(quick: bool) -> tuple[float, float, int]:
+    """Train the baby config from one seed on the same batches in float32 and in bfloat16; the largest
+    difference of their evaluated val losses and of their 50-step mean train losses, and the steps."""
+    from .train import train
+
+    steps = 40 if quick else 300
+    curves = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for dtype in ("float32", "bfloat16"):
+            cfg = make_train_config("baby", max_iters=steps, eval_interval=50, eval_iters=10, dtype=dtype,
+                                    out=f"{folder}/{dtype}.safetensors")  # fmt: skip
+            losses = []
+            result = train(cfg, on_step=lambda e, into=losses: into.append(e.loss), progress=False, log=lambda m: 0)
+            train_losses = [v for v in losses if v is not None]
+            means = [statistics.fmean(train_losses[i : i + 50]) for i in range(0, len(train_losses), 50)]
+            curves[dtype] = ([h["val"] for h in result.history], means)
+    (val32, mean32), (val16, mean16) = curves["float32"], curves["bfloat16"]
+    val_gap = max(abs(a - b) for a, b in zip(val32, val16, strict=True))
+    train_gap = max(abs(a - b) for a, b in zip(mean32, mean16, strict=True))
+    return val_gap, train_gap, steps
+
+
+def bench_train_dtype(opts: BenchOptions) -> list[str]:
+    """(d) a training step in bf16 autocast vs float32 on this CPU, with and without its native bf16,
+    and whether the two dtypes train alike."""
+    repeats = 2 if opts.quick else 3
+    native = "native bf16 (AVX512-BF16/AMX)" if cpu_has_native_bf16() else "no native bf16"
+    lines = [f"this CPU: {native}; --dtype auto picks {resolve_dtype('auto', 'cpu')} here"]
+    sizes = train_sizes(opts.quick)
+    for name, overrides in sizes:
+        t = step_times(overrides, repeats)
+        lines.append(f"{name}: step {t['float32'] * 1e3:.0f} ms fp32, {t['bfloat16'] * 1e3:.0f} ms bf16 -> "
+                     f"bf16 / fp32 = {t['bfloat16'] / t['float32']:.2f}x (median of {repeats})")  # fmt: skip
+    name, overrides = sizes[-1]
+    t = step_times_without_native_bf16(overrides, repeats)
+    lines.append(f"{name}, oneDNN held to {NO_NATIVE_BF16_ISA} (a CPU without native bf16): bf16 / fp32 = "
+                 f"{t['bfloat16'] / t['float32']:.2f}x; --dtype auto picks {t['auto']} there")  # fmt: skip
+    val_gap, train_gap, steps = loss_curves_agree(opts.quick)
+    lines.append(f"baby config, {steps} steps from one seed: bf16 and fp32 val losses differ by at most "
+                 f"{val_gap:.4f}, 50-step mean train losses by {train_gap:.4f}   (target about 0.02)")  # fmt: skip
+    return lines
+
+
 SECTIONS: list[Section] = [
     ("capture", bench_capture),
     ("generate", bench_generate),
     ("memory", bench_memory),
+    ("train_dtype", bench_train_dtype),
 ]
 
 

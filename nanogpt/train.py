@@ -50,7 +50,7 @@ def pick_device(name: str = "auto") -> str:
     return "cpu"
 
 
-def cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). Without it, oneDNN emulates
     bf16 and autocast can be slower than float32. ONEDNN_MAX_CPU_ISA below AVX512_CORE_BF16 switches
     the native path off, so it counts as absent."""
@@ -58,11 +58,13 @@ def cpu_has_native_bf16() -> bool:
     if isa and isa not in ("ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
                            "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16"):  # fmt: skip
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: no way to tell cheaply, so no
-        return False
-    return any(f" {flag}" in flags for flag in ("avx512_bf16", "amx_bf16"))
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux: no way to tell cheaply, so no
+            return False
+    flags = {word for line in cpuinfo.splitlines() if line.startswith("flags") for word in line.split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def resolve_dtype(setting: str, device: str) -> str:

@@ -1,10 +1,14 @@
+import os
+import signal
+
 import pytest
 import torch
 from conftest import tiny_config
 
+from nanogpt import train as train_module
 from nanogpt.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from nanogpt.data import load_text, split
-from nanogpt.train import evaluate, lr_at, resume_path, train
+from nanogpt.train import cpu_has_native_bf16, evaluate, lr_at, resolve_dtype, resume_path, train
 
 
 def quiet(cfg, **kw):
@@ -129,3 +133,69 @@ def test_patience_stops_when_val_stops_improving(tmp_path, tiny_text_file):
     after_best = [h for h in result.history if h["step"] > result.best_step]
     assert len(after_best) == 2 and all(h["val"] >= result.best_val for h in after_best)
     assert load_checkpoint(result.checkpoint).meta["step"] == result.best_step
+
+
+ZEN4_FLAGS = "flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_vnni\n"
+OLD_AVX512_FLAGS = "flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
+
+
+def test_auto_dtype_is_bf16_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert cpu_has_native_bf16(ZEN4_FLAGS) and cpu_has_native_bf16("flags : sse2 amx_bf16 amx_tile\n")
+    assert not cpu_has_native_bf16(OLD_AVX512_FLAGS)
+    assert not cpu_has_native_bf16("model name : avx512_bf16 in a name, not a flag\n")
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_dtype("auto", "cpu") == "bfloat16" and resolve_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_dtype("float32", "cpu") == "float32" and resolve_dtype("auto", "mps") == "float32"
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
+    assert resolve_dtype("auto", "cpu") == "float32" and resolve_dtype("bfloat16", "cpu") == "bfloat16"
+
+
+def test_onednn_held_below_bf16_counts_as_no_native_bf16(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+    assert not cpu_has_native_bf16(ZEN4_FLAGS)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert cpu_has_native_bf16(ZEN4_FLAGS)
+
+
+def test_an_unknown_dtype_is_refused(tmp_path, tiny_text_file):
+    with pytest.raises(ValueError, match="dtype must be one of auto, float32, bfloat16"):
+        tiny_config(tiny_text_file, tmp_path / "m.safetensors", dtype="float16")
+
+
+def test_bf16_trains_like_fp32_and_saves_fp32_weights(tmp_path, tiny_text_file):
+    runs = {}
+    for dtype in ("float32", "bfloat16"):
+        cfg = tiny_config(tiny_text_file, tmp_path / f"{dtype}.safetensors", max_iters=30, eval_interval=10,
+                          dtype=dtype)  # fmt: skip
+        runs[dtype] = quiet(cfg)
+    fp32, bf16 = ([h["val"] for h in runs[d].history] for d in ("float32", "bfloat16"))
+    assert max(abs(a - b) for a, b in zip(fp32, bf16, strict=True)) < 0.05
+    assert fp32 != bf16  # bf16 really ran: the numbers differ in their last digits
+    ckpt = load_checkpoint(runs["bfloat16"].checkpoint)
+    assert ckpt.meta["compute_dtype"] == "bfloat16"
+    assert all(p.dtype == torch.float32 for p in ckpt.model.parameters())
+
+
+def test_resume_across_dtypes(tmp_path, tiny_text_file):
+    cfg = tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=30, eval_interval=10, dtype="float32")
+    assert quiet(cfg, on_step=lambda event: event.step == 20).stopped
+    cfg.dtype = "bfloat16"
+    resumed = quiet(cfg, resume=True)
+    assert resumed.steps == 30 and [h["step"] for h in resumed.history] == [0, 10, 20, 30]
+    assert read_metadata(resume_path(cfg.out))["compute_dtype"] == "bfloat16"
+
+
+def test_a_first_ctrl_c_stops_after_the_step_and_saves_it(tmp_path, tiny_text_file):
+    cfg = tiny_config(tiny_text_file, tmp_path / "m.safetensors", max_iters=30, eval_interval=10)
+    messages = []
+
+    def press_ctrl_c(event):
+        if event.step == 13:
+            os.kill(os.getpid(), signal.SIGINT)  # a signal, as a terminal sends it, not an exception
+
+    result = train(cfg, on_step=press_ctrl_c, progress=False, log=messages.append)
+    assert result.stopped and result.steps == 13
+    assert read_metadata(resume_path(cfg.out))["step"] == 13  # not the last evaluation's step 10
+    assert "continue from it" in messages[-1]
+    assert quiet(cfg, resume=True).steps == 30
