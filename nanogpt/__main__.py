@@ -1,4 +1,4 @@
-"""Command line: python -m nanogpt {train, sample, eval, inspect, bench, ablate, convert} ..."""
+"""Command line: python -m nanogpt {train, sample, eval, inspect, attribute, induction, bench, ablate, convert} ..."""
 
 from __future__ import annotations
 
@@ -158,6 +158,76 @@ def cmd_inspect(args, extra) -> int:
     return 0
 
 
+def _prompt_ids(ckpt, prompt: str, quiet: bool) -> list[int]:
+    """The prompt's ids, cropped to the model's context (said on stderr, so --json stays clean)."""
+    ids = ckpt.tokenizer.encode(prompt)
+    if not ids:
+        raise ValueError("the prompt is empty; type some text")
+    block = ckpt.model.config.block_size
+    if len(ids) > block:
+        print(f"note: the prompt has {len(ids)} characters; using the last {block} (block_size)", file=sys.stderr)
+        ids = ids[-block:]
+    return ids
+
+
+def _one_character(ckpt, text: str) -> int:
+    """--target: one character of the vocabulary; escapes like \\n are read as the character."""
+    if len(text) > 1:
+        text = text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    if len(text) != 1:
+        raise ValueError(f"--target must be one character, not {text!r}")
+    return ckpt.tokenizer.encode(text)[0]
+
+
+def cmd_attribute(args, extra) -> int:
+    import json
+
+    from .attribution import attribute
+    from .checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.ckpt)
+    ids = _prompt_ids(ckpt, args.prompt, args.json)
+    target = None if args.target is None else _one_character(ckpt, args.target)
+    a = attribute(ckpt.model, ids, args.position, target)
+    char = ckpt.tokenizer.decode([a.target])
+    if args.json:
+        print(json.dumps({"position": a.position, "target": char, "logit": a.logit, "components": a.components}))
+        return 0
+    after = ckpt.tokenizer.decode(ids[: a.position + 1])[-20:]
+    print(f"after {after!r} (position {a.position}): logit of {char!r} = {a.logit:.4f}, "
+          f"the sum of its {len(a.components)} components = {a.total():.4f}")  # fmt: skip
+    for name, value in sorted(a.components.items(), key=lambda kv: -abs(kv[1]))[: args.top]:
+        print(f"  {name:<14} {value:+9.4f}")
+    return 0
+
+
+def cmd_induction(args, extra) -> int:
+    import json
+
+    from .checkpoint import load_checkpoint
+    from .induction import induction
+
+    ckpt = load_checkpoint(args.ckpt)
+    r = induction(ckpt.model, args.length, args.seed)
+    if args.json:
+        print(json.dumps({
+            "tokens": r.tokens, "text": ckpt.tokenizer.decode(r.tokens), "n": r.n,
+            "scores": r.scores.tolist(), "prev_scores": r.prev_scores.tolist(),
+            "loss_first": r.loss_first, "loss_second": r.loss_second,
+            "ablated_heads": [f"L{l}H{h}" for l, h in r.ablated_heads], "ablated_loss_second": r.ablated_loss_second,
+        }))  # fmt: skip
+        return 0
+    print(f"two copies of {r.n} distinct random characters (seed {args.seed})")
+    print(f"loss on the first copy {r.loss_first:.3f}, on the second {r.loss_second:.3f} "
+          f"({r.loss_second - r.loss_first:+.3f}; copying in context makes it far lower)")  # fmt: skip
+    for layer, head, score in r.top_heads(3):
+        prev = float(r.prev_scores[layer, head])
+        print(f"  L{layer}H{head} induction score {score:.3f}, previous-token {prev:.3f}")
+    names = ", ".join(f"L{l}H{h}" for l, h in r.ablated_heads)
+    print(f"with {names} zeroed: second copy's loss {r.ablated_loss_second:.3f}")
+    return 0
+
+
 def cmd_convert(args, extra) -> int:
     from .convert import convert, summary
 
@@ -221,6 +291,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="save the per-head summary to this .json")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("attribute", help="why this character: each component's share of its logit (exact)")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--position", type=int, default=None, help="the query position (default: the last)")
+    p.add_argument("--target", default=None, help="the character explained (default: the model's top choice)")
+    p.add_argument("--top", type=int, default=12, help="components listed without --json")
+    p.add_argument("--json", action="store_true", help="print {position, target, logit, components} as JSON")
+    p.set_defaults(func=cmd_attribute)
+
+    p = sub.add_parser("induction", help="induction and previous-token scores of every head on a repeated sequence")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--length", type=int, default=None, help="characters per copy (default: the context allows)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the tokens, scores and losses as JSON")
+    p.set_defaults(func=cmd_induction)
 
     p = sub.add_parser("convert", help="a nanoGPT ckpt.pt or the lecture's gpt.py weights -> .safetensors")
     p.add_argument("src", help="nanoGPT's ckpt.pt, or the lecture model's torch.save(model.state_dict())")

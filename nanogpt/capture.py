@@ -10,7 +10,7 @@ interventions travel the same way (model.intervene). Nothing is ever left on the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 
 import numpy as np
@@ -69,6 +69,7 @@ def run_with_cache(
     ablate_heads: Iterable[tuple[int, int]] = (),
     causal: bool = True,
     kv_cache: KVCache | None = None,
+    patches: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
 ) -> tuple[torch.Tensor, Cache]:
     """Logits (B, T, vocab) and a Cache of the hook points `names` selects.
 
@@ -76,7 +77,8 @@ def run_with_cache(
     or a predicate. attn_scale: "head_size" | "n_embd" | "none" | a float the scores are
     multiplied by, in every layer, or {layer: one of those} for those layers only (the rest keep
     the model's own); ablate_heads: (layer, head) pairs whose output is zeroed; causal=False lifts
-    the mask. The logits always reflect the intervention.
+    the mask; patches: {hook name: fn} replaces that point's output with fn(output) in this call
+    only (what is cached there is the replacement). The logits always reflect the intervention.
     """
     points = hook_points(model)
     select = _selector(names)
@@ -84,6 +86,9 @@ def run_with_cache(
         unknown = set(names) - set(points)
         if unknown:
             raise KeyError(f"unknown hook names: {sorted(unknown)}; the model has {len(points)} hook points")
+    patches = dict(patches or {})
+    if set(patches) - set(points):
+        raise KeyError(f"unknown hook names to patch: {sorted(set(patches) - set(points))}")
     ablate_heads = [(int(layer), int(head)) for layer, head in ablate_heads]
     cfg = model.config
     bad = [(l, h) for l, h in ablate_heads if not (0 <= l < cfg.n_layer and 0 <= h < cfg.n_head)]
@@ -99,12 +104,18 @@ def run_with_cache(
     reset = _OWNER.set(owner)
     try:
         for name, point in points.items():
-            if not select(name):
+            patch, keep = patches.get(name), select(name)
+            if not keep and patch is None:
                 continue
 
-            def record(module, inputs, output, name=name):
-                if _OWNER.get() is owner:  # another thread's forward: not ours to record
+            def record(module, inputs, output, name=name, patch=patch, keep=keep):
+                if _OWNER.get() is not owner:  # another thread's forward: not ours to record or change
+                    return None
+                if patch is not None:
+                    output = patch(output)
+                if keep:
                     cache[name] = output.detach().to("cpu", torch.float32)
+                return output if patch is not None else None
 
             record.scoped = True  # HookPoint.has_user_hooks: other threads may stay on the fast path
             handles.append(point.register_forward_hook(record))

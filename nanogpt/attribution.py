@@ -1,0 +1,186 @@
+"""Why the model predicted a character: direct logit attribution and head ablation effects.
+
+The residual stream before the final LayerNorm of a pre-norm GPT is a sum of parts: the token
+embedding, the position embedding, every head's output through its slice of the output
+projection, every attention output bias, every feed-forward layer. The final LayerNorm is linear
+once its scale is fixed: with the real pass's scale sigma_t at position t,
+
+    logit[c] = sum_k ((r_k - mean(r_k)) / sigma_t) . (gamma * W_U[c])  +  beta . W_U[c]  +  b_U[c]
+
+so each part's contribution is exact, and the contributions add up to the model's own logit.
+(TransformerLens's `apply_ln_to_stack` does the same; its `tokens_to_residual_directions` leaves
+gamma out unless gamma is folded into W_U.) A post-norm model, or one without residual
+connections, is no such sum: it is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from .capture import run_with_cache
+
+
+class AttributionError(ValueError):
+    """The model or the request cannot be attributed (says why)."""
+
+
+@dataclass
+class Attribution:
+    """One position's prediction of one character, taken apart."""
+
+    position: int  # the query position; it predicts the character after it
+    target: int  # the character id whose logit is explained
+    logit: float  # the model's own logit of it
+    components: dict[str, float]  # name -> contribution; they add up to `logit`
+    heads: torch.Tensor  # (L, H): the heads' contributions, for a grid
+
+    def total(self) -> float:
+        return sum(self.components.values())
+
+
+def _check_decomposable(model) -> None:
+    cfg = getattr(model, "config", None)
+    if cfg is None or getattr(cfg, "model_type", "gpt") != "gpt":
+        raise AttributionError("logit attribution needs a GPT; the bigram model reads its logits off one table row")
+    if cfg.norm != "pre" or not cfg.residual:
+        raise AttributionError(
+            "logit attribution needs a pre-norm model with residual connections: in this one "
+            f"(norm={cfg.norm}, residual={cfg.residual}) the final residual is no sum of the layers' outputs"
+        )
+
+
+def head_results(model, cache) -> torch.Tensor:
+    """Every head's write to the residual stream, (L, B, T, H, C): its z through its slice of proj.
+
+    proj(y) = y @ W^T + b with y the heads side by side, so head h writes z_h @ W[:, h*d:(h+1)*d]^T;
+    the bias is a part of its own (not split among the heads)."""
+    cfg = model.config
+    H, d = cfg.n_head, cfg.head_size
+    results = []
+    for layer, block in enumerate(model.blocks):
+        z = cache[f"blocks.{layer}.attn.hook_z"]  # (B, H, T, d)
+        W = block.attn.proj.weight.detach().float().cpu().view(cfg.n_embd, H, d)  # (C, H, d)
+        results.append(torch.einsum("bhtd,chd->bthc", z, W))  # (B, T, H, C)
+    return torch.stack(results)  # (L, B, T, H, C)
+
+
+def residual_parts(model, cache, position: int, batch: int = 0) -> tuple[list[str], torch.Tensor]:
+    """The parts of the final residual at one position: names and (K, C), summing to the residual."""
+    cfg = model.config
+    names, parts = ["embed"], [cache["hook_embed"][batch, position]]
+    if "hook_pos_embed" in cache:
+        names.append("pos_embed")
+        parts.append(cache["hook_pos_embed"][batch, position])
+    results = head_results(model, cache)[:, batch, position]  # (L, H, C)
+    for layer, block in enumerate(model.blocks):
+        names += [f"L{layer}H{h}" for h in range(cfg.n_head)]
+        parts += list(results[layer])
+        if block.attn.proj.bias is not None:
+            names.append(f"L{layer}attn_bias")
+            parts.append(block.attn.proj.bias.detach().float().cpu())
+        if block.ffwd is not None:
+            names.append(f"L{layer}mlp")
+            parts.append(cache[f"blocks.{layer}.hook_mlp_out"][batch, position])
+    return names, torch.stack(parts)  # (K, C)
+
+
+def _final_norm(model):
+    """(gamma, beta, eps) of the final LayerNorm; None for a model without LayerNorm."""
+    ln = model.ln_f.ln
+    if not isinstance(ln, torch.nn.LayerNorm):
+        return None
+    beta = ln.bias.detach().float().cpu() if ln.bias is not None else None
+    return ln.weight.detach().float().cpu(), beta, ln.eps
+
+
+@torch.no_grad()
+def attribute(model, ids: list[int] | torch.Tensor, position: int | None = None, target: int | None = None):
+    """Direct logit attribution of `target` (default: the model's top choice) at `position` (default: the last)."""
+    _check_decomposable(model)
+    idx = torch.as_tensor(ids, dtype=torch.long).reshape(1, -1)  # (1, T)
+    T = idx.shape[1]
+    position = T - 1 if position is None else int(position)
+    if not 0 <= position < T:
+        raise AttributionError(f"position {position} is outside the prompt (0 to {T - 1})")
+    idx = idx[:, : position + 1]  # later characters cannot change this position's logits
+    wanted = {"hook_embed", "hook_pos_embed", "ln_f.hook_normalized"}
+    logits, cache = run_with_cache(
+        model, idx, lambda n: n in wanted or n.endswith(("attn.hook_z", "hook_mlp_out", "hook_resid_post"))
+    )
+    logits = logits[0, position].float().cpu()  # (V,)
+    target = int(logits.argmax()) if target is None else int(target)
+    if not 0 <= target < logits.numel():
+        raise AttributionError(f"target id {target} is outside the vocabulary of {logits.numel()} characters")
+    names, parts = residual_parts(model, cache, position)  # (K, C)
+    W_U = model.lm_head.weight.detach().float().cpu()[target]  # (C,)
+    norm = _final_norm(model)
+    if norm is None:
+        contributions = parts @ W_U  # (K,)
+        constants = {}
+    else:
+        gamma, beta, eps = norm
+        resid = cache[f"blocks.{len(model.blocks) - 1}.hook_resid_post"][0, position]  # (C,)
+        sigma = torch.sqrt(resid.var(unbiased=False) + eps)  # the real pass's scale at this position
+        centred = parts - parts.mean(dim=-1, keepdim=True)  # (K, C): LayerNorm's mean, part by part
+        contributions = (centred / sigma) @ (gamma * W_U)  # (K,)
+        constants = {"ln_final_bias": float(beta @ W_U)} if beta is not None else {}
+    if model.lm_head.bias is not None:
+        constants["lm_head_bias"] = float(model.lm_head.bias[target])
+    components = dict(zip(names, contributions.tolist(), strict=True)) | constants
+    cfg = model.config
+    heads = torch.tensor([[components[f"L{l}H{h}"] for h in range(cfg.n_head)] for l in range(cfg.n_layer)])
+    return Attribution(position, target, float(logits[target]), components, heads)
+
+
+@torch.no_grad()
+def logit_difference(model, ids, position: int | None, target: int, other: int) -> dict[str, float]:
+    """Each component's share of logit[target] - logit[other]: why this character and not that one."""
+    a, b = attribute(model, ids, position, target), attribute(model, ids, position, other)
+    return {name: a.components[name] - b.components[name] for name in a.components}
+
+
+@dataclass
+class AblationEffects:
+    """The change in log p(target) at one position when each head alone is knocked out."""
+
+    position: int
+    target: int
+    clean_logprob: float
+    zeroed: torch.Tensor  # (L, H): head's output set to 0
+    mean_ablated: torch.Tensor  # (L, H): head's output set to its mean over the positions up to `position`
+
+
+@torch.no_grad()
+def ablation_effects(model, ids, position: int | None = None, target: int | None = None) -> AblationEffects:
+    """Every head zeroed and every head mean-ablated, in one batched pass of 1 + 2 L H copies of the prompt."""
+    cfg = model.config
+    L, H = cfg.n_layer, cfg.n_head
+    idx = torch.as_tensor(ids, dtype=torch.long).reshape(1, -1)  # (1, T)
+    position = idx.shape[1] - 1 if position is None else int(position)
+    if not 0 <= position < idx.shape[1]:
+        raise AttributionError(f"position {position} is outside the prompt (0 to {idx.shape[1] - 1})")
+    idx = idx[:, : position + 1]
+    n = L * H
+    batch = idx.expand(1 + 2 * n, -1)  # row 0 clean, rows 1..n zero (l, h), rows n+1..2n mean (l, h)
+
+    def knock_out(layer: int):
+        def patch(z: torch.Tensor) -> torch.Tensor:  # z: (B, H, T, d)
+            z = z.clone()
+            for h in range(H):
+                k = layer * H + h
+                z[1 + k, h] = 0.0
+                z[1 + n + k, h] = z[1 + n + k, h].mean(dim=0, keepdim=True)  # (1, d) over positions
+            return z
+
+        return patch
+
+    patches = {f"blocks.{layer}.attn.hook_z": knock_out(layer) for layer in range(L)}
+    logits, _ = run_with_cache(model, batch, names=[], patches=patches)
+    logprobs = F.log_softmax(logits[:, position].float(), dim=-1)  # (1 + 2n, V)
+    target = int(logprobs[0].argmax()) if target is None else int(target)
+    change = (logprobs[:, target] - logprobs[0, target]).cpu()  # (1 + 2n,)
+    return AblationEffects(position, target, float(logprobs[0, target]), change[1 : 1 + n].view(L, H),
+                           change[1 + n :].view(L, H))  # fmt: skip
