@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .capture import Cache
@@ -31,22 +33,6 @@ LATEST = {
     "last punctuation": lambda text, j: text[j] in PUNCTUATION,
     "last vowel": lambda text, j: text[j] in "aeiouAEIOU",
     "last capital": lambda text, j: text[j].isupper(),
-}
-# what each tag means, in a student's words (the Sharpness page's legend)
-TAG_MEANINGS = {
-    "previous-token": "the character just before",
-    "2 back": "the character two before",
-    "3 back": "the character three before",
-    "self": "its own position",
-    "first-token": "the first character (a resting place, or 'sink')",
-    "same character": "earlier copies of the character it is at",
-    "last space": "the latest space or newline, where the current word starts",
-    "line start": "the latest newline, where the current line starts",
-    "word's first letter": "the first letter of the word it is in",
-    "last punctuation": f"the latest punctuation mark ({PUNCTUATION})",
-    "last vowel": "the latest vowel",
-    "last capital": "the latest capital letter",
-    "uniform": "spread almost evenly over everything before it",
 }
 
 
@@ -264,4 +250,76 @@ def softmax_variance_demo(d: int, n: int = 4096, seed: int = 0) -> dict:
         var_scaled=float((dots / math.sqrt(d)).var()),
         row_unscaled=torch.softmax(row, -1).tolist(),
         row_scaled=torch.softmax(row / math.sqrt(d), -1).tolist(),
+    )
+
+
+def tag_grid(summary: list[dict], n_layer: int, n_head: int) -> list[list[list[str]]]:
+    """head_summary's rows as [layer][head] -> tags, the shape a layers x heads grid is drawn in."""
+    tags = [[[] for _ in range(n_head)] for _ in range(n_layer)]
+    for row in summary:
+        tags[row["layer"]][row["head"]] = row["tags"]
+    return tags
+
+
+def focused_head(mean_normalized_entropy: np.ndarray, tags: list[list[list[str]]]) -> tuple[int, int]:
+    """The head with the lowest mean normalised entropy (L, H), first-token sinks aside: the one to
+    show as "a head". Layer 0 head 0 of a trained model is often nearly uniform."""
+    sinks = np.array([[("first-token" in head) for head in layer] for layer in tags], dtype=bool)  # (L, H)
+    entropy = np.where(sinks, np.inf, mean_normalized_entropy)
+    if not np.isfinite(entropy).any():  # every head is a sink: take the sharpest anyway
+        entropy = np.asarray(mean_normalized_entropy)
+    layer, head = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
+    return int(layer), int(head)
+
+
+@dataclass(frozen=True)
+class ScoreBreakdown:
+    """How one score is built: q, k, their elementwise product, the sum, the scale, the softmax row."""
+
+    q: np.ndarray  # (d,)
+    k: np.ndarray  # (d,)
+    product: np.ndarray  # (d,) q * k
+    dot: float  # sum of product = q . k
+    scale: float
+    score: float  # as the model computed it (dot * scale)
+    row_scores: np.ndarray  # (query + 1,) the scores of the keys this query may see
+    row_weights: np.ndarray  # (query + 1,) their softmax
+    weight: float
+
+
+def score_breakdown(
+    q: np.ndarray, k: np.ndarray, scores: np.ndarray, weights: np.ndarray, scale: float, query: int, key_pos: int
+) -> ScoreBreakdown:
+    """One head's (query, key) score from its captured q, k (T, d), scores and weights (T, T)."""
+    product = q[query] * k[key_pos]  # (d,)
+    return ScoreBreakdown(
+        q=q[query],
+        k=k[key_pos],
+        product=product,
+        dot=float(product.sum()),
+        scale=float(scale),
+        score=float(scores[query, key_pos]),
+        row_scores=scores[query, : query + 1],
+        row_weights=weights[query, : query + 1],
+        weight=float(weights[query, key_pos]),
+    )
+
+
+@dataclass(frozen=True)
+class LensTop:
+    chars: list[list[str]]  # (P, k)
+    probs: np.ndarray  # (P, k)
+    target: str | None  # the character that really comes next, if the prompt shows it
+    target_probs: np.ndarray | None  # (P,)
+
+
+def lens_top(probs: np.ndarray, vocab: list[str], next_id: int | None, k: int = 8) -> LensTop:
+    """The k likeliest next characters at every residual point, from the logit lens at one position
+    (P, vocab), and the probability of the real next character when there is one."""
+    order = np.argsort(-probs, axis=-1)[:, :k]  # (P, k)
+    return LensTop(
+        chars=[[vocab[i] for i in row] for row in order],
+        probs=np.take_along_axis(probs, order, axis=-1),
+        target=vocab[next_id] if next_id is not None else None,
+        target_probs=probs[:, next_id] if next_id is not None else None,
     )

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from viz_app.figures import attention as attention_figs
+from viz_app.figures import heads as heads_figs
 from viz_app.figures import kit
 from viz_app.figures import residual as residual_figs
 from viz_app.figures import sharpness as sharpness_figs
@@ -61,7 +62,7 @@ def test_max_pool_keeps_the_brightest_cell_of_each_block():
 
 def test_head_heatmap_masks_the_future_and_labels_both_axes():
     pattern = causal_patterns(32, 32)
-    fig = attention_figs.head_heatmap(pattern, CHARS, title="L0 H0")
+    fig = heads_figs.head_heatmap(pattern, CHARS, title="L0 H0")
     trace = fig.data[0]
     assert trace.x == trace.y and len(trace.x) == 32 and trace.x[14] == "↵ @14"
     z = np.asarray(trace.z)
@@ -72,7 +73,7 @@ def test_head_heatmap_masks_the_future_and_labels_both_axes():
 
 def test_head_heatmap_window_and_tick_thinning():
     pattern = causal_patterns(32, 32)
-    fig = attention_figs.head_heatmap(pattern, CHARS, window=(8, 24), max_ticks=4)
+    fig = heads_figs.head_heatmap(pattern, CHARS, window=(8, 24), max_ticks=4)
     assert fig.data[0].x[0] == "t @8" and len(fig.data[0].x) == 16
     assert len(fig.layout.xaxis.tickvals) == 4
 
@@ -80,7 +81,7 @@ def test_head_heatmap_window_and_tick_thinning():
 def test_head_heatmap_scores_are_signed_with_gaps_for_the_mask():
     scores = np.random.default_rng(1).normal(size=(6, 6)).astype(np.float32)
     scores[np.triu_indices(6, k=1)] = -np.inf
-    trace = attention_figs.head_heatmap(scores, CHARS[:6], kind="scores").data[0]
+    trace = heads_figs.head_heatmap(scores, CHARS[:6], kind="scores").data[0]
     assert trace.zmid == 0 and "score" in trace.hovertemplate
     assert np.isnan(np.asarray(trace.z)[0, 5])
 
@@ -134,7 +135,7 @@ def test_score_parts_and_softmax_row():
 def test_head_grid_writes_values_and_tags_in_cells():
     values = np.array([[0.2, 0.95], [0.5, 0.1]])
     tags = [[["previous-token"], ["uniform"]], [[], ["first-token"]]]
-    fig = sharpness_figs.head_grid(values, title="entropy", tags=tags, highlight=(1, 0))
+    fig = heads_figs.head_grid(values, title="entropy", tags=tags, highlight=(1, 0))
     text = fig.data[0].text
     assert text[0][0].startswith("0.20<br>") and text[0][0].endswith(">prev</span>") and text[1][0] == "0.50"
     assert ">sink</span>" in text[1][1]
@@ -178,19 +179,19 @@ def test_logit_lens_with_and_without_the_next_character():
 
 def test_clickable_heatmap_has_one_target_per_visible_cell():
     pattern = causal_patterns(32, 32)
-    fig = attention_figs.head_heatmap(pattern, CHARS, clickable=True)
+    fig = heads_figs.head_heatmap(pattern, CHARS, clickable=True)
     heatmap, targets = fig.data
     assert targets.type == "scatter" and len(targets.x) == 32 * 33 // 2  # the lower triangle and diagonal
     assert targets.y[-1] == "d @31" and targets.x[-1] == "d @31"
     assert np.allclose(targets.customdata, pattern[np.tril_indices(32)], atol=1e-6)
     assert targets.marker.opacity == 0 and targets.selected.marker.opacity > 0  # invisible until clicked
-    too_long = causal_patterns(attention_figs.CLICKABLE_MAX + 1, attention_figs.CLICKABLE_MAX + 1)
-    assert len(attention_figs.head_heatmap(too_long, CHARS * 3, clickable=True).data) == 1
+    too_long = causal_patterns(heads_figs.CLICKABLE_MAX + 1, heads_figs.CLICKABLE_MAX + 1)
+    assert len(heads_figs.head_heatmap(too_long, CHARS * 3, clickable=True).data) == 1
 
 
 def test_ticks_sit_just_off_the_categories_so_hover_keeps_the_position():
     # Plotly would show the bare tick text ('F') instead of 'F @0' when hovering an exact tick
-    ticks = attention_figs.head_heatmap(causal_patterns(32, 32), CHARS).layout.xaxis.tickvals
+    ticks = heads_figs.head_heatmap(causal_patterns(32, 32), CHARS).layout.xaxis.tickvals
     assert all(0 < t - round(t) < 0.1 for t in ticks)
     assert all(t - round(t) > 32 / 1e4 for t in ticks)  # beyond Plotly's matching tolerance
 
@@ -202,14 +203,14 @@ def test_no_colour_streamlit_would_swap_and_no_bar_coloured_by_numbers():
     chars = CHARS[:12]
     for style in (kit.DEFAULT_STYLE, kit.PRESENTER_STYLE):
         figures = [
-            attention_figs.head_heatmap(patterns[0, 0], chars, clickable=True, style=style),
-            attention_figs.head_heatmap(np.log(patterns[0, 0] + 1e-9), chars, kind="scores", style=style),
+            heads_figs.head_heatmap(patterns[0, 0], chars, clickable=True, style=style),
+            heads_figs.head_heatmap(np.log(patterns[0, 0] + 1e-9), chars, kind="scores", style=style),
             attention_figs.layer_heatmaps(patterns[0], chars, layer=0, style=style),
             attention_figs.model_grid(patterns, chars, selected=(1, 2), clickable=True, style=style),
             attention_figs.softmax_row(np.arange(5.0), np.ones(5) / 5, chars, picked=2, style=style),
-            sharpness_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", scale="Magma", style=style),
-            sharpness_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", scale="Inferno", style=style),
-            sharpness_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", style=style),
+            heads_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", scale="Magma", style=style),
+            heads_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", scale="Inferno", style=style),
+            heads_figs.head_grid(np.random.default_rng(1).random((2, 3)), title="t", style=style),
             residual_figs.position_heatmap(["a", "b"], np.ones((2, 12)), chars, title="t", style=style),
             residual_figs.mean_bars(["L0 attn", "L0 mlp"], np.ones((2, 12)), title="t", style=style),
         ]
@@ -236,7 +237,7 @@ def test_the_model_grid_outlines_the_chosen_head_and_each_tile_can_be_clicked():
 
 
 def test_the_head_grid_can_be_clicked_and_outlines_the_chosen_head():
-    fig = sharpness_figs.head_grid(np.zeros((2, 3)), title="t", highlight=(0, 1), clickable=True)
+    fig = heads_figs.head_grid(np.zeros((2, 3)), title="t", highlight=(0, 1), clickable=True)
     targets = fig.data[1]
     assert [tuple(c[:2]) for c in targets.customdata] == [(layer, head) for layer in range(2) for head in range(3)]
     (box,) = fig.layout.shapes

@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from viz_app import page, sidebar, url_state  # noqa: E402
+from viz_app import page, presenter, sidebar, url_state  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 def run() -> None:
     wanted_slug = url_state.start_run()
     # presenter mode folds the sidebar away: the room goes to the figures
-    sidebar_state = "collapsed" if page.presenter() else "auto"
+    sidebar_state = "collapsed" if presenter.on() else "auto"
     st.set_page_config(
         page_title="Attention lab", page_icon=":material/science:", layout="wide", initial_sidebar_state=sidebar_state
     )
@@ -36,9 +36,14 @@ def run() -> None:
     if wanted_slug in pages and wanted_slug != slug and current.url_path == "":
         # a link like /?page=sharpness&...: open that page, keeping the rest of the link
         st.switch_page(pages[wanted_slug], query_params=st.query_params.to_dict())
+    if wanted_slug is not None and wanted_slug not in pages:
+        url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
     page.guard(sidebar.render)
+    notices = st.container()  # above the page: what a link asked for that could not be shown
     current.run()
-    url_state.write_url(slug)
+    for text in url_state.take_notices():
+        notices.warning(text, icon=":material/link_off:")
+    url_state.end_run(slug)
 
 
 run()

@@ -8,10 +8,11 @@ import streamlit as st
 
 from nanogpt.checkpoint import CheckpointError
 
-from . import page, url_state
+from . import presenter, upload_state, url_state
 from .backend import captures, imported, registry, train_jobs, uploads
 
-_UPLOADS = "_uploads"  # page.new_upload's record: uploader file_id -> registered label, or False
+_UPLOADS = "_uploads"  # upload_state's record: uploader file_id -> registered label, or False
+_MODEL_PICK = "_model_pick"  # select_model's label, for the picker to take before it is drawn
 
 
 def _suffix(name: str) -> str:
@@ -30,7 +31,7 @@ def _take_upload() -> None:
         "was trained on. Without a vocabulary file, a .pt gets tiny Shakespeare's characters. Nothing in a file "
         "is run: weights are read as tensors only.",
     )
-    new = page.new_upload(files, _UPLOADS)
+    new = upload_state.new_upload(files, _UPLOADS)
     if new is False:
         st.error("These files did not give a usable model (see above).")
     if not new:
@@ -41,7 +42,7 @@ def _take_upload() -> None:
         st.info("Now add the model file (.safetensors, .pt or .pth).")  # a vocabulary came first: wait for it
         return
     if len(models) > 1 or len(vocabs) > 1:
-        page.remember_upload(files, _UPLOADS, False)
+        upload_state.remember_upload(files, _UPLOADS, False)
         st.error("Upload one model at a time, with at most one vocabulary file (meta.pkl or the training text).")
         return
     model, vocab = models[0], (vocabs[0] if vocabs else None)
@@ -50,18 +51,18 @@ def _take_upload() -> None:
     try:
         path = imported.as_safetensors(src, vocab_path)
     except CheckpointError as e:
-        page.remember_upload(files, _UPLOADS, False)
+        upload_state.remember_upload(files, _UPLOADS, False)
         message = str(e).replace(str(src), model.name)  # the server's temp paths mean nothing to the student
         st.error(message.replace(str(vocab_path), vocab.name) if vocab else message)
         return
     entry = registry.register_session_model(Path(model.name).stem, path, source="uploaded")
-    page.remember_upload(files, _UPLOADS, entry.label)
+    upload_state.remember_upload(files, _UPLOADS, entry.label)
     st.session_state["model"] = entry.label  # the picker is drawn after this, so this selects it
 
 
 def _facts(entry: registry.ModelEntry) -> None:
     try:
-        f = captures.model_facts(registry.model_id(entry))
+        f = captures.model_facts(registry.model_ref(entry))
     except (CheckpointError, OSError) as e:
         st.error(str(e))
         return
@@ -125,8 +126,24 @@ def _session_only(entry: registry.ModelEntry) -> None:
         )
 
 
+def select_model(label: str) -> None:
+    """Show this model on every page from the next full run (then st.switch_page or st.rerun).
+
+    The picker takes it before it is drawn (_take_model_pick). Setting the picker's key from a
+    fragment or a callback is not enough: the browser still holds the picker's old value and sends
+    it back on the next run."""
+    st.session_state[_MODEL_PICK] = label
+
+
+def _take_model_pick() -> None:
+    label = st.session_state.pop(_MODEL_PICK, None)
+    if label is not None:
+        st.session_state["model"] = label
+
+
 def render() -> None:
     """Draw the sidebar; the chosen model's label ends up in st.session_state['model']."""
+    registry.remember_run_models(None)  # until this run's list is made
     with st.sidebar:
         st.markdown("### :material/science: Attention lab")
         st.toggle(
@@ -134,12 +151,13 @@ def render() -> None:
             key="presenter",
             help="Bigger text and figure labels, colour-blind-safe colours, less chrome. Kept in the link.",
         )
-        page.apply_presenter_css()
+        presenter.apply()
         picker = st.container()
         with st.expander("Use your own checkpoint"):
             _take_upload()
         train_jobs.register_finished()  # a run of this session that ended since the last run
         entries = registry.available_models()
+        registry.remember_run_models(entries)  # the page reads the same list
         with picker:
             problem = imported.opened()[1]
             if problem:
@@ -149,8 +167,8 @@ def render() -> None:
                 st.session_state.pop("model", None)
             else:
                 labels = [e.label for e in entries]
-                page.take_model_pick()  # e.g. the Train page's "Look at it"
-                url_state.clamp_choice("model", labels, default=labels[0])
+                _take_model_pick()  # e.g. the Train page's "Look at it"
+                url_state.clamp("model", labels, default=labels[0], explained=True)  # _missing_model says why
                 _missing_model(labels)
                 label = st.selectbox("Model", labels, key="model")
                 entry = next(e for e in entries if e.label == label)
@@ -162,10 +180,9 @@ def render() -> None:
             height=200,
             help="Every page runs the model on this text. Characters the model never saw are dropped.",
         )
-        st.session_state.setdefault("fig_format", "png")
         st.radio(
             "Figures download as",
-            page.FIGURE_FORMATS,
+            url_state.FIGURE_FORMATS,
             key="fig_format",
             horizontal=True,
             format_func=str.upper,

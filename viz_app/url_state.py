@@ -1,16 +1,26 @@
-"""What the user is looking at: session defaults, and the URL that reopens the same view.
+"""Page state, declared once: which keys a page's widgets hold, their choices or range, their default,
+whether the URL carries them, whether they outlive their page. The URL reopens the same view.
 
-The state that matters (page, model, prompt, layer, head, scale, view) lives in st.session_state
-under the widgets' own keys, and is mirrored into st.query_params at the end of every run. On a
-session's first run the URL is read back, so a link a teacher sends opens the same view.
+A view declares `STATE = (Key(...), ...)` and page.run(render, STATE) hands it to declare(); the
+shell's own keys (model, prompt, layer, head, scale, ...) are SHELL below. From the declaration:
 
-Streamlit forgets a widget's value when a run does not draw it, and a widget's identity includes
-its page, so the Sharpness page's scale switch is not the Attention page's. Re-assigning the
-shared keys at the start of every run (Streamlit's documented pattern for multipage apps) keeps
-them as plain session values that the next page's widget starts from.
+- a key starts at its default, or at the value a link gave the session, when it makes sense (a
+  notice says what was refused: a link must never break a page);
+- `shared` keys keep their value on pages that do not draw them: Streamlit forgets a widget's value
+  when a run does not draw it, so they are re-assigned at the start of every run (Streamlit's
+  documented pattern for multipage apps);
+- a key that `follows` others goes back to its default when one of them changes (the score's
+  query and key when the prompt changes);
+- write_url mirrors every declared `url` key into the URL at the end of the run.
+
+Options known only at run time (a model's layers, a timeline's steps) are clamped by the widgets of
+controls.py through clamp(), just before they draw. A key starting with "_" is bookkeeping.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -18,107 +28,67 @@ from nanogpt.config import ATTN_SCALES
 from nanogpt.data import OPENING_LINES
 
 DEFAULT_PROMPT = OPENING_LINES[:117]  # "...You are all resolved": ends mid-line, so the next character is a guess
-VIEWS = ("head", "layer", "model")
-VALUES = ("weights", "scores")
-DEFAULTS = dict(
-    prompt=DEFAULT_PROMPT, layer=0, head=0, scale="head_size", view="head", values="weights", presenter=False, cmp=""
-)
-URL_KEYS = ("model", "prompt", "layer", "head", "scale", "view", "presenter", "cmp")  # cmp: the compared model
-# widgets whose value outlives their page
-SHARED_KEYS = ("layer", "head", "scale", "view", "values", "curve", "demo_d", "cmp", "window")
 MAX_URL_PROMPT = 2000  # characters; browsers and proxies cut long URLs
-PICK_HEAD = "_pick_head"  # the first model page of a session chooses the head to open on
-_URL_READ = "_url_read"
-_URL_FIRST = "_url_first"  # the query parameters the session was opened with
-_URL_TAKEN = "_url_taken"  # page keys already read from them (each once)
-_PAGE_KEYS = "_url_page_keys"  # this run's page-specific URL keys -> their defaults
-_OFFERED = "_choice_options"  # clamp_choice: key -> the options its widget offered last
+FIGURE_FORMATS = ("png", "svg")  # what the modebar's camera button saves, in the browser (no server dependency)
 TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
+PICK_HEAD = "_pick_head"  # the session's link named no head: the first page that shows one picks a focused one
 
 
-def _parse(key: str, raw: str):
-    """A URL value as the widget's type, or None when it makes no sense (it is then ignored)."""
-    if key in ("layer", "head"):
-        return int(raw) if raw.isdigit() else None
-    if key == "scale":
-        return raw if raw in ATTN_SCALES else None
-    if key == "view":
-        return raw if raw in VIEWS else None
-    if key == "presenter":
-        return True if raw.lower() in TRUE else False if raw.lower() in FALSE else None
-    return raw
+@dataclass(frozen=True)
+class Key:
+    """One session-state key a widget draws (its widget key is this name)."""
+
+    name: str
+    default: Any = None  # None: the widget picks one from its options at run time
+    choices: tuple | None = None  # the only values it may take (a link's other values are refused)
+    lo: float | None = None  # the range of a number
+    hi: float | None = None
+    url: str = ""  # "": not in the URL; "changed": when it is not the default; "always": whenever it is set
+    shared: bool = False  # kept on pages that do not draw it
+    follows: tuple[str, ...] = ()  # back to the default when one of these keys changes
+    max_len: int | None = None  # of a text
+
+    def parse(self, raw: str):
+        """A link's text as this key's value; ValueError when it makes no sense here."""
+        if self.choices is not None:
+            for choice in self.choices:
+                if _url_value(choice) == raw:
+                    return choice
+            raise ValueError(f"not one of {', '.join(_url_value(c) for c in self.choices)}")
+        if isinstance(self.default, bool):
+            if raw.lower() in TRUE + FALSE:
+                return raw.lower() in TRUE
+            raise ValueError("not on or off")
+        if isinstance(self.default, (int, float)) or self.lo is not None:
+            value = int(raw) if isinstance(self.default, int) or self.default is None else float(raw)
+            if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+                raise ValueError(f"outside {self.lo:g}–{self.hi:g}" if self.hi is not None else f"below {self.lo:g}")
+            return value
+        if self.max_len is not None and len(raw) > self.max_len:
+            raise ValueError(f"longer than {self.max_len:,} characters")
+        return raw
 
 
-def start_run() -> str | None:
-    """Call before any widget. On a session's first run, take the view from the URL.
+# what every page shares: the sidebar's model and prompt, the head looked at, the scale switch
+SHELL = (
+    Key("model", url="always", shared=True),
+    Key("prompt", DEFAULT_PROMPT, url="changed", shared=True, max_len=MAX_URL_PROMPT),
+    Key("layer", 0, lo=0, url="always", shared=True),
+    Key("head", 0, lo=0, url="always", shared=True),
+    Key("scale", "head_size", choices=ATTN_SCALES, url="always", shared=True),
+    Key("presenter", False, url="changed", shared=True),
+    Key("cmp", "", url="changed", shared=True),  # the compared model (controls' compare picker)
+    Key("window", shared=True, follows=("model", "prompt")),  # the zoom of the one-head maps
+    Key("fig_format", "png", choices=FIGURE_FORMATS, shared=True),
+)
 
-    Returns the page slug the URL asked for on that first run (None afterwards).
-    """
-    wanted_page = None
-    if not st.session_state.get(_URL_READ):
-        st.session_state[_URL_READ] = True
-        params = st.query_params
-        st.session_state[_URL_FIRST] = params.to_dict()
-        for key in URL_KEYS:
-            if key in params:
-                value = _parse(key, params[key])
-                if value is not None:
-                    st.session_state[key] = value
-        wanted_page = params.get("page")
-        if "layer" not in params and "head" not in params:
-            st.session_state[PICK_HEAD] = True  # no head asked for: page.page_context opens a focused one
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
-    for key in SHARED_KEYS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-    st.session_state[_PAGE_KEYS] = {}
-    return wanted_page
-
-
-def _parse_like(default, raw: str, options=None):
-    """A URL value as the type of the key's default (and among options, when given), or None."""
-    try:
-        if isinstance(default, bool):
-            value = True if raw.lower() in TRUE else False if raw.lower() in FALSE else None
-        elif isinstance(default, int):
-            value = int(raw)
-        elif isinstance(default, float):
-            value = float(raw)
-        else:
-            value = raw
-    except ValueError:
-        return None
-    if options is not None and value not in options:
-        return None
-    return value
-
-
-def page_state(defaults: dict, options: dict | None = None) -> None:
-    """A page's own widget keys: their defaults, the URL's values when the session opened with a
-    link, kept across page switches, and mirrored into the URL while the page is shown (only
-    where they differ from the defaults). Call before drawing the widgets.
-
-    options: key -> the values a widget offers; a URL value outside them is ignored.
-    """
-    ss = st.session_state
-    first = ss.get(_URL_FIRST, {})
-    taken = ss.setdefault(_URL_TAKEN, set())
-    for key, default in defaults.items():
-        if key not in taken:
-            taken.add(key)
-            if key in first:
-                value = _parse_like(default, first[key], (options or {}).get(key))
-                if value is not None:
-                    ss[key] = value
-        ss.setdefault(key, default)
-        ss[key] = ss[key]  # a plain session value: survives a run that does not draw the widget
-        ss.setdefault(_PAGE_KEYS, {})[key] = default
-
-
-def opened_with() -> dict:
-    """The query parameters this session was opened with (a link a teacher sent)."""
-    return dict(st.session_state.get(_URL_FIRST, {}))
+_OPENED = "_url_opened"  # the query parameters the session was opened with
+_TAKEN = "_url_taken"  # keys whose link value was read (each once, when first declared)
+_FROM_LINK = "_url_from_link"  # keys holding a link's value that no widget has checked yet
+_DECLARED = "_state_declared"  # every key declared in this session: name -> Key
+_THIS_RUN = "_state_this_run"  # the keys declared in this run (the shell's and the page's)
+_FOLLOWED = "_state_followed"  # name -> the values of the keys it follows, last run
+_NOTICES = "_url_notices"  # what the link asked for that makes no sense here
 
 
 def _url_value(value) -> str:
@@ -127,43 +97,145 @@ def _url_value(value) -> str:
     return str(value)
 
 
-def clamp_choice(key: str, options, default=None) -> None:
-    """Keep a stored choice inside the options a widget is about to offer (e.g. after a model change).
+def _shown(raw: str) -> str:
+    return raw if len(raw) <= 40 else f"{raw[:20]}… ({len(raw):,} characters)"
+
+
+def notice(text: str) -> None:
+    """Something the link asked for that this app cannot show: said once, above the page."""
+    st.session_state.setdefault(_NOTICES, []).append(text)
+
+
+def take_notices() -> list[str]:
+    return st.session_state.pop(_NOTICES, [])
+
+
+def start_run() -> str | None:
+    """Call before any widget: the shell's keys, and on a session's first run the link.
+
+    Returns the page slug the link asked for on that first run (None afterwards)."""
+    ss = st.session_state
+    wanted_page = None
+    if _OPENED not in ss:
+        params = st.query_params.to_dict()
+        ss[_OPENED] = params
+        wanted_page = params.get("page")
+        if "layer" not in params and "head" not in params:
+            ss[PICK_HEAD] = True
+    ss[_THIS_RUN] = {}
+    declare(SHELL)
+    for key in ss.get(_DECLARED, {}).values():
+        if key.shared and key.name in ss:
+            ss[key.name] = ss[key.name]  # a plain session value: the next page's widget starts from it
+    return wanted_page
+
+
+def declare(keys) -> None:
+    """A page's keys (call before its widgets): a link's value on first use, defaults, resets."""
+    ss = st.session_state
+    opened = ss.get(_OPENED, {})
+    taken, from_link = ss.setdefault(_TAKEN, set()), ss.setdefault(_FROM_LINK, set())
+    followed = ss.setdefault(_FOLLOWED, {})
+    for key in keys:
+        ss.setdefault(_DECLARED, {})[key.name] = key
+        ss.setdefault(_THIS_RUN, {})[key.name] = key
+        if key.name not in taken:
+            taken.add(key.name)
+            raw = opened.get(key.name)
+            if raw is not None and key.name not in ss:  # a value set before (a Lesson link) wins
+                try:
+                    ss[key.name] = key.parse(raw)
+                    from_link.add(key.name)
+                except ValueError as e:
+                    notice(f"The link's {key.name}={_shown(raw)} was ignored ({e}): showing the default.")
+        if key.follows and followed.get(key.name, _followed(key)) != _followed(key):
+            ss.pop(key.name, None)
+        if key.default is not None:
+            ss.setdefault(key.name, key.default)
+        if key.name in ss:
+            ss[key.name] = ss[key.name]  # a plain session value: survives a run that does not draw it
+
+
+def _followed(key: Key) -> tuple[str, ...]:
+    return tuple(repr(st.session_state.get(name)) for name in key.follows)
+
+
+def clamp(name: str, options, default=None, *, explained: bool = False) -> None:
+    """Keep a stored value inside the options a widget is about to offer (controls.py calls this).
 
     When the options differ from the last run's, the value is assigned again even if it is still
     one of them: the browser draws a widget with new options as a new widget, which starts at its
     first option unless told otherwise, while the session would keep the old value (a slider
-    showing one character and the page explaining another)."""
+    showing one character and the page explaining another). explained: the caller says why itself."""
     options = list(options)
     if not options:
         return
     ss = st.session_state
-    offered = ss.setdefault(_OFFERED, {})
-    if ss.get(key) not in options:
-        ss[key] = default if default in options else options[0]
-    elif offered.get(key) != options:
-        ss[key] = ss[key]
-    offered[key] = options
+    offered = ss.setdefault("_state_offered", {})
+    came_from_link = name in ss.get(_FROM_LINK, set())
+    ss.get(_FROM_LINK, set()).discard(name)
+    if ss.get(name) not in options:
+        wrong = ss.get(name)
+        ss[name] = default if default in options else options[0]
+        if came_from_link and not explained:
+            notice(f"The link's {name}={_shown(_url_value(wrong))} is not offered here: showing {ss[name]}.")
+    elif offered.get(name) != options:
+        ss[name] = ss[name]
+    offered[name] = options
+
+
+def show_head(layer: int, head: int, **also) -> None:
+    """The one writer of the shared layer and head (a click on a grid, a first look, a Lesson link);
+    `also` sets more keys with them, e.g. view="head" to open it."""
+    ss = st.session_state
+    ss["layer"], ss["head"] = int(layer), int(head)
+    ss.update(also)
+
+
+def open_link(params: dict[str, str]) -> None:
+    """Set the view a link describes in this session, as its declared keys parse it."""
+    keys = {key.name: key for key in SHELL} | st.session_state.get(_DECLARED, {})
+    values = {}
+    for name, raw in params.items():
+        try:
+            values[name] = keys[name].parse(raw) if name in keys else raw
+        except ValueError:
+            continue
+    show_head(values.pop("layer", st.session_state.get("layer", 0)), values.pop("head", 0), **values)
+
+
+def opened_with() -> dict:
+    """The query parameters this session was opened with (a link a teacher sent)."""
+    return dict(st.session_state.get(_OPENED, {}))
+
+
+def url_params(page_slug: str) -> dict[str, str]:
+    """The link to the current view: the page, and every declared url key of this run and the shared ones."""
+    ss = st.session_state
+    keys = {k.name: k for k in ss.get(_DECLARED, {}).values() if k.shared} | ss.get(_THIS_RUN, {})
+    wanted = {"page": page_slug}
+    for key in keys.values():
+        value = ss.get(key.name)
+        if not key.url or value is None or value == "":
+            continue
+        if key.url == "always" or value != key.default:
+            text = _url_value(value)
+            wanted[key.name] = text[-key.max_len :] if key.max_len else text
+    return wanted
+
+
+def end_run(page_slug: str) -> None:
+    """Call after the page: note what the run's keys follow (a change before the next run resets
+    them), and write the URL."""
+    followed = st.session_state.setdefault(_FOLLOWED, {})
+    for key in st.session_state.get(_THIS_RUN, {}).values():
+        if key.follows:
+            followed[key.name] = _followed(key)
+    write_url(page_slug)
 
 
 def write_url(page_slug: str) -> None:
     """Mirror the current view into the URL; only when it changed, so a rerun sends nothing extra."""
-    ss = st.session_state
-    wanted = {"page": page_slug}
-    if ss.get("model"):
-        wanted["model"] = ss["model"]
-    prompt = ss.get("prompt", "")
-    if prompt != DEFAULT_PROMPT:
-        wanted["prompt"] = prompt[-MAX_URL_PROMPT:]
-    for key in ("layer", "head", "scale", "view"):
-        if key in ss:
-            wanted[key] = str(ss[key])
-    if ss.get("presenter"):
-        wanted["presenter"] = "1"
-    if ss.get("cmp"):
-        wanted["cmp"] = ss["cmp"]
-    for key, default in ss.get(_PAGE_KEYS, {}).items():
-        if key in ss and ss[key] != default:
-            wanted[key] = _url_value(ss[key])
+    wanted = url_params(page_slug)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

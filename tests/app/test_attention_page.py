@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanogpt import metrics
 from viz_app.backend import captures, registry
 
 from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
@@ -95,10 +96,11 @@ def test_picking_a_cell_explains_its_score(make_app, tiny_dir):
     assert_clean(at)
     explanation = texts(at.markdown)
     assert "q·k = Σ (q ⊙ k)" in explanation and "on key `s @3`" in explanation
-    key = registry.model_id(registry.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
+    key = registry.model_ref(registry.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
     ids = captures.prepare_prompt(PROMPT, captures.load_model(key)).ids
     data = captures.attention_data(key, ids, "head_size")
-    b = captures.score_breakdown(data, 0, 0, 20, 3)
+    b = metrics.score_breakdown(data.q[0, 0], data.k[0, 0], data.scores[0, 0], data.patterns[0, 0],
+                                data.scale_value, 20, 3)  # fmt: skip
     assert np.isclose(b.dot * b.scale, b.score, atol=1e-4)  # the parts add up to what the model computed
     assert np.isclose(b.row_weights.sum(), 1.0, atol=1e-5) and len(b.row_scores) == 21
 

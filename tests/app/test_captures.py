@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nanogpt import metrics
 from nanogpt.config import ATTN_SCALES
 from viz_app.backend import captures, registry
 
@@ -13,7 +14,7 @@ from .app_helpers import PROMPT
 
 @pytest.fixture
 def key(tiny_dir):
-    return registry.model_id(registry.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
+    return registry.model_ref(registry.ModelEntry("tiny", str(tiny_dir / "tiny.safetensors"), "shipped"))
 
 
 def test_prepare_prompt_drops_unknown_characters_and_keeps_the_end(key):
@@ -43,7 +44,8 @@ def test_score_breakdown_adds_up(key):
     ids = captures.prepare_prompt(PROMPT, ckpt).ids
     for scale in ATTN_SCALES:
         data = captures.attention_data(key, ids, scale)
-        b = captures.score_breakdown(data, 1, 1, 10, 4)
+        b = metrics.score_breakdown(data.q[1, 1], data.k[1, 1], data.scores[1, 1], data.patterns[1, 1],
+                                    data.scale_value, 10, 4)  # fmt: skip
         assert np.allclose(b.product, b.q * b.k)
         assert b.dot * b.scale == pytest.approx(b.score, abs=1e-4)
         assert b.weight == pytest.approx(float(np.exp(b.score) / np.exp(b.row_scores).sum()), abs=1e-5)
@@ -53,7 +55,7 @@ def test_lens_top_is_sorted_and_names_the_next_character(key):
     ckpt = captures.load_model(key)
     ids = captures.prepare_prompt(PROMPT, ckpt).ids
     data = captures.residual_data(key, ids, "head_size")
-    top = captures.lens_top(data, 3, ids[4], k=5)
+    top = metrics.lens_top(data.lens[:, 3], data.vocab, ids[4], k=5)
     assert top.probs.shape == (5, 5) and np.all(np.diff(top.probs, axis=1) <= 0)
     assert top.target == "t" and top.target_probs.shape == (5,)
     assert np.allclose(data.lens.sum(-1), 1.0, atol=1e-4)

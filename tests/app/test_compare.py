@@ -12,7 +12,7 @@ from conftest import tiny_config
 from nanogpt.checkpoint import load_checkpoint
 from nanogpt.timeline import snapshot_path
 from nanogpt.train import train
-from viz_app.backend import comparisons, registry, uploads
+from viz_app.backend import captures, comparisons, registry, uploads
 
 from .app_helpers import array, assert_clean, charts, heatmaps, texts
 
@@ -74,7 +74,9 @@ def test_trained_against_untrained_on_every_page_and_in_the_link(make_app, pair_
 
 def test_the_untrained_copy_is_the_runs_real_step_0(pair_folder):
     entry = registry.ModelEntry("tl", str(pair_folder / "tl.safetensors"), "shipped")
-    copy = load_checkpoint(comparisons.untrained_path(registry.model_id(entry))).model
+    untrained = comparisons.resolve(comparisons.UNTRAINED, entry, [entry])
+    assert untrained.path == entry.path  # built in memory from the model's own file: nothing written
+    copy = captures.load_model(registry.model_ref(untrained)).model
     step0 = load_checkpoint(snapshot_path(entry.path, 0)).model  # fp16 on disk
     for name, weight in copy.state_dict().items():
         torch.testing.assert_close(weight.half().float(), step0.state_dict()[name], atol=0, rtol=0)

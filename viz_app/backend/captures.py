@@ -11,7 +11,7 @@ Pages never touch torch.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -21,9 +21,9 @@ from nanogpt import metrics
 from nanogpt.capture import Cache, run_with_cache
 from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
 from nanogpt.config import scale_value
-from nanogpt.model import GPT
+from nanogpt.model import GPT, build_model
 
-from .registry import path_of
+from .registry import ModelRef
 
 # One torch thread per capture: a class sends dozens of small forwards at once, each in its own
 # script thread, and two OpenMP threads apiece left the cores spinning for each other (a capture of
@@ -35,19 +35,32 @@ ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
 RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
 
 
+# the prompt's ids are hashed as one string: Streamlit hashes a tuple item by item, a few ms a call;
+# a model handle by its fields
+_BY_VALUE = {tuple: repr, ModelRef: repr}
+
+
 # --- models -------------------------------------------------------------------------------------
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
-def load_model(model_id: str) -> Checkpoint:
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…", hash_funcs=_BY_VALUE)
+def load_model(ref: ModelRef) -> Checkpoint:
     """One model per checkpoint file (and version of it), shared by every session."""
-    return load_checkpoint(path_of(model_id))
+    if not ref.untrained:
+        return load_checkpoint(ref.path)
+    trained = load_model(replace(ref, untrained=False))
+    seed = (trained.meta.get("train_config") or {}).get("seed", 1337)
+    with torch.random.fork_rng(devices=[]):  # the server's own random state stays as it was
+        torch.manual_seed(seed)  # what nanogpt.train does before it builds the model
+        model = build_model(trained.model.config).eval()
+    meta = {**trained.meta, "data": {"name": "random initialisation"}, "step": 0, "untrained_copy_of": ref.path}
+    return Checkpoint(model, trained.tokenizer, meta)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def model_facts(model_id: str) -> dict:
+@st.cache_data(max_entries=256, show_spinner=False, hash_funcs=_BY_VALUE)
+def model_facts(ref: ModelRef) -> dict:
     """What the sidebar says about a model, from the file's metadata alone (no weights read)."""
-    meta = read_metadata(path_of(model_id))
+    meta = read_metadata(ref.path)
     cfg = meta["model_config"]
     data = meta.get("data") or {}
     return dict(
@@ -143,28 +156,25 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _where(model_id: str, scale: str, layer: int | None) -> int | None:
+def _where(ckpt: Checkpoint, scale: str, layer: int | None) -> int | None:
     """The trained scale in one layer is the trained model: one capture (and one cache entry), not two."""
-    return None if layer is not None and scale == load_model(model_id).model.config.attn_scale else layer
+    return None if layer is not None and scale == ckpt.model.config.attn_scale else layer
 
 
-def attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None = None) -> AttentionData:
+def attention_data(ref: ModelRef, ids: tuple[int, ...], scale: str, layer: int | None = None) -> AttentionData:
     """Every head under a scale setting: in every layer, or in `layer` only (the others as trained)."""
-    return _attention_data(model_id, ids, scale, _where(model_id, scale, layer))
+    ckpt = load_model(ref)
+    return _attention_data(ref, ckpt, ids, scale, _where(ckpt, scale, layer))
 
 
 # ~24 MB an entry at T=256 on the lecture model (two (6, 6, 256, 256) float32 arrays, plus q and k), 5 MB at 117
-# the prompt's ids are hashed as one string: Streamlit hashes a tuple item by item, a few ms a call
-_IDS_AS_ONE = {tuple: repr}
-
-
-@st.cache_resource(max_entries=48, show_spinner="Running the model on the prompt…", hash_funcs=_IDS_AS_ONE)
-def _attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None) -> AttentionData:
-    ckpt = load_model(model_id)
-    cfg = ckpt.model.config
+@st.cache_resource(max_entries=48, show_spinner="Running the model on the prompt…", hash_funcs=_BY_VALUE)
+def _attention_data(ref: ModelRef, _ckpt: Checkpoint, ids: tuple[int, ...], scale: str, layer: int | None):
+    """_ckpt: load_model(ref), passed down rather than looked up again (left out of the cache key)."""
+    cfg = _ckpt.model.config
     idx = torch.tensor([ids], dtype=torch.long)
     attn_scale = scale if layer is None else {layer: scale}
-    _, cache = run_with_cache(ckpt.model, idx, ATTENTION_HOOKS, attn_scale=attn_scale)
+    _, cache = run_with_cache(_ckpt.model, idx, ATTENTION_HOOKS, attn_scale=attn_scale)
     return AttentionData(
         scale=scale,
         scale_value=scale_value(scale, cfg.n_embd, cfg.head_size),
@@ -175,20 +185,19 @@ def _attention_data(model_id: str, ids: tuple[int, ...], scale: str, layer: int 
     )
 
 
-def sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None = None) -> Sharpness:
+def sharpness(ref: ModelRef, ids: tuple[int, ...], scale: str, layer: int | None = None) -> Sharpness:
     """How peaked every head's softmax is under a scale setting (in every layer, or in `layer` only)."""
-    return _sharpness(model_id, ids, scale, _where(model_id, scale, layer))
+    ckpt = load_model(ref)
+    return _sharpness(ref, ckpt, ids, scale, _where(ckpt, scale, layer))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=_IDS_AS_ONE)
-def _sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | None) -> Sharpness:
-    data = _attention_data(model_id, ids, scale, layer)
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=_BY_VALUE)
+def _sharpness(ref: ModelRef, _ckpt: Checkpoint, ids: tuple[int, ...], scale: str, layer: int | None) -> Sharpness:
+    data = _attention_data(ref, _ckpt, ids, scale, layer)
     pats = torch.tensor(data.patterns)  # (L, H, T, T); a copy: the shared arrays are read-only
-    summary = metrics.head_summary(pats, chars=load_model(model_id).tokenizer.decode(ids))
+    summary = metrics.head_summary(pats, chars=_ckpt.tokenizer.decode(ids))
     n_layer, n_head = pats.shape[:2]
-    tags = [[[] for _ in range(n_head)] for _ in range(n_layer)]
-    for row in summary:
-        tags[row["layer"]][row["head"]] = row["tags"]
+    tags = metrics.tag_grid(summary, n_layer, n_head)
     ent = metrics.entropy(pats)
     norm = metrics.normalized_entropy(pats)
     peak = metrics.max_weight(pats)
@@ -202,50 +211,6 @@ def _sharpness(model_id: str, ids: tuple[int, ...], scale: str, layer: int | Non
         mean_max_weight=_frozen(metrics.row_mean(peak).numpy()),
         tags=tags,
         summary=summary,
-    )
-
-
-def focused_head(sharp: Sharpness) -> tuple[int, int]:
-    """The head with the lowest mean normalised entropy, first-token sinks aside: the one to show as
-    "a head". Layer 0 head 0 of a trained model is often nearly uniform."""
-    entropy = np.where(
-        [[("first-token" in tags) for tags in row] for row in sharp.tags], np.inf, sharp.mean_normalized_entropy
-    )
-    if not np.isfinite(entropy).any():
-        entropy = sharp.mean_normalized_entropy
-    layer, head = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
-    return int(layer), int(head)
-
-
-@dataclass(frozen=True)
-class ScoreBreakdown:
-    """How one score is built: q, k, their elementwise product, the sum, the scale, the softmax row."""
-
-    q: np.ndarray  # (d,)
-    k: np.ndarray  # (d,)
-    product: np.ndarray  # (d,) q * k
-    dot: float  # sum of product = q . k
-    scale: float
-    score: float  # dot * scale, as the model computed it
-    row_scores: np.ndarray  # (query + 1,) the scores of the keys this query may see
-    row_weights: np.ndarray  # (query + 1,) their softmax
-    weight: float
-
-
-def score_breakdown(data: AttentionData, layer: int, head: int, query: int, key_pos: int) -> ScoreBreakdown:
-    q = data.q[layer, head, query]
-    k = data.k[layer, head, key_pos]
-    product = q * k
-    return ScoreBreakdown(
-        q=q,
-        k=k,
-        product=product,
-        dot=float(product.sum()),
-        scale=data.scale_value,
-        score=float(data.scores[layer, head, query, key_pos]),
-        row_scores=data.scores[layer, head, query, : query + 1],
-        row_weights=data.patterns[layer, head, query, : query + 1],
-        weight=float(data.patterns[layer, head, query, key_pos]),
     )
 
 
@@ -267,15 +232,16 @@ class ResidualData:
     vocab: list[str]
 
 
-@st.cache_resource(max_entries=24, show_spinner="Running the model on the prompt…", hash_funcs=_IDS_AS_ONE)
-def residual_data(model_id: str, ids: tuple[int, ...], scale: str) -> ResidualData:
-    ckpt = load_model(model_id)
+@st.cache_resource(max_entries=24, show_spinner="Running the model on the prompt…", hash_funcs=_BY_VALUE)
+def residual_data(ref: ModelRef, ids: tuple[int, ...], scale: str) -> ResidualData:
+    ckpt = load_model(ref)
     idx = torch.tensor([ids], dtype=torch.long)
     _, cache = run_with_cache(ckpt.model, idx, RESIDUAL_HOOKS, attn_scale=scale)
     labels, norms = metrics.residual_norms(cache)
     sub_labels, sub_norms = metrics.sublayer_norms(cache)
     lens_labels, lens = metrics.logit_lens(ckpt.model, cache)
-    assert lens_labels == labels
+    if lens_labels != labels:  # both walk metrics.residual_points: a mismatch is a bug in nanogpt
+        raise RuntimeError(f"logit lens points {lens_labels} are not the residual points {labels}")
     return ResidualData(
         labels=labels,
         norms=_frozen(norms[:, 0].numpy()),
@@ -283,23 +249,4 @@ def residual_data(model_id: str, ids: tuple[int, ...], scale: str) -> ResidualDa
         sublayer_norms=_frozen(sub_norms[:, 0].numpy()),
         lens=_frozen(lens[:, 0].numpy().astype(np.float32)),
         vocab=list(ckpt.tokenizer.chars),
-    )
-
-
-@dataclass(frozen=True)
-class LensTop:
-    chars: list[list[str]]  # (P, k)
-    probs: np.ndarray  # (P, k)
-    target: str | None  # the character that really comes next, if the prompt shows it
-    target_probs: np.ndarray | None  # (P,)
-
-
-def lens_top(data: ResidualData, position: int, next_id: int | None, k: int = 8) -> LensTop:
-    probs = data.lens[:, position]  # (P, vocab)
-    order = np.argsort(-probs, axis=-1)[:, :k]
-    return LensTop(
-        chars=[[data.vocab[i] for i in row] for row in order],
-        probs=np.take_along_axis(probs, order, axis=-1),
-        target=data.vocab[next_id] if next_id is not None else None,
-        target_probs=probs[:, next_id] if next_id is not None else None,
     )

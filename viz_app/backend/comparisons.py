@@ -2,42 +2,23 @@
 
 Every second model is a checkpoint file, so the loaders and caches that serve the first serve it
 too: another model in the sidebar, a step of the first model's timeline, or the first model's own
-untrained weights, written once per model to a file (the same seed and config train() starts
-from: the real step 0 of that run).
+untrained weights (registry.ModelRef(untrained=True): the same seed and config train() starts
+from, the real step 0 of that run, built in memory by captures.load_model).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import streamlit as st
-import torch
 
-from nanogpt.checkpoint import Checkpoint, read_metadata, save_checkpoint
-from nanogpt.model import build_model
+from nanogpt.checkpoint import Checkpoint
 
-from . import registry, timelines, uploads
-from .captures import Prompt, Sharpness, load_model, prepare_prompt
+from . import registry, timelines
+from .captures import Prompt, Sharpness, prepare_prompt
 
 UNTRAINED = "untrained"  # the URL's cmp value for the first model at random initialisation
 STEP_PREFIX = "step-"  # cmp=step-250: the first model's timeline at step 250
-
-
-@st.cache_resource(max_entries=16, show_spinner="Initialising an untrained copy…")
-def untrained_path(model_id: str) -> Path:
-    """The model's config with fresh weights from its training seed, saved next to the uploads."""
-    ckpt = load_model(model_id)
-    seed = (read_metadata(registry.path_of(model_id)).get("train_config") or {}).get("seed", 1337)
-    torch.manual_seed(seed)  # what nanogpt.train does before it builds the model
-    model = build_model(ckpt.model.config)
-    folder = uploads.UPLOAD_DIR / "untrained"
-    digest = hashlib.sha256(model_id.encode()).hexdigest()[:16]  # a new version of the file: a new copy
-    path = folder / f"{Path(registry.path_of(model_id)).stem}-{digest}.safetensors"
-    meta = {"data": {"name": "random initialisation"}, "step": 0, "untrained_copy_of": registry.path_of(model_id)}
-    return save_checkpoint(path, model, ckpt.tokenizer, meta)
 
 
 @dataclass(frozen=True)
@@ -60,8 +41,7 @@ def choices(entry: registry.ModelEntry, entries: list[registry.ModelEntry]) -> l
 def resolve(value: str, entry: registry.ModelEntry, entries: list[registry.ModelEntry]) -> registry.ModelEntry | None:
     """The second model for a picker value (None when the value names nothing there is)."""
     if value == UNTRAINED:
-        path = untrained_path(registry.model_id(entry))
-        return registry.ModelEntry(f"{entry.label}, untrained", str(path), "untrained")
+        return registry.ModelEntry(f"{entry.label}, untrained", entry.path, "untrained")
     if value.startswith(STEP_PREFIX):
         step = value.removeprefix(STEP_PREFIX)
         frame = next((f for f in timelines.frames(entry) if str(f.step) == step), None)

@@ -27,6 +27,7 @@ from nanogpt.data import DataError, load_text, tinyshakespeare_path
 from nanogpt.generate import Step, generate_steps, sample_distribution
 
 from .captures import load_model
+from .registry import ModelRef
 
 MAX_STEPS = 1000  # per run: attention rows are kept for every step (float16, ~18 kB a step at 6x6x256)
 SURPRISE_P = 0.05  # a true next character the model gave less than this is 'surprising'
@@ -43,7 +44,7 @@ class GenStep(Step):
 
 @dataclass
 class GenRun:
-    model_id: str  # the model (registry.model_id)
+    model: ModelRef
     prompt_ids: tuple[int, ...]
     seed: int
     rng_state: torch.Tensor  # the sampler's generator state after the last step
@@ -69,10 +70,10 @@ class GenRun:
         return tokenizer.decode(ids[start:]), start
 
 
-def new_run(model_id: str, prompt_ids: tuple[int, ...], seed: int) -> GenRun:
+def new_run(model: ModelRef, prompt_ids: tuple[int, ...], seed: int) -> GenRun:
     generator = torch.Generator(device="cpu")
     generator.manual_seed(int(seed))  # what generate() does with seed=S
-    return GenRun(model_id=model_id, prompt_ids=tuple(prompt_ids), seed=int(seed), rng_state=generator.get_state())
+    return GenRun(model=model, prompt_ids=tuple(prompt_ids), seed=int(seed), rng_state=generator.get_state())
 
 
 def advance(run: GenRun, ckpt: Checkpoint, n: int, temperature: float, top_k: int | None) -> int:
@@ -151,9 +152,9 @@ class ForcedPassage:
         return self.p_true < SURPRISE_P
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def teacher_forcing(model_id: str, ids: tuple[int, ...]) -> ForcedPassage:
-    ckpt = load_model(model_id)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs={ModelRef: repr})
+def teacher_forcing(ref: ModelRef, ids: tuple[int, ...]) -> ForcedPassage:
+    ckpt = load_model(ref)
     x = torch.tensor([ids[:-1]], dtype=torch.long)
     y = torch.tensor([ids[1:]], dtype=torch.long)
     with torch.no_grad():

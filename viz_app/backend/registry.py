@@ -21,13 +21,26 @@ CHECKPOINTS_ENV = "ATTENTION_LAB_CHECKPOINTS"  # tests and other setups point th
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = "shakespeare-small"
 SESSION_MODELS_KEY = "session_models"  # st.session_state: label -> ModelEntry
+_RUN_MODELS = "_run_models"  # this run's available_models(), listed once by the sidebar
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     label: str  # what the sidebar shows and the URL keeps
     path: str
-    source: str  # "shipped" | "uploaded" | "trained" | "opened" (make app CKPT=...)
+    source: str  # "shipped" | "uploaded" | "trained" | "opened" (make app CKPT=...) | "timeline" | "untrained"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as the caches know it, resolved once per run and passed down: its file and the version
+    of it (a rewritten file is another model). untrained: the file's config and training seed with
+    fresh weights, the real step 0 of its run (nothing is written to disk for it)."""
+
+    path: str
+    mtime_ns: int
+    size: int
+    untrained: bool = False
 
 
 def shown_path(path: str | os.PathLike) -> str:
@@ -82,11 +95,19 @@ def available_models() -> list[ModelEntry]:
     return out
 
 
-def model_id(entry: ModelEntry) -> str:
-    """The caches' name for a model: its path plus mtime and size, so a rewritten file reloads."""
+def remember_run_models(entries: list[ModelEntry] | None) -> None:
+    """The sidebar lists the models once per run (after an upload or a finished training registered
+    theirs); the page reads the same list (run_models). None forgets the last run's."""
+    st.session_state[_RUN_MODELS] = None if entries is None else list(entries)
+
+
+def run_models() -> list[ModelEntry]:
+    """This run's models: the sidebar's list, or a fresh one where no sidebar ran."""
+    entries = st.session_state.get(_RUN_MODELS)
+    return available_models() if entries is None else entries
+
+
+def model_ref(entry: ModelEntry) -> ModelRef:
+    """The caches' handle on an entry's model: its path plus mtime and size, so a rewritten file reloads."""
     info = os.stat(entry.path)
-    return f"{entry.path}::{info.st_mtime_ns}::{info.st_size}"
-
-
-def path_of(model_id: str) -> str:
-    return model_id.rsplit("::", 2)[0]
+    return ModelRef(entry.path, info.st_mtime_ns, info.st_size, untrained=entry.source == "untrained")

@@ -9,7 +9,7 @@ from nanogpt.generate import generate
 from nanogpt.timeline import Frame, timeline, timeline_dir
 
 from .captures import load_model
-from .registry import ModelEntry, model_id
+from .registry import ModelEntry, ModelRef, model_ref
 
 SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 1  # as the Train page samples
 
@@ -30,14 +30,14 @@ def frame_entry(entry: ModelEntry, frame: Frame) -> ModelEntry:
     return entry if frame.is_best else ModelEntry(f"{entry.label} at step {frame.step}", frame.path, "timeline")
 
 
-@st.cache_data(max_entries=64, show_spinner="Sampling what the model wrote then…")
-def sample(frame_id: str) -> str:
+@st.cache_data(max_entries=64, show_spinner="Sampling what the model wrote then…", hash_funcs={ModelRef: repr})
+def sample(ref: ModelRef) -> str:
     """SAMPLE_CHARS characters the model writes after a newline (temperature 0.8, seed 1)."""
-    ckpt = load_model(frame_id)
+    ckpt = load_model(ref)
     start = [ckpt.tokenizer.stoi.get("\n", 0)]
     ids = generate(ckpt.model, start, SAMPLE_CHARS, SAMPLE_TEMPERATURE, seed=SAMPLE_SEED)
     return ckpt.tokenizer.decode(ids[1:])
 
 
-def frame_id(entry: ModelEntry, frame: Frame) -> str:
-    return model_id(frame_entry(entry, frame))
+def frame_ref(entry: ModelEntry, frame: Frame) -> ModelRef:
+    return model_ref(frame_entry(entry, frame))

@@ -1,5 +1,5 @@
-"""Figures of the Attention page: one head's matrix, every head of a layer, the layers x heads grid,
-and how one score is built.
+"""Figures of the Attention page: every head of a layer, the whole model as one grid of maps, and
+how one score is built (one head's map is heads.head_heatmap).
 
 Payload matters: a page at a full 256-character context ships these figures to 30 browsers at
 once. Plotly writes numpy arrays as base64 typed arrays, so the views of many heads send weights
@@ -35,10 +35,6 @@ from .kit import (
 
 GRID_MAX_CELLS = 128  # per head and axis in the layers x heads grid; more is invisible at ~120 px a head
 LAYER_VIEW_COLS = 3  # heads per row in the all-heads-of-a-layer view
-# a one-head map as wide as the page: about as tall, so its cells are square and each of the 40
-# characters of the window a page opens on (page.ZOOM) gets its tick at presentation font sizes
-WIDE_MAP_HEIGHT = 860
-CLICKABLE_MAX = 64  # click targets for at most this many characters: n(n+1)/2 markers must stay small
 
 
 def quantise_percent(weights: np.ndarray) -> np.ndarray:
@@ -67,83 +63,6 @@ def max_pool(matrix: np.ndarray, factor: int) -> np.ndarray:
         for j in range(factor):
             np.maximum(pooled, padded[..., i::factor, j::factor], out=pooled)
     return pooled
-
-
-def _value_words(kind: str) -> tuple[str, str]:
-    """(hover name, colour bar title) for weights or scores."""
-    return ("weight", "weight") if kind == "weights" else ("score", "score (pre-softmax)")
-
-
-def head_heatmap(
-    matrix: np.ndarray,
-    chars: str,
-    *,
-    window: tuple[int, int] | None = None,
-    kind: str = "weights",
-    causal: bool = True,
-    title: str | None = None,
-    height: int | None = None,
-    max_ticks: int = 64,
-    clickable: bool = False,
-    style: FigureStyle = DEFAULT_STYLE,
-) -> go.Figure:
-    """One head's (T, T) weights or scores; queries down the side, keys across.
-
-    Hover names the query and key character and position and the exact value. clickable adds a
-    transparent marker on every visible cell (windows up to CLICKABLE_MAX characters): Plotly
-    cannot select heatmap cells, but it can select markers, and a click then reports its cell.
-    """
-    height = height or style.map_height
-    start, stop = clamp_window(matrix.shape[-1], window)
-    window_chars = chars[start:stop]
-    labels = position_labels(window_chars, start)
-    word, bar = _value_words(kind)
-    colours = (
-        dict(colorscale=colorscale(style.weights), zmin=0.0, zmax=1.0)
-        if kind == "weights"
-        else dict(colorscale=colorscale(style.scores), zmid=0.0)
-    )
-    heatmap = go.Heatmap(
-        z=masked(matrix[start:stop, start:stop], causal),
-        x=labels,
-        y=labels,
-        hoverongaps=False,
-        colorbar=dict(title=dict(text=bar, side="right"), thickness=14),
-        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{word} %{{z:.3f}}<extra></extra>",
-        **colours,
-    )
-    traces = [heatmap]
-    if clickable and stop - start <= CLICKABLE_MAX:
-        traces.append(_cell_targets(heatmap.z, labels, word, style))
-    axis = ticks(labels, window_chars, min(max_ticks, tick_budget(height - 110, style)))
-    return figure(
-        traces,
-        style,
-        height,
-        title,
-        # ranges fixed to the cells: the click targets would otherwise pad the axes
-        xaxis=dict(axis, title=dict(text="key (attended to)"), constrain="domain", range=[-0.5, len(labels) - 0.5]),
-        yaxis=dict(
-            axis,
-            title=dict(text="query (attending)"),
-            range=[len(labels) - 0.5, -0.5],
-            scaleanchor="x",
-            constrain="domain",
-        ),
-    )
-
-
-def _cell_targets(z: np.ndarray, labels: list[str], word: str, style: FigureStyle) -> go.Scatter:
-    """A click target on every drawn (non-NaN) cell."""
-    rows, cols = np.nonzero(~np.isnan(z))
-    return click_targets(
-        [labels[c] for c in cols],
-        [labels[r] for r in rows],
-        size=max(6, 360 // len(labels)),
-        style=style,
-        customdata=z[rows, cols],
-        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{word} %{{customdata:.3f}}<extra></extra>",
-    )
 
 
 def layer_heatmaps(

@@ -6,74 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .kit import DEFAULT_STYLE, FigureStyle, click_targets, colorscale, figure, outline, position_labels, subplots
-
-
-def head_grid(
-    values: np.ndarray,
-    *,
-    title: str,
-    tags: list[list[list[str]]] | None = None,
-    zmin: float = 0.0,
-    zmax: float = 1.0,
-    scale: str | None = None,
-    highlight: tuple[int, int] | None = None,
-    clickable: bool = False,
-    style: FigureStyle = DEFAULT_STYLE,
-) -> go.Figure:
-    """A number per head, (L, H), as a layers x heads heatmap with the number (and tags) in each cell.
-
-    The highlighted (layer, head) is outlined; clickable puts a click target on each cell, whose
-    customdata is its (layer, head)."""
-    n_layer, n_head = values.shape
-    short = {"previous-token": "prev", "first-token": "sink", "same character": "same char", "last space": "space",
-             "line start": "line", "word's first letter": "word", "last punctuation": "punct",
-             "last vowel": "vowel", "last capital": "capital"}  # fmt: skip  # a cell is small
-    small = f'<br><span style="font-size:{round(0.7 * style.font_size)}px">'  # the tags under the number, smaller
-    text = [
-        [
-            f"{values[l, h]:.2f}"
-            + (small + "<br>".join(short.get(t, t) for t in tags[l][h]) + "</span>" if tags and tags[l][h] else "")
-            for h in range(n_head)
-        ]
-        for l in range(n_layer)
-    ]
-    x, y = [f"head {h}" for h in range(n_head)], [f"layer {l}" for l in range(n_layer)]
-    hover = "%{y} · %{x}<br>%{z:.3f}<extra></extra>"
-    traces = [
-        go.Heatmap(
-            z=values,
-            x=x,
-            y=y,
-            text=text,
-            texttemplate="%{text}",
-            textfont=dict(size=style.font_size),  # Plotly's automatic size shrinks cells with tags to a speck
-            colorscale=colorscale(scale or style.norms),
-            zmin=zmin,
-            zmax=zmax,
-            colorbar=dict(thickness=14),
-            hovertemplate=hover,
-        )
-    ]
-    height = max(260, (3 * style.font_size + 21) * n_layer + 80)  # two lines of text a row
-    if clickable:
-        heads = [(l, h) for l in range(n_layer) for h in range(n_head)]
-        traces.append(
-            click_targets(
-                [x[h] for _, h in heads],
-                [y[l] for l, _ in heads],
-                size=int(0.6 * (height - 80) / n_layer),
-                style=style,
-                customdata=[(l, h, float(values[l, h])) for l, h in heads],
-                hovertemplate="layer %{customdata[0]} · head %{customdata[1]}<br>%{customdata[2]:.3f}"
-                "<br>click to pick this head<extra></extra>",
-            )
-        )
-    shapes = []
-    if highlight is not None:
-        layer, head = highlight
-        shapes.append(outline(head - 0.5, head + 0.5, layer - 0.5, layer + 0.5, style))
-    return figure(traces, style, height, title, yaxis=dict(autorange="reversed"), shapes=shapes)
+from .kit import DEFAULT_STYLE, FigureStyle, figure, position_labels, subplots
 
 
 def entropy_curves(

@@ -13,16 +13,23 @@ import streamlit as st
 from nanogpt.ablate import VARIANTS, AblationError, results_table, variant_lines
 from nanogpt.config import MODEL_FIELDS
 from nanogpt.data import DataError
-from viz_app import page, url_state
+from viz_app import controls, page, upload_state
 from viz_app.backend import ablation_results
 from viz_app.figures import ablations as figs
+from viz_app.url_state import Key
 
 SPLITS = {"val": "val loss", "train": "train loss"}
 SHOWN = "ablation_shown"  # the pills: which runs the curves show
 _SHOWN_OPTIONS = "_ablation_shown_options"  # the options the pills offered last run
-_UPLOAD_SEEN = "_ablation_upload_seen"  # page.new_upload's record: uploader file_id -> True, or False
-PAGE_DEFAULTS = {"ablation_variant": "no-residual", "ablation_split": "val"}
-LIVE_STEPS = [10, 25, 50, 100, 200, 400]
+_UPLOAD_SEEN = "_ablation_upload_seen"  # upload_state's record: uploader file_id -> True, or False
+LIVE_STEPS = (10, 25, 50, 100, 200, 400)
+STATE = (  # this page's view, carried by links: ?page=ablations&ablation_variant=no-ffn
+    Key("ablation_variant", "no-residual", choices=tuple(VARIANTS), url="changed"),
+    Key("ablation_split", "val", choices=tuple(SPLITS), url="changed"),
+    Key("live_variant", "no-residual", choices=tuple(VARIANTS)),
+    Key("live_data"),  # the sources this machine has
+    Key("live_steps", 100, choices=LIVE_STEPS),
+)
 NUMBERS = {
     "val loss": st.column_config.NumberColumn(format="%.3f"),
     "change vs full": st.column_config.NumberColumn(format="%+.3f", help="val loss minus full's: above 0 is worse"),
@@ -39,7 +46,7 @@ def _take_upload() -> None:
         key="ablation_upload",
         help="A file written by `python -m nanogpt ablate --out results.json`. It stays in this browser session.",
     )
-    new = page.new_upload(upload, _UPLOAD_SEEN)
+    new = upload_state.new_upload(upload, _UPLOAD_SEEN)
     if new is False:
         st.error(f"{upload.name} is not usable ablation results (see above).")
     if not new:
@@ -47,10 +54,10 @@ def _take_upload() -> None:
     try:
         results = ablation_results.load_upload(upload.name, upload.getvalue())
     except AblationError as e:
-        page.remember_upload(upload, _UPLOAD_SEEN, False)
+        upload_state.remember_upload(upload, _UPLOAD_SEEN, False)
         st.error(str(e))
         return
-    page.remember_upload(upload, _UPLOAD_SEEN, True)
+    upload_state.remember_upload(upload, _UPLOAD_SEEN, True)
     st.session_state[ablation_results.UPLOAD_KEY] = (upload.name, results)
     st.session_state[ablation_results.CHOICE_KEY] = "uploaded"
 
@@ -106,7 +113,7 @@ def _curves(results: dict | None, live: dict[str, ablation_results.LiveRun]) -> 
         return
     st.subheader("Loss curves")
     shown = _shown(list(runs))
-    split = page.choice("Loss on", list(SPLITS), key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
+    split = controls.choice("Loss on", SPLITS, key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
     page.chart(
         page.figure(figs.loss_curves, runs, split=split, shown=shown, order=list(VARIANTS), style=page.figure_style()),
         name="ablation-loss-curves",
@@ -227,13 +234,10 @@ def _live_section() -> None:
             icon=":material/cloud_off:",
         )
         return
-    url_state.clamp_choice("live_variant", VARIANTS, default="no-residual")
-    url_state.clamp_choice("live_data", sources)
-    url_state.clamp_choice("live_steps", LIVE_STEPS, default=100)
     a, b, c = st.columns([2, 2, 3])
-    variant = a.selectbox("Variant", list(VARIANTS), key="live_variant")
-    data = b.selectbox("Data", sources, key="live_data", format_func=lambda s: s.rsplit("/", 1)[-1])
-    steps = c.select_slider("Steps", LIVE_STEPS, key="live_steps")
+    variant = controls.dropdown("Variant", VARIANTS, key="live_variant", host=a)
+    data = controls.dropdown("Data", sources, key="live_data", host=b, format_func=lambda s: s.rsplit("/", 1)[-1])
+    steps = controls.slider_choice("Steps", LIVE_STEPS, key="live_steps", host=c)
     if st.button("Train it", key="live_run", type="primary", icon=":material/play_arrow:"):
         bar = st.progress(0.0, text=f"{variant}: reading the data…")
 
@@ -274,12 +278,10 @@ def render() -> None:
     active = _pick_source()
     results = active.results
     live = ablation_results.live_runs()
-    # this page's own view, kept across pages and carried by links: ?page=ablations&ablation_variant=no-ffn
-    url_state.page_state(PAGE_DEFAULTS, {"ablation_variant": list(VARIANTS), "ablation_split": list(SPLITS)})
     _curves(results, live)
-    variant = st.selectbox(
+    variant = controls.dropdown(
         "Variant to look at",
-        list(VARIANTS),
+        VARIANTS,
         key="ablation_variant",
         format_func=lambda v: f"{v}: {ablation_results.VARIANT_NOTES.get(v, '')}",
     )
@@ -291,4 +293,5 @@ def render() -> None:
     _live_section()
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

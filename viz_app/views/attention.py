@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import streamlit as st
 
+from nanogpt import metrics
 from nanogpt.config import ATTN_SCALES
-from viz_app import export, page, url_state
-from viz_app.backend import captures, comparisons
+from viz_app import compare_section, controls, export, page
+from viz_app.backend import captures
 from viz_app.figures import attention as figs
 from viz_app.figures import compare as compare_figs
-from viz_app.figures import kit
+from viz_app.figures import heads, kit
+from viz_app.url_state import Key
 
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
 VALUE_LABELS = {"weights": "weights (after softmax)", "scores": "scores (before softmax)"}
 WHERE_LABELS = {"layer": "this layer only", "all": "every layer"}
-_SCORE_OF = "_score_of"  # the prompt the score breakdown's query and key belong to
-_COMPARE_FOR = "_compare_for"  # the scale switch's setting the comparison was chosen against
+STATE = (
+    Key("view", "head", choices=tuple(VIEW_LABELS), url="always", shared=True),
+    Key("values", "weights", choices=tuple(VALUE_LABELS), shared=True),
+    # the side by side starts again from the model's own scale when the switch moves
+    Key("compare_scale", choices=ATTN_SCALES, follows=("scale",)),
+    Key("compare_where", "layer", choices=tuple(WHERE_LABELS)),
+    # the score's query and key start again at the prompt's last character with a new prompt
+    Key("query_pos", lo=0, follows=("model", "prompt")),
+    Key("key_pos", lo=0, follows=("model", "prompt")),
+)
 
 
 def _take_cell_click(chart_key: str):
     """An on_select callback: a click on the one-head heatmap picks the (query, key) cell explained below."""
 
     def take() -> None:
-        point = page.selected_point(chart_key) or {}
+        point = controls.selected_point(chart_key) or {}
         query, key_pos = kit.position_of(point.get("y")), kit.position_of(point.get("x"))
         if query is not None and key_pos is not None and key_pos <= query:
             st.session_state["query_pos"], st.session_state["key_pos"] = query, key_pos
@@ -32,13 +42,11 @@ def _take_cell_click(chart_key: str):
 
 def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     chars = ctx.prompt.text
-    url_state.clamp_choice("view", url_state.VIEWS)
-    url_state.clamp_choice("values", url_state.VALUES)
-    with page.controls_row():
-        view = page.choice("Show", url_state.VIEWS, key="view", format_func=VIEW_LABELS.get)
-        values = page.choice(
+    with controls.row():
+        view = controls.choice("Show", VIEW_LABELS, key="view", format_func=VIEW_LABELS.get)
+        values = controls.choice(
             "Values",
-            url_state.VALUES,
+            VALUE_LABELS,
             key="values",
             format_func=VALUE_LABELS.get,
             disabled=view == "model",
@@ -48,15 +56,15 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
     style = page.figure_style()
     if view == "head":
         fig = page.figure(
-            figs.head_heatmap,
+            heads.head_heatmap,
             matrices[layer, head],
             chars,
             window=window,
             kind=values,
             title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
             clickable=True,
-            height=max(style.map_height, figs.WIDE_MAP_HEIGHT),
-            max_ticks=figs.CLICKABLE_MAX,  # every character of a window that fits labelled
+            height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
+            max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
             style=style,
         )
         key = f"head_map_{layer}_{head}_{values}"
@@ -69,12 +77,12 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
         how = (
             "Click a cell to see how its score is built below."
-            if window[1] - window[0] <= figs.CLICKABLE_MAX
-            else f"Zoom to {figs.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
+            if window[1] - window[0] <= heads.CLICKABLE_MAX
+            else f"Zoom to {heads.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
         )
         st.caption(
             "Row = the character doing the looking (query); column = the character looked at (key). "
-            "The upper triangle is the future, masked. " + how + page.zoom_note(window, len(chars))
+            "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars))
         )
     elif view == "layer":
         page.chart(
@@ -98,7 +106,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             ),
             name=f"attention-model-{data.scale}",
             key="model_grid",
-            on_select=page.pick_head_on_click("model_grid", view="head"),
+            on_select=controls.pick_head_on_click("model_grid", view="head"),
             selection_mode="points",
         )
         factor = figs.grid_pool_factor(window[1] - window[0])
@@ -121,22 +129,17 @@ def _default_compare(scale: str, trained: str) -> str:
 
 
 def _compare_controls(ctx: page.PageContext, scale: str) -> tuple[str, str]:
-    ss = st.session_state
     trained = ctx.config.attn_scale
     others = [s for s in ATTN_SCALES if s != scale]
-    if ss.get(_COMPARE_FOR) != scale:  # the switch moved: compare with the model's own scale again
-        ss[_COMPARE_FOR] = scale
-        ss["compare_scale"] = _default_compare(scale, trained)
-    url_state.clamp_choice("compare_scale", others, default=_default_compare(scale, trained))
-    url_state.clamp_choice("compare_where", WHERE_LABELS)
-    with page.controls_row():
-        compare = page.choice(
+    with controls.row():
+        compare = controls.choice(
             "Compare with",
             others,
             key="compare_scale",
-            format_func=lambda s: page.scale_label(s, ctx.ckpt) + (" (as trained)" if s == trained else ""),
+            default=_default_compare(scale, trained),
+            format_func=lambda s: controls.scale_label(s, ctx.ckpt) + (" (as trained)" if s == trained else ""),
         )
-        where = page.choice(
+        where = controls.choice(
             "Change the scale in",
             list(WHERE_LABELS),
             key="compare_where",
@@ -191,12 +194,12 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
     st.subheader("The scale switch, side by side")
     compare, where = _compare_controls(ctx, scale)
     ids, only = ctx.prompt.ids, layer if where == "layer" else None
-    sharp = {s: captures.sharpness(ctx.model_id, ids, s, only) for s in (scale, compare)}
+    sharp = {s: captures.sharpness(ctx.ref, ids, s, only) for s in (scale, compare)}
     rows = {}
     cols = st.columns(2)
     for col, setting, other in ((cols[0], scale, compare), (cols[1], compare, scale)):
         with col:
-            data = captures.attention_data(ctx.model_id, ids, setting, only)
+            data = captures.attention_data(ctx.ref, ids, setting, only)
             ent = float(sharp[setting].mean_entropy[layer, head])
             peak = float(sharp[setting].mean_max_weight[layer, head])
             rows[setting] = (data.scale_value, ent, peak)
@@ -217,13 +220,13 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
             )
             page.chart(
                 page.figure(
-                    figs.head_heatmap,
+                    heads.head_heatmap,
                     data.patterns[layer, head],
                     ctx.prompt.text,
                     window=window,
                     height=round(0.75 * page.figure_style().map_height),
                     max_ticks=32,
-                    title=page.scale_label(setting, ctx.ckpt) + _where(setting, ctx.config.attn_scale, only),
+                    title=controls.scale_label(setting, ctx.ckpt) + _where(setting, ctx.config.attn_scale, only),
                     style=page.figure_style(),
                 ),
                 name=f"attention-compare-L{layer}H{head}-{setting}-{where}",
@@ -236,33 +239,29 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
 
 def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     st.subheader("How one score is built")
-    ss = st.session_state
     chars = ctx.prompt.text
     labels = kit.position_labels(chars)
     start, stop = window
-    if ss.get(_SCORE_OF) != ctx.prompt.ids:  # a new prompt: start again at its last character
-        ss[_SCORE_OF] = ctx.prompt.ids
-        ss.pop("query_pos", None)
-        ss.pop("key_pos", None)
     queries = list(range(start, stop))
-    url_state.clamp_choice("query_pos", queries, default=stop - 1)
     cols = st.columns(2)
     with cols[0]:
-        query = st.select_slider(
-            "Query (the character looking)", queries, key="query_pos", format_func=labels.__getitem__
+        query = controls.slider_choice(
+            "Query (the character looking)", queries, key="query_pos", default=stop - 1, format_func=labels.__getitem__
         )
     visible = list(range(0, query + 1))  # the key positions this query may attend to
     best = int(data.patterns[layer, head, query, : query + 1].argmax())
-    url_state.clamp_choice("key_pos", visible, default=best)
     with cols[1]:
         if len(visible) > 1:
-            key_pos = st.select_slider(
-                "Key (the character looked at)", visible, key="key_pos", format_func=labels.__getitem__
+            key_pos = controls.slider_choice(
+                "Key (the character looked at)", visible, key="key_pos", default=best, format_func=labels.__getitem__
             )
         else:
             key_pos = 0
             st.caption(f"Key: {labels[0]} (the first query sees only itself)")
-    b = captures.score_breakdown(data, layer, head, query, key_pos)
+    b = metrics.score_breakdown(
+        data.q[layer, head], data.k[layer, head], data.scores[layer, head], data.patterns[layer, head],
+        data.scale_value, query, key_pos,
+    )  # fmt: skip
     st.markdown(
         f"q·k = Σ (q ⊙ k) over {len(b.q)} dims = **{b.dot:.3f}** · × scale **{b.scale:.4g}** "
         f"= score **{b.score:.3f}** · softmax over the {query + 1} keys query `{labels[query]}` may see "
@@ -283,7 +282,7 @@ def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: i
 
 
 def _export(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int) -> None:
-    sharp = captures.sharpness(ctx.model_id, ctx.prompt.ids, data.scale)
+    sharp = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
         st.caption(f"Layer {layer} · head {head} under {kit.SCALE_LABELS[data.scale]}:")
         export.download_buttons(
@@ -308,14 +307,12 @@ def _export(ctx: page.PageContext, data: captures.AttentionData, layer: int, hea
 
 
 def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -> None:
-    st.subheader("Beside another model")
-    cmp = page.compare_picker(ctx)
+    cmp = compare_section.section(ctx, "what training changed")
     if cmp is None:
-        st.caption("Pick a second model above, for example this one untrained, to see what training changed.")
         return
     pairing, label = cmp.pairing, cmp.entry.label
-    a = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
-    b = captures.attention_data(cmp.model_id, pairing.prompt_b.ids, scale)
+    a = captures.attention_data(ctx.ref, ctx.prompt.ids, scale)
+    b = captures.attention_data(cmp.ref, pairing.prompt_b.ids, scale)
     style = page.figure_style()
     names = (ctx.entry.label, label)
     if pairing.same_text and layer < pairing.n_layer and head < pairing.n_head:
@@ -340,7 +337,7 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
             with col:
                 page.chart(
                     page.figure(
-                        figs.head_heatmap,
+                        heads.head_heatmap,
                         data.patterns[layer, head],
                         text,
                         title=f"{name} · layer {layer} · head {head}",
@@ -352,32 +349,10 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
                 )
     else:
         st.info(f"{label} has no layer {layer} · head {head}; pick one both have.", icon=":material/info:")
-    sharp_a = captures.sharpness(ctx.model_id, ctx.prompt.ids, scale)
-    sharp_b = captures.sharpness(cmp.model_id, pairing.prompt_b.ids, scale)
-    changes = comparisons.head_changes(sharp_a, sharp_b, pairing.n_layer, pairing.n_head)
-    left, right = st.columns(2)
-    with left:
-        page.chart(
-            page.figure(
-                compare_figs.change_grid,
-                changes.entropy,
-                title="change in mean entropy (nats)",
-                unit="nats",
-                style=style,
-            ),
-            name=f"attention-compare-entropy-{scale}",
-        )
-    with right:
-        page.chart(
-            page.figure(
-                compare_figs.change_grid,
-                changes.max_weight,
-                title="change in mean max weight",
-                unit="weight",
-                style=style,
-            ),  # fmt: skip
-            name=f"attention-compare-max-weight-{scale}",
-        )
+    changes = compare_section.head_changes(ctx, cmp, scale)
+    for col, what in zip(st.columns(2), compare_section.CHANGES, strict=True):
+        with col:
+            compare_section.change_chart(changes, what, name=f"attention-compare-{what.replace('_', '-')}-{scale}")
     st.caption(
         f"Every head both have, {label} minus {ctx.entry.label}: blue entropy and red max weight mean the second "
         "model's softmax is sharper there."
@@ -390,11 +365,12 @@ def render() -> None:
     if ctx is None:
         return
     cfg = ctx.config
-    layer, head, scale = page.model_controls(ctx.ckpt)
+    page.open_on_a_focused_head(ctx)
+    layer, head, scale = controls.model_controls(ctx.ckpt)
     n = len(ctx.prompt.ids)
-    window = page.window_picker(n)
+    window = controls.window_picker(n)
     st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
-    data = captures.attention_data(ctx.model_id, ctx.prompt.ids, scale)
+    data = captures.attention_data(ctx.ref, ctx.prompt.ids, scale)
     _pattern_section(ctx, data, layer, head, window)
     _compare_section(ctx, layer, head, scale)
     _scale_section(ctx, layer, head, scale, window)
@@ -402,4 +378,5 @@ def render() -> None:
     _export(ctx, data, layer, head)
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

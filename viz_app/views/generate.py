@@ -8,14 +8,24 @@ import time
 import streamlit as st
 
 from nanogpt.data import DataError
-from viz_app import export, page, url_state
+from viz_app import controls, export, page, url_state
 from viz_app.backend import captures, generation_runs
 from viz_app.figures import generate as figs
 from viz_app.figures.kit import visible_char
+from viz_app.url_state import Key
 
-DEFAULTS = dict(gen_temp=0.8, gen_topk=0, gen_seed=1, gen_count=50, gen_n=0, gen_step=0, gen_all_chars=False,
-                tf_source="validation", tf_offset=0)  # fmt: skip  # the CLI's: temperature 0.8, seed 1
 TF_SOURCES = {"validation": "a passage of the validation text", "own": "my own passage"}
+STATE = (  # every one in the link when it is not the default; the CLI's: temperature 0.8, seed 1
+    Key("gen_temp", 0.8, lo=0.05, hi=2.0, url="changed"),
+    Key("gen_topk", 0, lo=0, url="changed"),
+    Key("gen_seed", 1, lo=0, hi=2**31 - 1, url="changed"),
+    Key("gen_count", 50, lo=1, hi=generation_runs.MAX_STEPS, url="changed"),
+    Key("gen_n", 0, lo=0, hi=generation_runs.MAX_STEPS, url="changed"),  # steps a link replays
+    Key("gen_step", 0, lo=0, url="changed"),
+    Key("gen_all_chars", False, url="changed"),
+    Key("tf_source", "validation", choices=tuple(TF_SOURCES), url="changed"),
+    Key("tf_offset", 0, lo=0, url="changed"),
+)
 PLAY_EVERY_S = 0.5  # Play samples two characters a second, however long a redraw takes
 MAX_CATCH_UP = 4  # characters one redraw may add to keep that pace; a longer stall is not made up
 RUN = "gen_run"  # st.session_state: the GenRun
@@ -59,8 +69,8 @@ def _current_run(ctx: page.PageContext, seed: int, temperature: float, top_k: in
     A link with gen_n=N replays N steps once, so it opens on the same text."""
     ss = st.session_state
     run = ss.get(RUN)
-    if run is None or run.model_id != ctx.model_id or run.prompt_ids != ctx.prompt.ids or run.seed != seed:
-        run = generation_runs.new_run(ctx.model_id, ctx.prompt.ids, seed)
+    if run is None or run.model != ctx.ref or run.prompt_ids != ctx.prompt.ids or run.seed != seed:
+        run = generation_runs.new_run(ctx.ref, ctx.prompt.ids, seed)
         ss[RUN] = run
         ss[PLAYING] = False
         if not ss.get(_RESTORED) and ss.get("gen_n", 0) > 0:
@@ -100,7 +110,7 @@ def _buttons(
 ) -> None:
     ss = st.session_state
     added = 0
-    with page.controls_row():
+    with controls.row():
         if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full):
             added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
         if st.button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
@@ -116,7 +126,7 @@ def _buttons(
             help="Play samples two characters a second until you press Pause.",
         )
         if st.button("Start over", key="gen_reset", icon=":material/restart_alt:"):
-            ss[RUN] = run = generation_runs.new_run(ctx.model_id, ctx.prompt.ids, run.seed)
+            ss[RUN] = run = generation_runs.new_run(ctx.ref, ctx.prompt.ids, run.seed)
             ss[PLAYING] = False
             ss["gen_step"] = 0
         if run.full:
@@ -130,8 +140,7 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
     step = run.steps[index]
     cfg = ctx.config
     chars, start = run.context(ctx.ckpt.tokenizer, index)
-    url_state.clamp_choice("layer", range(cfg.n_layer))
-    url_state.clamp_choice("head", range(cfg.n_head))
+    selected = controls.current_head(cfg.n_layer, cfg.n_head)  # the grid is drawn above the pickers
     st.subheader(f"Where '{visible_char(step.char)}' came from: its position's attention")
     page.chart(
         page.figure(
@@ -139,19 +148,19 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
             step.attention,
             chars,
             offset=start,
-            selected=(st.session_state["layer"], st.session_state["head"]),
+            selected=selected,
             style=style,
         ),
         key="gen_rows",
         name=f"generate-attention-step{index + 1}",
-        on_select=page.pick_head_on_click("gen_rows"),
+        on_select=controls.pick_head_on_click("gen_rows"),
         selection_mode="points",
     )
     st.caption(
         f"Each row is one head: how the position that predicted step {index + 1} spread its attention over the "
         f"{step.context_len} characters it read. Click a square in the pick column (or choose below) to enlarge a head."
     )
-    layer, head, _ = page.layer_head_picker(cfg.n_layer, cfg.n_head)
+    layer, head, _ = controls.layer_head_picker(cfg.n_layer, cfg.n_head)
     page.chart(
         page.figure(
             figs.attention_row,
@@ -260,12 +269,11 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
         "Feed the model a real passage and, at every position, read the probability it gives the character "
         "that truly comes next. The loss is −log of that probability, the number training drives down."
     )
-    url_state.clamp_choice("tf_source", TF_SOURCES)
-    source = st.radio("Passage", list(TF_SOURCES), key="tf_source", horizontal=True, format_func=TF_SOURCES.get)
+    source = controls.radio("Passage", TF_SOURCES, key="tf_source", horizontal=True, format_func=TF_SOURCES.get)
     need = ctx.config.block_size + 1
     text = None
     if source == "validation":
-        name = captures.model_facts(ctx.model_id)["data"]
+        name = captures.model_facts(ctx.ref)["data"]
         try:
             val = generation_runs.validation_text(name, tuple(ctx.ckpt.tokenizer.chars)) if name else ""
         except DataError as e:
@@ -301,12 +309,12 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
     if len(ids) < 2:
         st.info("The passage needs at least two characters the model knows.", icon=":material/edit:")
         return
-    data = generation_runs.teacher_forcing(ctx.model_id, ids)
+    data = generation_runs.teacher_forcing(ctx.ref, ids)
     style = page.figure_style()
     surprising = data.surprising
     m = st.columns(3)
     m[0].metric("Mean loss on this passage", f"{data.mean_loss:.3f} nats")
-    facts = captures.model_facts(ctx.model_id)
+    facts = captures.model_facts(ctx.ref)
     if facts["val_loss"] is not None:
         m[1].metric("The model's val loss", f"{facts['val_loss']:.3f} nats")
     m[2].metric("Surprising characters", f"{int(surprising.sum())} of {len(data.loss)}")
@@ -356,7 +364,7 @@ def render() -> None:
     ctx = page.page_context()
     if ctx is None:
         return
-    url_state.page_state(DEFAULTS, options={"tf_source": list(TF_SOURCES)})
+    page.open_on_a_focused_head(ctx)
     temperature, top_k, seed, count = _controls(ctx.ckpt.tokenizer.vocab_size)
     run = _current_run(ctx, seed, temperature, top_k)
     _buttons(ctx, run, temperature, top_k, count)
@@ -369,4 +377,5 @@ def render() -> None:
     _teacher_forcing(ctx)
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from nanogpt.checkpoint import CheckpointError
+from nanogpt import metrics
 from viz_app import page, url_state
 from viz_app.backend import ablation_results, captures, registry
 from viz_app.lesson_steps import STEPS, Link, Step
@@ -40,8 +40,7 @@ def _link_context() -> dict[str, str]:
 
 def _open_here(link: Link) -> None:
     """Set the view the link describes in this session and go to its page (keeps an uploaded model)."""
-    for key, value in link.params.items():
-        st.session_state[key] = int(value) if key in ("layer", "head") else value
+    url_state.open_link(link.params)
     st.switch_page(link.script)
 
 
@@ -94,23 +93,12 @@ def _samples(step: Step, results: dict | None) -> None:
                 st.code(record["sample"], language="text", wrap_lines=True)
 
 
-def _focused_head() -> tuple[int, int] | None:
+def _focused_head(ctx: page.PageContext | None) -> tuple[int, int] | None:
     """The sidebar model's most focused head on the prompt, for the links that show "one head"."""
-    label = st.session_state.get("model")
-    entry = next((e for e in registry.available_models() if e.label == label), None)
-    if entry is None:
+    if ctx is None or not captures.has_attention(ctx.ckpt):
         return None
-    try:
-        model_id = registry.model_id(entry)
-        ckpt = captures.load_model(model_id)
-    except (CheckpointError, OSError):
-        return None
-    if not captures.has_attention(ckpt):
-        return None
-    prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
-    if prompt.empty:
-        return None
-    return captures.focused_head(captures.sharpness(model_id, prompt.ids, ckpt.model.config.attn_scale))
+    sharp = captures.sharpness(ctx.ref, ctx.prompt.ids, ctx.config.attn_scale)
+    return metrics.focused_head(sharp.mean_normalized_entropy, sharp.tags)
 
 
 def _with_head(link: Link, focused: tuple[int, int] | None) -> Link:
@@ -164,9 +152,10 @@ def render() -> None:
             "numbers within this page, not with the lecture's longer GPU runs."
         )
     extra = _link_context()
-    focused = _focused_head()
+    focused = _focused_head(page.page_context(quiet=True))
     for index, step in enumerate(STEPS, start=1):
         _step(index, step, results, extra, focused)
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__
+    page.run(render)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from viz_app import export, page, url_state
+from nanogpt import metrics
+from viz_app import compare_section, controls, export, page
 from viz_app.backend import captures
 from viz_app.figures import compare as compare_figs
 from viz_app.figures import kit
 from viz_app.figures import residual as figs
+from viz_app.url_state import Key
+
+STATE = (Key("lens_pos", lo=0),)  # the logit lens' position: opens on the prompt's last character
 
 
 def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
@@ -42,12 +46,10 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> No
 
 
 def _compare_section(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
-    st.subheader("Beside another model")
-    cmp = page.compare_picker(ctx)
+    cmp = compare_section.section(ctx, "how training grew the stream")
     if cmp is None:
-        st.caption("Pick a second model above, for example this one untrained, to see how training grew the stream.")
         return
-    other = captures.residual_data(cmp.model_id, cmp.pairing.prompt_b.ids, scale)
+    other = captures.residual_data(cmp.ref, cmp.pairing.prompt_b.ids, scale)
     labels = data.labels if len(data.labels) >= len(other.labels) else other.labels
     page.chart(
         page.figure(
@@ -98,13 +100,14 @@ def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> Non
     chars = ctx.prompt.text
     labels = kit.position_labels(chars)
     positions = list(range(len(chars)))
-    url_state.clamp_choice("lens_pos", positions, default=positions[-1])
     if len(positions) > 1:
-        pos = st.select_slider("Position", positions, key="lens_pos", format_func=labels.__getitem__)
+        pos = controls.slider_choice(
+            "Position", positions, key="lens_pos", default=positions[-1], format_func=labels.__getitem__
+        )
     else:
         pos = 0
     next_id = ctx.prompt.ids[pos + 1] if pos + 1 < len(ctx.prompt.ids) else None
-    top = captures.lens_top(data, pos, next_id)
+    top = metrics.lens_top(data.lens[:, pos], data.vocab, next_id)  # lens: (P, T, vocab) -> (P, vocab)
     page.chart(
         page.figure(
             figs.logit_lens,
@@ -136,8 +139,8 @@ def render() -> None:
             icon=":material/info:",
         )
         return
-    scale = page.scale_switch(ctx.ckpt)
-    data = captures.residual_data(ctx.model_id, ctx.prompt.ids, scale)
+    scale = controls.scale_switch(ctx.ckpt)
+    data = captures.residual_data(ctx.ref, ctx.prompt.ids, scale)
     _norms(ctx, data, scale)
     _compare_section(ctx, data, scale)
     _writes(ctx, data, scale)
@@ -155,4 +158,5 @@ def render() -> None:
         )
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

@@ -5,22 +5,27 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import export, page, url_state
-from viz_app.backend import captures, comparisons
-from viz_app.figures import compare as compare_figs
+from viz_app import compare_section, controls, export, page
+from viz_app.backend import captures
+from viz_app.figures import heads
 from viz_app.figures import sharpness as figs
 from viz_app.pages import PAGES
+from viz_app.url_state import Key
 
 CURVES = {
     "normalized": ("normalised entropy", 1.0),
     "entropy": ("entropy (nats)", None),
     "max_weight": ("max weight", 1.0),
 }
-DEMO_SIZES = [2, 4, 8, 16, 32, 64, 128, 256, 512]
+DEMO_SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512)
+STATE = (
+    Key("curve", "normalized", choices=tuple(CURVES), shared=True),
+    Key("demo_d", choices=DEMO_SIZES, shared=True),  # opens on the model's head size
+)
 TAG_HELP = (
     f"A head is tagged with what gets at least {metrics.TAG_THRESHOLD:.0%} of its weight, on average over the "
     "prompt's characters: "
-    + " · ".join(f"**{tag}**: {meaning}" for tag, meaning in metrics.TAG_MEANINGS.items())
+    + " · ".join(f"**{tag}**: {t.meaning}" for tag, t in heads.TAGS.items())
     + f" (uniform: normalised entropy at least {metrics.UNIFORM_THRESHOLD:.0%})."
 )
 
@@ -36,7 +41,7 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) ->
             key = f"sharp_grid_{what}"
             page.chart(
                 page.figure(
-                    figs.head_grid,
+                    heads.head_grid,
                     values,
                     title=title,
                     tags=sharp.tags if what == "entropy" else None,
@@ -47,12 +52,13 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) ->
                 ),
                 name=f"sharpness-{what}-{scale}",
                 key=key,
-                on_select=page.pick_head_on_click(key),
+                on_select=controls.pick_head_on_click(key),
                 selection_mode="points",
             )
     st.caption(
         "Averaged over query rows 1 onwards; row t sees t + 1 keys, so its entropy is divided by log(t + 1). "
-        "Cells name the tags below in short (prev = previous-token, sink = first-token). Click a head to pick it; "
+        f"Cells name the tags below in short ({heads.short_tag('previous-token')} = previous-token, "
+        f"{heads.short_tag('first-token')} = first-token). Click a head to pick it; "
         f"layer "
         f"{layer} · head {head} is outlined."
     )
@@ -63,8 +69,7 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) ->
 
 def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: int, scale: str) -> None:
     st.subheader(f"Every query row of layer {layer}")
-    url_state.clamp_choice("curve", CURVES)
-    kind = page.choice("Curve", list(CURVES), key="curve", format_func=lambda k: CURVES[k][0])
+    kind = controls.choice("Curve", CURVES, key="curve", format_func=lambda k: CURVES[k][0])
     values = {"normalized": sharp.normalized_entropy, "entropy": sharp.entropy, "max_weight": sharp.max_weight}[kind]
     name, ymax = CURVES[kind]
     page.chart(
@@ -102,8 +107,9 @@ def _tag_table(sharp: captures.Sharpness) -> None:
 
 def _variance_demo(head_size: int) -> None:
     st.subheader("Why scale by 1/√d? The lecture's demo")
-    url_state.clamp_choice("demo_d", DEMO_SIZES, default=head_size if head_size in DEMO_SIZES else 16)
-    d = st.select_slider("d (head size)", DEMO_SIZES, key="demo_d")
+    d = controls.slider_choice(
+        "d (head size)", DEMO_SIZES, key="demo_d", default=head_size if head_size in DEMO_SIZES else 16
+    )
     demo = captures.variance_demo(d)
     a, b, c = st.columns(3)
     a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
@@ -117,38 +123,26 @@ def _variance_demo(head_size: int) -> None:
     )
 
 
-def _compare_section(ctx: page.PageContext, sharp: captures.Sharpness, scale: str) -> None:
-    st.subheader("Beside another model")
-    cmp = page.compare_picker(ctx)
+def _compare_section(ctx: page.PageContext, scale: str) -> None:
+    cmp = compare_section.section(ctx, "which heads training sharpened")
     if cmp is None:
-        st.caption("Pick a second model above, for example this one untrained, to see which heads training sharpened.")
         return
-    other = captures.sharpness(cmp.model_id, cmp.pairing.prompt_b.ids, scale)
-    changes = comparisons.head_changes(sharp, other, cmp.pairing.n_layer, cmp.pairing.n_head)
-    style = page.figure_style()
+    other = captures.sharpness(cmp.ref, cmp.pairing.prompt_b.ids, scale)
     left, right = st.columns(2)
     with left:
         page.chart(
             page.figure(
-                figs.head_grid,
+                heads.head_grid,
                 other.mean_max_weight,
                 title=f"{cmp.entry.label}: mean max weight",
                 tags=other.tags,
-                style=style,
+                style=page.figure_style(),
             ),  # fmt: skip
             name=f"sharpness-compare-max-weight-{scale}",
         )
     with right:
-        page.chart(
-            page.figure(
-                compare_figs.change_grid,
-                changes.entropy,
-                title="change in mean entropy (nats)",
-                unit="nats",
-                style=style,
-            ),
-            name=f"sharpness-compare-entropy-{scale}",
-        )
+        changes = compare_section.head_changes(ctx, cmp, scale)
+        compare_section.change_chart(changes, "entropy", name=f"sharpness-compare-entropy-{scale}")
     st.caption(
         f"Left: the second model's own grid and tags. Right: {cmp.entry.label} minus {ctx.entry.label} for every "
         "head both have; blue is a sharper softmax in the second model, red a more spread one."
@@ -162,10 +156,11 @@ def render() -> None:
         _variance_demo(16)  # the demo needs no model, so a bigram or missing model still gets it
         return
     cfg = ctx.config
-    layer, head, scale = page.model_controls(ctx.ckpt)
-    sharp = captures.sharpness(ctx.model_id, ctx.prompt.ids, scale)
+    page.open_on_a_focused_head(ctx)
+    layer, head, scale = controls.model_controls(ctx.ckpt)
+    sharp = captures.sharpness(ctx.ref, ctx.prompt.ids, scale)
     _head_grids(sharp, layer, head, scale)
-    _compare_section(ctx, sharp, scale)
+    _compare_section(ctx, scale)
     _curves(ctx, sharp, layer, head, scale)
     _tag_table(sharp)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
@@ -183,4 +178,5 @@ def render() -> None:
     _variance_demo(cfg.head_size)
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

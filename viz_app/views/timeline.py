@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nanogpt.metrics import TAG_MEANINGS
-from viz_app import page, url_state
+from viz_app import controls, page, sidebar
 from viz_app.backend import captures, registry, timelines
-from viz_app.figures import attention as attention_figs
-from viz_app.figures import sharpness as sharpness_figs
+from viz_app.figures import heads
 from viz_app.figures import timeline as figs
+from viz_app.url_state import Key
 
 PLAY_EVERY_S = 1.5  # one step of the timeline per tick while playing: time to look at each
 PLAYING = "_tl_playing"
 _TICKED = "_tl_ticked"  # False on a full page run, True once the fragment ran: its next runs are timer ticks
+STATE = (Key("tl_step", lo=0, url="changed"),)  # a saved step; opens on the first
 
 
 def _no_timeline(ctx: page.PageContext) -> None:
@@ -25,24 +25,22 @@ def _no_timeline(ctx: page.PageContext) -> None:
     )
     shipped = next((e for e in registry.shipped_models() if timelines.frames(e)), None)
     if shipped is not None and st.button(f"Show {shipped.label}'s timeline", key="tl_open", type="primary"):
-        page.select_model(shipped.label)
+        sidebar.select_model(shipped.label)
         st.rerun()
 
 
 def _step_picker(steps: list[int]) -> int:
     """The slider over the saved steps, Play / Pause, and the step shown."""
     ss = st.session_state
-    url_state.clamp_choice("tl_step", steps)
     playing = bool(ss.get(PLAYING))
-    row = page.controls_row()
-    with row:
+    with controls.row():
         if st.button("Pause" if playing else "Play", key="tl_play", icon=":material/pause:" if playing else
                      ":material/play_arrow:", help="Step through training, one saved step at a time."):  # fmt: skip
             ss[PLAYING] = not playing
-            if ss[PLAYING] and ss["tl_step"] == steps[-1]:
+            if ss[PLAYING] and ss.get("tl_step") == steps[-1]:
                 ss["tl_step"] = steps[0]  # play from the start
             st.rerun()  # the whole page: the fragment's timer starts (or stops) with the next full run
-    st.select_slider(
+    controls.slider_choice(
         "Training step",
         steps,
         key="tl_step",
@@ -54,10 +52,10 @@ def _step_picker(steps: list[int]) -> int:
 
 def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, window) -> None:
     frame = next(f for f in frames if f.step == step)
-    frame_id = timelines.frame_id(ctx.entry, frame)
+    ref = timelines.frame_ref(ctx.entry, frame)
     scale = ctx.config.attn_scale  # the model's own: the timeline is about training, not the switch
-    data = captures.attention_data(frame_id, ctx.prompt.ids, scale)
-    sharp = captures.sharpness(frame_id, ctx.prompt.ids, scale)
+    data = captures.attention_data(ref, ctx.prompt.ids, scale)
+    sharp = captures.sharpness(ref, ctx.prompt.ids, scale)
     style = page.figure_style()
     m = st.columns(3)
     m[0].metric("Step", f"{step:,}" + (" (best)" if frame.is_best else ""))
@@ -69,26 +67,26 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
     m[2].metric("Heads with a clear job", f"{tagged} of {len(sharp.tags) * len(sharp.tags[0])}")
     page.chart(
         page.figure(
-            attention_figs.head_heatmap,
+            heads.head_heatmap,
             data.patterns[layer, head],
             ctx.prompt.text,
             window=window,
             title=f"step {step} · layer {layer} · head {head}",
-            height=max(style.map_height, attention_figs.WIDE_MAP_HEIGHT),
-            max_ticks=attention_figs.CLICKABLE_MAX,  # every character of a window that fits labelled
+            height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
+            max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
             style=style,
         ),
         name=f"timeline-step{step}-L{layer}H{head}",
     )
     st.caption(
         "Row = the character doing the looking; column = the character looked at."
-        + page.zoom_note(window, len(ctx.prompt.text))
+        + controls.zoom_note(window, len(ctx.prompt.text))
     )
     left, right = st.columns([3, 2])
     with left:
         page.chart(
             page.figure(
-                sharpness_figs.head_grid,
+                heads.head_grid,
                 sharp.mean_max_weight,
                 title="mean max weight (1 = one-hot)",
                 tags=sharp.tags,
@@ -101,11 +99,11 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
         chosen = sharp.tags[layer][head]
         st.markdown(
             f"Layer {layer}, head {head} at step {step}: "
-            + ("; ".join(f"**{t}**: {TAG_MEANINGS.get(t, t)}" for t in chosen) + "." if chosen else "no clear job yet.")
+            + ("; ".join(f"**{t}**: {heads.tag_meaning(t)}" for t in chosen) + "." if chosen else "no clear job yet.")
         )
         st.caption("Tags in the grid name what a head mostly attends to on this prompt; 1 is one-hot, 1/T uniform.")
     st.markdown(f"**What the model wrote at step {step}** (200 characters after a newline, temperature 0.8, seed 1)")
-    st.code(timelines.sample(frame_id), language=None, wrap_lines=True)
+    st.code(timelines.sample(ref), language=None, wrap_lines=True)
 
 
 def render() -> None:
@@ -122,9 +120,9 @@ def render() -> None:
         _no_timeline(ctx)
         return
     steps = [f.step for f in frames]
-    url_state.page_state({"tl_step": steps[0]}, options={"tl_step": steps})
-    layer, head, _ = page.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
-    window = page.window_picker(len(ctx.prompt.ids))
+    page.open_on_a_focused_head(ctx)
+    layer, head, _ = controls.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
+    window = controls.window_picker(len(ctx.prompt.ids))
     playing = bool(st.session_state.get(PLAYING))
 
     st.session_state[_TICKED] = False
@@ -150,4 +148,5 @@ def render() -> None:
     st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

@@ -8,11 +8,13 @@ import streamlit as st
 
 from nanogpt.config import PRESETS, make_train_config
 from nanogpt.data import DataError, tinyshakespeare_path
-from viz_app import export, page, url_state
+from viz_app import controls, export, page, sidebar, url_state
 from viz_app.backend import train_jobs
 from viz_app.figures import attention as attention_figs
+from viz_app.figures import heads
 from viz_app.figures import train as figs
 from viz_app.pages import PAGES
+from viz_app.url_state import Key
 
 SOURCES = ("tinyshakespeare", "shakespeare-plays", "upload")
 CONFIG_WIDGETS = {  # widget key -> the TrainConfig / GPTConfig field it sets (sizes, steps, lr, ...)
@@ -41,7 +43,11 @@ def preset_values(preset: str) -> dict:
     return values
 
 
-DEFAULTS = dict(tr_data="tinyshakespeare", tr_preset="baby", **preset_values("baby"))
+STATE = (  # in the link when not the default; the sizes start from the preset (see _fill_from_preset)
+    Key("tr_data", "tinyshakespeare", choices=SOURCES, url="changed"),
+    Key("tr_preset", "baby", choices=tuple(PRESETS), url="changed"),
+    *(Key(name, value, lo=0, url="changed") for name, value in preset_values("baby").items()),
+)
 
 
 def _fill_from_preset() -> None:
@@ -69,8 +75,7 @@ def _source_label(source: str) -> str:
 
 def _data_choice() -> tuple[str | None, str | None]:
     """(the data source for the config, an error to show instead)."""
-    url_state.clamp_choice("tr_data", SOURCES)
-    source = st.radio("Text to train on", SOURCES, key="tr_data", horizontal=True, format_func=_source_label)
+    source = controls.radio("Text to train on", SOURCES, key="tr_data", horizontal=True, format_func=_source_label)
     if source != "upload":
         return source, None
     upload = st.file_uploader(
@@ -202,10 +207,10 @@ def _attention_forming(view: train_jobs.JobView) -> None:
         key="tr_grid",
         name=f"train-attention-step{at}",
     )
-    layer, head, _ = page.layer_head_picker(view.n_layer, view.n_head, keys=("tr_layer", "tr_head"))
+    layer, head, _ = controls.layer_head_picker(view.n_layer, view.n_head, keys=("tr_layer", "tr_head"))
     page.chart(
         page.figure(
-            attention_figs.head_heatmap,
+            heads.head_heatmap,
             snap.patterns[layer, head],
             chars,
             title=f"step {at} · layer {layer} · head {head}",
@@ -236,9 +241,9 @@ def _finished(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
         f"Trained for {view.step} steps{best}. It is in the sidebar as **{label}**, for every page of this browser "
         "session: a refresh or a new tab starts a new session without it, so download it to keep it."
     )
-    row = page.controls_row()
+    row = controls.row()
     if row.button("Look at it", key="tr_open", type="primary", icon=":material/grid_on:"):
-        page.select_model(label)
+        sidebar.select_model(label)
         st.switch_page(PAGES["attention"].file)
     path = Path(view.checkpoint)
     row.download_button(
@@ -284,7 +289,6 @@ def render() -> None:
         "Train a fresh model right here. The run happens in the background: keep exploring other pages, "
         "and come back to watch the loss fall and attention form."
     )
-    url_state.page_state(DEFAULTS, options={"tr_data": list(SOURCES), "tr_preset": list(PRESETS)})
     job: train_jobs.TrainJob | None = st.session_state.get(JOB)
     active = job is not None and job.view().active
     _fill_from_preset()  # before anything reads the sizes: the upload check needs the context
@@ -302,4 +306,5 @@ def render() -> None:
         _live(job, active)
 
 
-page.guard(render)
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

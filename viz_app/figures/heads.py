@@ -1,0 +1,204 @@
+"""Figures of one head or of every head, drawn by every page that shows heads: the layers x heads
+grid of one number per head (with its tags), one head's map, and the table of head tags.
+
+The tag table is the one place a tag's short label (a grid cell is small) and its meaning, in a
+student's words, are written; nanogpt.metrics names the tags.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .kit import (
+    DEFAULT_STYLE,
+    FigureStyle,
+    clamp_window,
+    click_targets,
+    colorscale,
+    figure,
+    masked,
+    outline,
+    position_labels,
+    tick_budget,
+    ticks,
+)
+
+# a one-head map as wide as the page: about as tall, so its cells are square and each of the 40
+# characters of the window a page opens on (controls.ZOOM) gets its tick at presentation font sizes
+WIDE_MAP_HEIGHT = 860
+CLICKABLE_MAX = 64  # click targets for at most this many characters: n(n+1)/2 markers must stay small
+PUNCTUATION = ".,:;!?-'"  # nanogpt.metrics.PUNCTUATION, quoted in its tag's meaning (a test keeps them equal)
+
+
+class Tag(NamedTuple):
+    short: str  # in a grid cell
+    meaning: str  # in a legend
+
+
+TAGS = {  # nanogpt.metrics.key_kinds' names, and "uniform"
+    "previous-token": Tag("prev", "the character just before"),
+    "2 back": Tag("2 back", "the character two before"),
+    "3 back": Tag("3 back", "the character three before"),
+    "self": Tag("self", "its own position"),
+    "first-token": Tag("sink", "the first character (a resting place, or 'sink')"),
+    "same character": Tag("same char", "earlier copies of the character it is at"),
+    "last space": Tag("space", "the latest space or newline, where the current word starts"),
+    "line start": Tag("line", "the latest newline, where the current line starts"),
+    "word's first letter": Tag("word", "the first letter of the word it is in"),
+    "last punctuation": Tag("punct", f"the latest punctuation mark ({PUNCTUATION})"),
+    "last vowel": Tag("vowel", "the latest vowel"),
+    "last capital": Tag("capital", "the latest capital letter"),
+    "uniform": Tag("uniform", "spread almost evenly over everything before it"),
+}
+
+
+def short_tag(name: str) -> str:
+    return TAGS[name].short if name in TAGS else name
+
+
+def tag_meaning(name: str) -> str:
+    return TAGS[name].meaning if name in TAGS else name
+
+
+def head_grid(
+    values: np.ndarray,
+    *,
+    title: str,
+    tags: list[list[list[str]]] | None = None,
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    scale: str | None = None,
+    highlight: tuple[int, int] | None = None,
+    clickable: bool = False,
+    style: FigureStyle = DEFAULT_STYLE,
+) -> go.Figure:
+    """A number per head, (L, H), as a layers x heads heatmap with the number (and tags) in each cell.
+
+    The highlighted (layer, head) is outlined; clickable puts a click target on each cell, whose
+    customdata is its (layer, head)."""
+    n_layer, n_head = values.shape
+    small = f'<br><span style="font-size:{round(0.7 * style.font_size)}px">'  # the tags under the number, smaller
+    text = [
+        [
+            f"{values[l, h]:.2f}"
+            + (small + "<br>".join(short_tag(t) for t in tags[l][h]) + "</span>" if tags and tags[l][h] else "")
+            for h in range(n_head)
+        ]
+        for l in range(n_layer)
+    ]
+    x, y = [f"head {h}" for h in range(n_head)], [f"layer {l}" for l in range(n_layer)]
+    hover = "%{y} · %{x}<br>%{z:.3f}<extra></extra>"
+    traces = [
+        go.Heatmap(
+            z=values,
+            x=x,
+            y=y,
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=style.font_size),  # Plotly's automatic size shrinks cells with tags to a speck
+            colorscale=colorscale(scale or style.norms),
+            zmin=zmin,
+            zmax=zmax,
+            colorbar=dict(thickness=14),
+            hovertemplate=hover,
+        )
+    ]
+    height = max(260, (3 * style.font_size + 21) * n_layer + 80)  # two lines of text a row
+    if clickable:
+        heads = [(l, h) for l in range(n_layer) for h in range(n_head)]
+        traces.append(
+            click_targets(
+                [x[h] for _, h in heads],
+                [y[l] for l, _ in heads],
+                size=int(0.6 * (height - 80) / n_layer),
+                style=style,
+                customdata=[(l, h, float(values[l, h])) for l, h in heads],
+                hovertemplate="layer %{customdata[0]} · head %{customdata[1]}<br>%{customdata[2]:.3f}"
+                "<br>click to pick this head<extra></extra>",
+            )
+        )
+    shapes = []
+    if highlight is not None:
+        layer, head = highlight
+        shapes.append(outline(head - 0.5, head + 0.5, layer - 0.5, layer + 0.5, style))
+    return figure(traces, style, height, title, yaxis=dict(autorange="reversed"), shapes=shapes)
+
+
+def _value_words(kind: str) -> tuple[str, str]:
+    """(hover name, colour bar title) for weights or scores."""
+    return ("weight", "weight") if kind == "weights" else ("score", "score (pre-softmax)")
+
+
+def head_heatmap(
+    matrix: np.ndarray,
+    chars: str,
+    *,
+    window: tuple[int, int] | None = None,
+    kind: str = "weights",
+    causal: bool = True,
+    title: str | None = None,
+    height: int | None = None,
+    max_ticks: int = 64,
+    clickable: bool = False,
+    style: FigureStyle = DEFAULT_STYLE,
+) -> go.Figure:
+    """One head's (T, T) weights or scores; queries down the side, keys across.
+
+    Hover names the query and key character and position and the exact value. clickable adds a
+    transparent marker on every visible cell (windows up to CLICKABLE_MAX characters): Plotly
+    cannot select heatmap cells, but it can select markers, and a click then reports its cell.
+    """
+    height = height or style.map_height
+    start, stop = clamp_window(matrix.shape[-1], window)
+    window_chars = chars[start:stop]
+    labels = position_labels(window_chars, start)
+    word, bar = _value_words(kind)
+    colours = (
+        dict(colorscale=colorscale(style.weights), zmin=0.0, zmax=1.0)
+        if kind == "weights"
+        else dict(colorscale=colorscale(style.scores), zmid=0.0)
+    )
+    heatmap = go.Heatmap(
+        z=masked(matrix[start:stop, start:stop], causal),
+        x=labels,
+        y=labels,
+        hoverongaps=False,
+        colorbar=dict(title=dict(text=bar, side="right"), thickness=14),
+        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{word} %{{z:.3f}}<extra></extra>",
+        **colours,
+    )
+    traces = [heatmap]
+    if clickable and stop - start <= CLICKABLE_MAX:
+        traces.append(_cell_targets(heatmap.z, labels, word, style))
+    axis = ticks(labels, window_chars, min(max_ticks, tick_budget(height - 110, style)))
+    return figure(
+        traces,
+        style,
+        height,
+        title,
+        # ranges fixed to the cells: the click targets would otherwise pad the axes
+        xaxis=dict(axis, title=dict(text="key (attended to)"), constrain="domain", range=[-0.5, len(labels) - 0.5]),
+        yaxis=dict(
+            axis,
+            title=dict(text="query (attending)"),
+            range=[len(labels) - 0.5, -0.5],
+            scaleanchor="x",
+            constrain="domain",
+        ),
+    )
+
+
+def _cell_targets(z: np.ndarray, labels: list[str], word: str, style: FigureStyle) -> go.Scatter:
+    """A click target on every drawn (non-NaN) cell."""
+    rows, cols = np.nonzero(~np.isnan(z))
+    return click_targets(
+        [labels[c] for c in cols],
+        [labels[r] for r in rows],
+        size=max(6, 360 // len(labels)),
+        style=style,
+        customdata=z[rows, cols],
+        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{word} %{{customdata:.3f}}<extra></extra>",
+    )
