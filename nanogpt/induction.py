@@ -1,0 +1,107 @@
+"""Does the model learn in context? The induction probe: a random sequence, then the same again.
+
+A model with induction heads predicts the second copy from the first: for a query in the second
+copy, an induction head attends to the key just after the query's earlier occurrence (the
+character that came next last time) and copies it. Its induction score is the mean weight on
+that key over the second copy's queries: ARENA's `pattern.diagonal(offset=1 - n)`. Our models
+have no BOS token, so the copies are n = T // 2 long and the offset is 1 - n exactly. Characters
+are drawn without replacement: with 65 characters, drawing with replacement would repeat some
+within a copy, and their earlier occurrence would not be unique.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from .capture import run_with_cache
+
+SCORE_THRESHOLD = 0.4  # ARENA's detectors call a head induction, previous-token, ... above this
+
+
+def probe(vocab_size: int, length: int, seed: int = 0) -> torch.Tensor:
+    """Two copies of `length` distinct random character ids: (2 * length,)."""
+    if not 2 <= length <= vocab_size:
+        raise ValueError(f"the probe's copy length must be 2 to {vocab_size} (the vocabulary's size), not {length}")
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.randperm(vocab_size, generator=generator)[:length]  # (n,): distinct characters
+    return torch.cat([first, first])  # (2n,)
+
+
+def default_length(block_size: int, vocab_size: int) -> int:
+    """The longest copy the model's context and vocabulary allow."""
+    return max(2, min(block_size // 2, vocab_size))
+
+
+def induction_scores(pattern: torch.Tensor, n: int) -> torch.Tensor:
+    """(..., 2n, 2n) patterns -> (...): mean weight of the second copy's queries on the key after their
+    earlier occurrence (query n + i reads key i + 1, the diagonal at offset 1 - n)."""
+    diagonal = pattern.diagonal(offset=1 - n, dim1=-2, dim2=-1)  # (..., n + 1): rows n - 1 .. 2n - 1
+    return diagonal[..., 1:].mean(dim=-1)  # rows n .. 2n - 1: the second copy's queries
+
+
+def previous_token_scores(pattern: torch.Tensor) -> torch.Tensor:
+    """(..., T, T) -> (...): mean weight of every query but the first on the key just before it."""
+    return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)
+
+
+def copy_losses(per_position: torch.Tensor, n: int) -> tuple[float, float]:
+    """Mean loss predicting the first copy's characters 1 .. n-1, and the second copy's n+1 .. 2n-1.
+
+    per_position[t] is the loss of predicting character t + 1; the second copy's first character
+    cannot be known from anything before it, so neither mean counts it."""
+    return float(per_position[: n - 1].mean()), float(per_position[n : 2 * n - 1].mean())
+
+
+@dataclass
+class InductionResult:
+    tokens: list[int]  # the probe, 2n ids
+    n: int
+    scores: torch.Tensor  # (L, H) induction scores
+    prev_scores: torch.Tensor  # (L, H) previous-token scores
+    per_position_loss: torch.Tensor  # (2n - 1,) loss predicting character t + 1 from 0 .. t
+    loss_first: float
+    loss_second: float
+    ablated_heads: list[tuple[int, int]]  # the top induction heads, zeroed below
+    ablated_per_position_loss: torch.Tensor  # (2n - 1,)
+    ablated_loss_second: float
+    patterns: torch.Tensor  # (L, H, 2n, 2n)
+
+    def top_heads(self, k: int = 3) -> list[tuple[int, int, float]]:
+        """The k heads with the highest induction score: (layer, head, score)."""
+        flat = self.scores.flatten()
+        order = flat.argsort(descending=True)[:k].tolist()
+        H = self.scores.shape[1]
+        return [(i // H, i % H, float(flat[i])) for i in order]
+
+
+def _pass(model, idx: torch.Tensor, ablate=()):
+    logits, cache = run_with_cache(model, idx[None], r"blocks\.\d+\.attn\.hook_pattern", ablate_heads=ablate)
+    per_position = F.cross_entropy(logits[0, :-1].float(), idx[1:], reduction="none")  # (2n - 1,)
+    return cache.stack("attn.hook_pattern")[:, 0], per_position  # (L, H, 2n, 2n), (2n - 1,)
+
+
+@torch.no_grad()
+def induction(model, length: int | None = None, seed: int = 0, n_ablate: int | None = None) -> InductionResult:
+    """Run the probe: every head's induction and previous-token score, the loss on each copy, and the
+    second copy's loss with the top induction heads zeroed (those above SCORE_THRESHOLD, at least one,
+    or the top `n_ablate`)."""
+    cfg = model.config
+    if getattr(cfg, "model_type", "gpt") != "gpt":
+        raise ValueError("the induction probe needs a GPT: the bigram model has no attention")
+    n = default_length(cfg.block_size, cfg.vocab_size) if length is None else int(length)
+    if 2 * n > cfg.block_size:
+        raise ValueError(f"two copies of {n} characters do not fit the model's context of {cfg.block_size}")
+    idx = probe(cfg.vocab_size, n, seed)  # (2n,)
+    patterns, per_position = _pass(model, idx)
+    scores, prev = induction_scores(patterns, n), previous_token_scores(patterns)  # (L, H) each
+    first, second = copy_losses(per_position, n)
+    if n_ablate is None:
+        n_ablate = max(1, int((scores > SCORE_THRESHOLD).sum()))
+    order = scores.flatten().argsort(descending=True)[:n_ablate].tolist()
+    ablate = [(i // cfg.n_head, i % cfg.n_head) for i in order]
+    _, ablated = _pass(model, idx, ablate)
+    return InductionResult(idx.tolist(), n, scores, prev, per_position, first, second, ablate, ablated,
+                           copy_losses(ablated, n)[1], patterns)  # fmt: skip
