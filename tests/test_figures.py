@@ -242,3 +242,13 @@ def test_the_head_grid_can_be_clicked_and_outlines_the_chosen_head():
     assert [tuple(c[:2]) for c in targets.customdata] == [(layer, head) for layer in range(2) for head in range(3)]
     (box,) = fig.layout.shapes
     assert (box.x0, box.y0) == (0.5, -0.5)
+
+
+def test_the_tag_table_names_every_tag_the_library_gives():
+    from nanogpt import metrics
+
+    names = set(metrics.key_kinds(8, "Ab c.\nde")) | {"uniform"}  # every kind of key, the text-reading ones too
+    assert set(heads_figs.TAGS) == names
+    assert heads_figs.PUNCTUATION == metrics.PUNCTUATION  # quoted in its meaning
+    shorts = [t.short for t in heads_figs.TAGS.values()]
+    assert len(set(shorts)) == len(shorts) and all(len(s) <= 9 for s in shorts)  # a grid cell is small

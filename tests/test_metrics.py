@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -13,8 +14,10 @@ from nanogpt.checkpoint import load_checkpoint
 from nanogpt.metrics import (
     effective_keys,
     entropy,
+    focused_head,
     head_summary,
     head_tags,
+    lens_top,
     logit_lens,
     max_weight,
     normalized_entropy,
@@ -22,10 +25,12 @@ from nanogpt.metrics import (
     per_position_loss,
     residual_norms,
     row_mean,
+    score_breakdown,
     score_std,
     softmax_variance_demo,
     sublayer_norms,
     summary,
+    tag_grid,
 )
 
 
@@ -210,3 +215,39 @@ def test_softmax_variance_demo():
     assert max(demo["row_unscaled"]) > max(demo["row_scaled"])  # without the scale the softmax is peakier
     assert sum(demo["row_scaled"]) == pytest.approx(1)
     assert math.isclose(demo["var_unscaled"] / demo["var_scaled"], 64, rel_tol=1e-4)
+
+
+def test_tag_grid_puts_each_heads_tags_at_its_place():
+    rows = [dict(layer=0, head=0, tags=["self"]), dict(layer=1, head=1, tags=["previous-token", "uniform"])]
+    assert tag_grid(rows, 2, 2) == [[["self"], []], [[], ["previous-token", "uniform"]]]
+
+
+def test_focused_head_skips_sinks_unless_every_head_is_one():
+    entropy = np.array([[0.1, 0.5], [0.3, 0.9]])  # (L, H) mean normalised entropy
+    tags = [[["first-token"], []], [[], ["uniform"]]]
+    assert focused_head(entropy, tags) == (1, 0)  # 0.1 is a sink; 0.3 is the sharpest head with a job
+    all_sinks = [[["first-token"]] * 2] * 2
+    assert focused_head(entropy, all_sinks) == (0, 0)
+
+
+def test_score_breakdown_is_the_captured_score_taken_apart():
+    rng = np.random.default_rng(0)
+    T, d, scale = 6, 4, 0.5
+    q, k = rng.normal(size=(T, d)), rng.normal(size=(T, d))  # (T, d)
+    scores = np.where(np.tril(np.ones((T, T))) > 0, scale * q @ k.T, -np.inf)  # (T, T), future masked
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    b = score_breakdown(q, k, scores, weights, scale, query=4, key_pos=2)
+    np.testing.assert_allclose(b.product, q[4] * k[2])
+    assert b.dot * b.scale == pytest.approx(b.score) and b.score == pytest.approx(scale * q[4] @ k[2])
+    assert len(b.row_scores) == len(b.row_weights) == 5 and b.row_weights.sum() == pytest.approx(1)
+    assert b.weight == pytest.approx(np.exp(b.score) / np.exp(b.row_scores).sum())
+
+
+def test_lens_top_sorts_and_names_the_real_next_character():
+    probs = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]])  # (P, vocab) at one position
+    top = lens_top(probs, ["a", "b", "c"], next_id=2, k=2)
+    assert top.chars == [["b", "c"], ["a", "c"]]
+    np.testing.assert_allclose(top.probs, [[0.6, 0.3], [0.5, 0.3]])
+    assert top.target == "c" and list(top.target_probs) == [0.3, 0.3]
+    assert lens_top(probs, ["a", "b", "c"], next_id=None).target is None
