@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from . import limits as size_limits
 from .config import GPTConfig
 from .files import atomic_write
 from .model import GPT, BigramLM, build_model
@@ -36,6 +38,86 @@ def tied_names(config: GPTConfig) -> dict[str, str]:
     """state_dict names that are another name's Parameter (a tied lm_head): safetensors refuses
     tensors that share memory, so the copy is left out on save and pointed back on load."""
     return {"lm_head.weight": "tok_emb.weight"} if config.tied_lm_head else {}
+
+
+def expected_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
+    """The names and shapes of build_model(config).state_dict(), without building it (nothing is
+    allocated, however big the config); a tied lm_head is left out, as save_checkpoint leaves it out.
+    tests/test_limits.py holds this to the model for every switch of GPTConfig."""
+    V, C, T = config.vocab_size, config.n_embd, config.block_size
+    if config.model_type == "bigram":
+        return {"token_embedding_table.weight": (V, V)}
+
+    def norm(name: str) -> dict:
+        if not config.layernorm:
+            return {}
+        return {f"{name}.weight": (C,), **({f"{name}.bias": (C,)} if config.bias else {})}
+
+    def linear(name: str, out: int, inp: int, bias: bool) -> dict:
+        return {f"{name}.weight": (out, inp), **({f"{name}.bias": (out,)} if bias else {})}
+
+    shapes = {"tok_emb.weight": (V, C)}
+    if config.pos_emb:
+        shapes["pos_emb.weight"] = (T, C)
+    for i in range(config.n_layer):
+        b = f"blocks.{i}."
+        shapes |= norm(b + "ln1") | norm(b + "ln2")
+        shapes |= linear(b + "attn.qkv", 3 * C, C, config.qkv_bias) | linear(b + "attn.proj", C, C, config.bias)
+        if config.ffn:
+            shapes |= linear(b + "ffwd.net.0", 4 * C, C, config.bias) | linear(b + "ffwd.net.2", C, 4 * C, config.bias)
+    shapes |= norm("ln_f.ln") | linear("lm_head", V, C, config.lm_head_bias)
+    for name in tied_names(config):
+        shapes.pop(name)
+    return shapes
+
+
+def check_claims(
+    config: GPTConfig, held: dict[str, tuple[int, ...]], what, limits: size_limits.Limits | None = None
+) -> None:
+    """Refuse a model before anything is built: a config beyond the limits (the command line's unless
+    given), or weights in the file (held: name -> shape, read without the data) that are not the ones
+    the config describes. One CheckpointError sentence naming `what` (the file), the claim, and the
+    limit or the first tensor that does not fit. The shapes are compared before the parameter count and
+    activations: a file whose tensors contradict its config is a damaged or altered file, which no
+    higher limit would make loadable."""
+    limits = limits or size_limits.command_line()
+    sentence = size_limits.dimension_problem(config, str(what), limits)
+    if sentence:
+        raise CheckpointError(sentence)
+    expected = expected_shapes(config)  # at most limits.layers blocks of names
+    claim = _described(config)
+    for name, shape in expected.items():
+        if name not in held:
+            problem = f"has no {name} of shape {_dims(shape)}"
+            break
+        if tuple(held[name]) != shape:
+            problem = f"holds {name} of shape {_dims(held[name])} where that model has {_dims(shape)}"
+            break
+    else:
+        unexpected = [name for name in held if name not in expected]
+        if not unexpected:
+            # the tensors are the config's, so its weights are as big as the file: what is left to refuse is a
+            # model that is honest but too big for here (or that needs far more than its weights to run)
+            sentence = size_limits.size_problem(config, sum(map(math.prod, expected.values())), str(what), limits)
+            if sentence:
+                raise CheckpointError(sentence)
+            return
+        problem = f"also holds {unexpected[0]}, which that model has not"
+    raise CheckpointError(
+        f"{what} claims {claim} but {problem}; its config and its weights disagree (a damaged or altered "
+        "file), so it was refused before building the model."
+    )
+
+
+def _described(config: GPTConfig) -> str:
+    if config.model_type == "bigram":
+        return f"a bigram table of vocabulary {config.vocab_size}"
+    return (f"a model of {config.n_layer:,} layers x {config.n_head:,} heads x {config.n_embd:,} wide, context "
+            f"{config.block_size:,}, vocabulary {config.vocab_size:,}")  # fmt: skip
+
+
+def _dims(shape) -> str:
+    return "(" + ", ".join(f"{n:,}" for n in shape) + ")"
 
 
 @dataclass
@@ -112,16 +194,34 @@ def read_metadata(path: str | os.PathLike) -> dict:
     try:
         meta = json.loads(raw)
         meta["model_config"] = GPTConfig(**meta["model_config"])
-        CharTokenizer(meta["vocab"])
-    except (ValueError, KeyError, TypeError) as e:
+        vocab, claimed = meta["vocab"], meta["model_config"].vocab_size
+        if not isinstance(vocab, list) or len(vocab) != claimed:
+            size = len(vocab) if isinstance(vocab, list) else "no list of"
+            raise ValueError(f"vocab_size {claimed!r} but a vocabulary of {size} characters")
+        CharTokenizer(vocab)
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{path} has unreadable metadata ({e}).") from None
     return meta
 
 
-def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """Every tensor in the file and its metadata."""
+def check_file(path: str | os.PathLike, limits: size_limits.Limits | None = None) -> dict:
+    """The metadata of a checkpoint whose config fits the limits and whose tensors are the ones that
+    config describes (check_claims), read from its header alone: no weight is read, nothing is built.
+    Optimiser and RNG state of resume files (EXTRA_PREFIXES) are not weights and are not compared."""
     path = Path(path)
     meta = read_metadata(path)
+    with _open(path) as f:
+        held = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys() if not name.startswith(EXTRA_PREFIXES)}
+    check_claims(meta["model_config"], held, path, limits)
+    return meta
+
+
+def load_tensors(
+    path: str | os.PathLike, limits: size_limits.Limits | None = None
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Every tensor in the file and its metadata, once check_file has found them to be what it claims."""
+    path = Path(path)
+    meta = check_file(path, limits)
     try:
         with _open(path) as f:
             tensors = {name: f.get_tensor(name) for name in f.keys()}
@@ -139,9 +239,12 @@ def update_metadata(path: str | os.PathLike, **fields) -> dict:
     return meta
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None) -> Checkpoint:
-    """Model (in eval mode, float32, on `device`), tokenizer and metadata from a checkpoint."""
-    tensors, meta = load_tensors(path)
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device | None = None, limits: size_limits.Limits | None = None
+) -> Checkpoint:
+    """Model (in eval mode, float32, on `device`), tokenizer and metadata from a checkpoint; a file whose
+    config is beyond `limits` (the command line's by default) or does not fit its tensors is refused first."""
+    tensors, meta = load_tensors(path, limits)
     config: GPTConfig = meta["model_config"]
     model = build_model(config)
     weights = {
@@ -159,3 +262,40 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
         raise CheckpointError(f"{path}: its weights do not match its config ({' '.join(first)})") from None
     model.to(device or "cpu").eval()
     return Checkpoint(model, CharTokenizer(meta["vocab"]), meta, str(path))
+
+
+def load_resume_state(
+    path: str | os.PathLike, model: GPT | BigramLM, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """A resume state's tensors and metadata, once its header shows it is the state of this run's model
+    and optimiser: the weights of the model's shapes, the optimiser's moments of its parameters'
+    shapes, RNG states of the CPU generator's size. Refused with one sentence before any is read."""
+    path = Path(path)
+    meta = check_file(path)
+    ours = {n: tuple(t.shape) for n, t in model.state_dict().items() if n not in tied_names(model.config)}
+    if expected_shapes(meta["model_config"]) != ours:
+        raise CheckpointError(
+            f"{path} is the resume state of {_described(meta['model_config'])} and this run builds "
+            f"{_described(model.config)}; rerun with the config it was saved with, or without --resume."
+        )
+    params = [p for group in optimizer.param_groups for p in group["params"]]  # the order state_dict numbers them
+    rng = tuple(torch.get_rng_state().shape)
+    with _open(path) as f:
+        for name in f.keys():
+            shape = tuple(f.get_slice(name).get_shape())
+            if name.startswith("optim."):
+                _, i, kind = name.split(".", 2)
+                param = params[int(i)] if i.isdigit() and int(i) < len(params) else None
+                want = None if param is None else (1,) if kind == "step" else tuple(param.shape)
+            elif name.startswith("state."):
+                want = rng
+            else:
+                continue
+            if shape != want:
+                raise CheckpointError(
+                    f"{path} holds {name} of shape {_dims(shape)}, which this run's "
+                    f"{'optimiser' if name.startswith('optim.') else 'random state'} cannot take "
+                    f"({'no such parameter' if want is None else _dims(want)}); a damaged or altered file, "
+                    "refused before reading it. Rerun without --resume to start again."
+                )
+    return load_tensors(path)

@@ -13,13 +13,15 @@ import json
 import os
 import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint, tied_names
+from .checkpoint import Checkpoint, CheckpointError, check_claims, load_checkpoint, save_checkpoint, tied_names
 from .config import GPTConfig
 from .data import DataError, load_text
+from .limits import Limits
 from .model import GPT
 from .tokenizer import CharTokenizer
 
@@ -96,14 +98,24 @@ def vocab_from_text(source: str | os.PathLike) -> list[str]:
 
 
 def read_torch_file(path: str | os.PathLike):
-    """What torch.save wrote, unpickled with weights_only=True: tensors and plain values, never code."""
+    """What torch.save wrote, unpickled with weights_only=True: tensors and plain values, never code.
+
+    The file is memory-mapped (mmap=True): tensors come back with their shapes and no byte of their data
+    read, so a file's claims are checked (check_claims) before it costs memory. That needs torch.save's
+    zip format (every torch since 1.6); the older format, whose loader allocates the sizes the file
+    states before reading them, is refused."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no file at {path}")
     if path.suffix == ".safetensors":
         raise CheckpointError(f"{path} is a .safetensors checkpoint already: open it as it is, no conversion needed")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path} is not a torch.save zip file (truncated, not a PyTorch file, or saved in the pre-1.6 "
+            "format); load it and torch.save it again with a current PyTorch."
+        )
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
         asked = re.search(r"GLOBAL (\S+)", str(e))
         if asked:
@@ -216,7 +228,14 @@ def _lecture(state: dict, path: Path) -> tuple[GPTConfig, dict, dict]:
                 name = f"blocks.{layer}.sa.heads.{head}.{kind}.weight"
                 if name not in weights:
                     raise CheckpointError(f"{path} has no {name}; the lecture's model has one per layer and head.")
-                parts.append(weights.pop(name))  # each (head_size, C)
+                part = weights.pop(name)
+                if tuple(part.shape) != (config.head_size, n_embd):  # each (head_size, C), or torch.cat fails
+                    raise CheckpointError(
+                        f"{path} holds {name} of shape {tuple(part.shape)} where its embeddings make a head "
+                        f"{(config.head_size, n_embd)}; its weights disagree with each other (a damaged or "
+                        "altered file)."
+                    )
+                parts.append(part)
         weights[f"blocks.{layer}.attn.qkv.weight"] = torch.cat(parts)  # (3C, C)
     shapes = {name: getattr(config, name) for name in ("n_layer", "n_head", "n_embd", "block_size", "vocab_size")}
     return config, weights, dict(original_config=shapes)  # gpt.py keeps its settings in the script, not the file
@@ -252,17 +271,21 @@ def import_model(
     vocab_text: str | os.PathLike | None = None,
     *,
     fallback_text: str | None = None,
+    limits: Limits | None = None,
 ) -> Checkpoint:
     """A nanoGPT ckpt.pt or a lecture state_dict as a GPT (eval mode) with its tokenizer and metadata.
 
     The vocabulary, first found: meta_pkl (nanoGPT's meta.pkl), vocab_text (the training text: a path
     or "tinyshakespeare"), for nanoGPT the meta.pkl beside the checkpoint or in data/<dataset>/, and
-    fallback_text (the app's default); with none of them it is an error.
+    fallback_text (the app's default); with none of them it is an error. A config beyond `limits` (the
+    command line's by default) or that its weights do not fit is refused before the model is built.
     """
     path = Path(src)
     obj = read_torch_file(path)
     fmt = detect_format(obj, path)
     config, weights, provenance = _nanogpt(obj, path) if fmt == NANOGPT else _lecture(obj, path)
+    tied = tied_names(config)
+    check_claims(config, {name: tuple(t.shape) for name, t in weights.items() if name not in tied}, path, limits)
 
     dataset = provenance.get("data", {}).get("name")
     if meta_pkl is None and vocab_text is None and fmt == NANOGPT:
@@ -284,7 +307,7 @@ def import_model(
         )
 
     model = GPT(config)
-    for name in tied_names(config):
+    for name in tied:
         weights.pop(name, None)  # the same tensor as its original, which loads it
     try:
         missing, unexpected = model.load_state_dict(weights, strict=False)
@@ -309,12 +332,13 @@ def convert(
     vocab_text: str | os.PathLike | None = None,
     *,
     fallback_text: str | None = None,
+    limits: Limits | None = None,
 ) -> Checkpoint:
     """import_model, saved to `out` (.safetensors) and read back from it. The CLI and the app both
     open a model file through this one function."""
-    imported = import_model(src, meta_pkl, vocab_text, fallback_text=fallback_text)
+    imported = import_model(src, meta_pkl, vocab_text, fallback_text=fallback_text, limits=limits)
     save_checkpoint(out, imported.model, imported.tokenizer, imported.meta)
-    return load_checkpoint(out)
+    return load_checkpoint(out, limits=limits)
 
 
 def summary(ckpt: Checkpoint) -> str:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import CheckpointError, read_metadata
+from .checkpoint import CheckpointError, check_file, read_metadata
 
 SNAPSHOT_DTYPE = "float16"  # a snapshot is for looking at, not for resuming: half the bytes
 _SNAPSHOT_NAME = re.compile(r"step-(\d{6,})\.safetensors")
@@ -42,7 +42,9 @@ def snapshot_path(checkpoint: str | os.PathLike, step: int) -> Path:
 def timeline(checkpoint: str | os.PathLike) -> list[Frame]:
     """The checkpoint's frames by step; empty when it has no timeline folder.
 
-    Unreadable snapshot files are skipped (a half-copied folder still shows what it can).
+    Unreadable snapshot files are skipped (a half-copied folder still shows what it can), and so are
+    snapshots whose config is beyond the command line's limits or does not fit their tensors
+    (checkpoint.check_file: the header alone is read), so no frame offered can be refused later.
     """
     folder = timeline_dir(checkpoint)
     if not folder.is_dir():
@@ -53,7 +55,7 @@ def timeline(checkpoint: str | os.PathLike) -> list[Frame]:
         if not match:
             continue
         try:
-            meta = read_metadata(path)
+            meta = check_file(path)
         except CheckpointError:
             continue
         step, losses = int(match.group(1)), meta.get("losses") or {}

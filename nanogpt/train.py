@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, load_tensors, read_metadata, save_checkpoint, tied_names
+from .checkpoint import CheckpointError, load_resume_state, read_metadata, save_checkpoint, tied_names
 from .config import TrainConfig
 from .data import Splits, TextData, get_batch, load_text, random_starts, split, windows
 from .model import GPT, BigramLM, build_model
@@ -385,7 +385,7 @@ class _Run:
     def resume(self) -> None:
         if not self.state_path.exists():
             raise CheckpointError(f"nothing to resume: no resume state at {self.state_path}")
-        tensors, meta = load_tensors(self.state_path)
+        tensors, meta = load_resume_state(self.state_path, self.model, self.optimizer)
         if meta["vocab"] != self.splits.tokenizer.chars:
             raise CheckpointError(f"{self.state_path} was trained on text with another vocabulary than {self.cfg.data}")
         weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}

@@ -311,7 +311,7 @@ def test_weights_that_do_not_fit_get_one_line(tmp_path, capsys):
     src = tmp_path / "ckpt.pt"
     torch.save(ckpt, src)
     assert convert(src, "--out", tmp_path / "x.safetensors", "--meta", NANOGPT_DIR / "meta.pkl") == 2
-    one_error_line(capsys.readouterr().err, src, "do not fit")
+    one_error_line(capsys.readouterr().err, src, "32 wide", "disagree")
     few = tmp_path / "few.txt"
     few.write_text("abc\n")
     assert convert(NANOGPT_DIR / "ckpt.pt", "--out", tmp_path / "x.safetensors", "--vocab-text", few) == 2
