@@ -26,6 +26,8 @@ PAGES: dict[str, PageInfo] = {  # the slug is also the `page` query parameter of
     "attention": PageInfo("views/attention.py", "Attention", ":material/grid_on:", ""),
     "sharpness": PageInfo("views/sharpness.py", "Sharpness", ":material/filter_center_focus:", "sharpness"),
     "residual": PageInfo("views/residual.py", "Residual stream", ":material/stacked_line_chart:", "residual"),
+    "why": PageInfo("views/attribution.py", "Why this character?", ":material/help:", "why"),
+    "induction": PageInfo("views/induction.py", "Induction heads", ":material/content_copy:", "induction"),
     "timeline": PageInfo("views/timeline.py", "Timeline", ":material/timeline:", "timeline"),
     "generate": PageInfo("views/generate.py", "Generate", ":material/edit_note:", "generate"),
     "train": PageInfo("views/train.py", "Train", ":material/model_training:", "train"),

@@ -1,0 +1,163 @@
+"""Why this character? Which parts of the model pushed the next character's logit up or down."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viz_app import controls, page
+from viz_app.backend import attributions, captures
+from viz_app.figures import attribution as figs
+from viz_app.figures import heads
+from viz_app.figures.kit import visible_char
+from viz_app.url_state import Key
+
+TOP = "top"  # the target key's value for "the model's own choice"
+STATE = (
+    # the position a prediction is made at (its character's successor is explained); the last by default
+    Key("why_pos", lo=0, url="changed", follows=("model", "prompt")),
+    Key("why_target", TOP, url="changed", follows=("model", "prompt", "why_pos")),
+    Key("why_ablation", "zeroed", choices=("zeroed", "mean"), url="changed"),
+)
+ABLATIONS = {"zeroed": "zeroed", "mean": "set to its mean"}
+
+
+def _pickers(ctx: page.PageContext) -> tuple[int, int | None]:
+    """The position and the target character; returns (position, target id or None for the top choice)."""
+    text = ctx.prompt.text
+    n = len(text)
+    positions = list(range(n))
+    controls.slider_choice(
+        "After the character at",
+        positions,
+        key="why_pos",
+        default=n - 1,
+        format_func=lambda i: f"{i}: {text[max(0, i - 12) : i].replace(chr(10), '↵')}[{visible_char(text[i])}]",
+        help="The model predicts the next character after every position; the last is the one Generate samples next.",
+    )
+    position = st.session_state["why_pos"]
+    why = attributions.why(ctx.ref, ctx.prompt.ids, position, None)
+    choices = [TOP] + [ctx.ckpt.tokenizer.decode([i]) for i in attributions.top_choices(why)]
+
+    def label(c: str) -> str:
+        if c == TOP:
+            return f"its top choice '{visible_char(ctx.ckpt.tokenizer.decode([why.target]))}'"
+        return f"'{visible_char(c)}' ({why.probs[ctx.ckpt.tokenizer.stoi[c]]:.0%})"
+
+    picked = controls.dropdown("Explain the logit of", choices, key="why_target", format_func=label)
+    return position, None if picked == TOP else ctx.ckpt.tokenizer.stoi[picked]
+
+
+def _head_row(ctx: page.PageContext, position: int, layer: int, head: int) -> None:
+    data = captures.attention_data(ctx.ref, ctx.prompt.ids, ctx.config.attn_scale)
+    text = ctx.prompt.text
+    page.chart(
+        page.figure(
+            figs.query_row,
+            data.patterns[layer, head, position],
+            text,
+            position,
+            title=f"Where layer {layer} · head {head} looks from '{visible_char(text[position])}' ({position})",
+            style=page.figure_style(),
+        ),
+        name=f"why-row-L{layer}H{head}-{position}",
+    )
+
+
+def render() -> None:
+    st.header("Why this character?")
+    ctx = page.page_context(needs_attention=True)
+    if ctx is None:
+        return
+    try:
+        position, target = _pickers(ctx)
+        why = attributions.why(ctx.ref, ctx.prompt.ids, position, target)
+    except ValueError as e:  # a post-norm or residual-free model is no sum of parts
+        st.info(f"This model cannot be taken apart this way: {e}.", icon=":material/info:")
+        return
+    decode = ctx.ckpt.tokenizer.decode
+    char, other = visible_char(decode([why.target])), visible_char(decode([why.runner_up]))
+    style = page.figure_style()
+    a, b, c = st.columns(3)
+    a.metric(f"logit of '{char}'", f"{why.logit:.2f}")
+    b.metric(f"p('{char}')", f"{why.probs[why.target]:.1%}")
+    c.metric(f"runner-up '{other}'", f"{why.probs[why.runner_up]:.1%}")
+    st.caption(
+        "The final residual stream is a sum: the embeddings, every head's output, every MLP's. With the final "
+        "LayerNorm's scale taken from this very pass, each part's share of the logit is exact, and the bars add "
+        "up to the logit the model computed."
+    )
+    page.chart(
+        page.figure(
+            figs.component_bars,
+            why.names,
+            why.values,
+            title=f"What pushed the logit of '{char}' up or down",
+            total_label=f"= the logit of '{char}'",
+            style=style,
+        ),
+        name=f"why-components-{position}-{why.target}",
+    )
+    layer, head = controls.current_head(ctx.config.n_layer, ctx.config.n_head)
+    left, right = st.columns(2)
+    bound = max(1e-6, float(abs(why.heads).max()))
+    with left:
+        key = "why_heads_grid"
+        page.chart(
+            page.figure(
+                heads.head_grid,
+                why.heads,
+                title=f"Each head's share of the logit of '{char}'",
+                zmin=-bound,
+                zmax=bound,
+                scale=style.scores,
+                highlight=(layer, head),
+                clickable=True,
+                style=style,
+            ),
+            name=f"why-heads-{position}-{why.target}",
+            key=key,
+            on_select=controls.pick_head_on_click(key),
+            selection_mode="points",
+        )
+    with right:
+        page.chart(
+            page.figure(
+                figs.component_bars,
+                why.names,
+                why.versus,
+                title=f"Why '{char}' and not '{other}'",
+                total_label="= the difference of their logits",
+                top=8,
+                style=style,
+            ),
+            name=f"why-versus-{position}-{why.target}-{why.runner_up}",
+        )
+    st.caption("Click a head in the grid to see where it looks from this character.")
+    _head_row(ctx, position, layer, head)
+    st.subheader("Knock a head out")
+    how = controls.choice("Each head's output", ABLATIONS, key="why_ablation", format_func=ABLATIONS.get)
+    effects = why.zeroed if how == "zeroed" else why.mean_ablated
+    bound = max(1e-6, float(abs(effects).max()))
+    page.chart(
+        page.figure(
+            heads.head_grid,
+            effects,
+            title=f"Change in log p('{char}') with the head {ABLATIONS[how]}",
+            zmin=-bound,
+            zmax=bound,
+            scale=style.scores,
+            highlight=(layer, head),
+            style=style,
+        ),
+        name=f"why-ablation-{how}-{position}-{why.target}",
+    )
+    st.caption(
+        "Each head is knocked out alone, the rest of the model as it is (one batched pass of every head). Below "
+        f"zero: without it, '{char}' became less likely, so the model needed it. A head's direct share above and its "
+        "ablation effect can differ: ablation also removes what later layers read from it. 'Set to its mean' "
+        "replaces the head's output by its average over the positions up to this one."
+    )
+
+
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)

@@ -1,0 +1,159 @@
+"""Induction heads: does the model copy what it has seen before in its context?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nanogpt.induction import SCORE_THRESHOLD, default_length
+from viz_app import controls, page
+from viz_app.backend import inductions
+from viz_app.figures import heads
+from viz_app.figures import induction as figs
+from viz_app.url_state import Key
+
+SEEDS = tuple(range(5))
+STATE = (
+    Key("ind_len", lo=2, url="changed", follows=("model",)),  # opens on the longest the model allows
+    Key("ind_seed", 0, choices=SEEDS, url="changed"),
+    Key("ind_head", "", url="changed", follows=("model", "ind_len", "ind_seed")),  # "": the top induction head
+)
+
+
+def lengths(longest: int) -> list[int]:
+    """The copy lengths offered: a few round ones up to the longest the context and vocabulary allow."""
+    return sorted({n for n in (8, 16, 24, 32, 48, 64, 96, 128) if n < longest} | {longest})
+
+
+def _pick_on_click(chart_key: str):
+    def take() -> None:
+        data = (controls.selected_point(chart_key) or {}).get("customdata")
+        if isinstance(data, (list, tuple)) and len(data) >= 2:
+            st.session_state["ind_head"] = f"L{int(data[0])}H{int(data[1])}"
+
+    return take
+
+
+def _shown_head(probe: inductions.Probe) -> tuple[int, int]:
+    """The head whose map is drawn: the one clicked, else the one with the highest induction score."""
+    picked = st.session_state.get("ind_head", "")
+    L, H = probe.scores.shape
+    if picked.startswith("L") and "H" in picked:
+        layer, _, head = picked[1:].partition("H")
+        if layer.isdigit() and head.isdigit() and int(layer) < L and int(head) < H:
+            return int(layer), int(head)
+    best = int(probe.scores.argmax())
+    return best // H, best % H
+
+
+def render() -> None:
+    st.header("Induction heads")
+    st.caption(
+        "The probe: a sequence of distinct random characters, then the same sequence again. Nothing in the "
+        "first copy can be guessed, but a model that reads its context can predict the whole second copy: an "
+        "induction head at a character of the second copy looks at the character that came after the same "
+        "character last time, and copies it."
+    )
+    ctx = page.page_context(needs_attention=True)
+    if ctx is None:
+        return
+    cfg = ctx.config
+    longest = default_length(cfg.block_size, cfg.vocab_size)
+    with controls.row():
+        n = controls.slider_choice("Characters per copy", lengths(longest), key="ind_len", default=longest, width=320)
+        seed = controls.choice("Random sequence", SEEDS, key="ind_seed")
+    probe = inductions.probe(ctx.ref, n, seed)
+    style = page.figure_style()
+    ablated = ", ".join(f"L{l}H{h}" for l, h in probe.ablated_heads)
+    a, b, c = st.columns(3)
+    a.metric("loss on the first copy", f"{probe.loss_first:.2f}")
+    b.metric("loss on the second copy", f"{probe.loss_second:.2f}", f"{probe.loss_second - probe.loss_first:+.2f}",
+             delta_color="inverse")  # fmt: skip
+    c.metric(f"second copy with {ablated} zeroed", f"{probe.ablated_loss_second:.2f}",
+             f"{probe.ablated_loss_second - probe.loss_second:+.2f}", delta_color="inverse")  # fmt: skip
+    best = float(probe.scores.max())
+    if best < SCORE_THRESHOLD:
+        st.info(
+            f"No head of **{ctx.entry.label}** attends to the induction target (the best score is {best:.2f}; an "
+            f"induction head scores above {SCORE_THRESHOLD}). It has not learned to copy from its context: the second "
+            "copy is no easier for it than the first.",
+            icon=":material/search_off:",
+        )
+    layer, head = _shown_head(probe)
+    left, right = st.columns(2)
+    with left:
+        key = "ind_grid"
+        page.chart(
+            page.figure(
+                heads.head_grid,
+                probe.scores,
+                title="Induction score",
+                highlight=(layer, head),
+                clickable=True,
+                style=style,
+            ),  # fmt: skip
+            name=f"induction-scores-n{n}-s{seed}",
+            key=key,
+            on_select=_pick_on_click(key),
+            selection_mode="points",
+        )
+    with right:
+        page.chart(
+            page.figure(
+                heads.head_grid,
+                probe.prev_scores,
+                title="Previous-token score",
+                scale="Magma",
+                highlight=(layer, head),
+                style=style,
+            ),  # fmt: skip
+            name=f"induction-prev-n{n}-s{seed}",
+        )
+    st.caption(
+        "Induction score: the mean weight a head puts, from each character of the second copy, on the character "
+        "after that character's first occurrence. Previous-token score: the mean weight on the character just "
+        "before. An induction head needs a previous-token head in an earlier layer: it finds its key by what came "
+        "before it. Click a head to see its map."
+    )
+    page.chart(
+        page.figure(
+            figs.copy_losses,
+            probe.per_position_loss,
+            probe.n,
+            ablated=probe.ablated_per_position_loss,
+            ablated_label=f"{ablated} zeroed",
+            style=style,
+        ),  # fmt: skip
+        name=f"induction-loss-n{n}-s{seed}",
+    )
+    page.chart(
+        page.figure(
+            heads.head_heatmap,
+            probe.patterns[layer, head],
+            probe.text,
+            title=f"Layer {layer} · head {head} on the probe (score {probe.scores[layer, head]:.2f})",
+            style=style,
+        ),
+        name=f"induction-map-L{layer}H{head}-n{n}-s{seed}",
+    )
+    st.caption(
+        f"An induction head draws a stripe in the lower half: from character {n} + i it looks at character i + 1, "
+        f"a diagonal {n - 1} cells left of the main one."
+    )
+    history = inductions.over_training(ctx.entry, n, seed)
+    if history is not None:
+        page.chart(
+            page.figure(figs.scores_over_training, history.steps, history.scores, style=style),
+            name=f"induction-timeline-n{n}-s{seed}",
+        )
+        st.caption(
+            "The same probe on the model as its training saved it: "
+            + ", ".join(
+                f"step {s}: second copy {ls:.2f} (first {lf:.2f})"
+                for s, lf, ls in zip(history.steps, history.loss_first, history.loss_second, strict=True)
+            )
+            + "."
+        )
+
+
+if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
+    page.run(render, STATE)
