@@ -46,8 +46,13 @@ def _take_upload() -> None:
         st.error("Upload one model at a time, with at most one vocabulary file (meta.pkl or the training text).")
         return
     model, vocab = models[0], (vocabs[0] if vocabs else None)
-    src = uploads.store(model.getvalue(), name=model.name)
-    vocab_path = uploads.store(vocab.getvalue(), name=vocab.name) if vocab else imported.DEFAULT_VOCAB
+    try:
+        src = uploads.store(model.getvalue(), name=model.name)
+        vocab_path = uploads.store(vocab.getvalue(), name=vocab.name) if vocab else imported.DEFAULT_VOCAB
+    except uploads.UploadRefused as e:  # this session's share of the server is used up
+        upload_state.remember_upload(files, _UPLOADS, False)
+        st.error(str(e))
+        return
     try:
         path = imported.as_safetensors(src, vocab_path)
     except CheckpointError as e:

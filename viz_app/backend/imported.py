@@ -4,6 +4,10 @@ convert once, and the app then opens the result like any checkpoint.
 
 `make app CKPT=path` sets OPEN_ENV (and VOCAB=path sets VOCAB_ENV): that model is offered to every
 session, first, so it is the one shown.
+
+Every file is checked against the server's limits (nanogpt.limits.server(): ATTENTION_LAB_MAX_*)
+before anything is built from it: a file that claims more than its tensors hold, or a model too big
+for a server a whole class shares, is refused with the sentence that says so.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from nanogpt.checkpoint import CheckpointError, read_metadata
+from nanogpt import limits
+from nanogpt.checkpoint import CheckpointError, check_file
 from nanogpt.convert import LECTURE, NANOGPT, convert
 
-from .uploads import UPLOAD_DIR
+from . import uploads
 
 OPEN_ENV = "ATTENTION_LAB_CKPT"  # a model file of any supported kind
 VOCAB_ENV = "ATTENTION_LAB_VOCAB"  # its vocabulary: nanoGPT's meta.pkl or the training text
@@ -31,17 +36,24 @@ def as_safetensors(src: Path, vocab: Path | str | None = None) -> Path:
     """The checkpoint to open for a model file: a .safetensors as it is, anything else converted once.
 
     vocab: a meta.pkl, a text file, or DEFAULT_VOCAB; None lets nanogpt.convert look for nanoGPT's
-    meta.pkl itself and fall back to DEFAULT_VOCAB. Raises CheckpointError with what is wrong.
+    meta.pkl itself and fall back to DEFAULT_VOCAB. Raises CheckpointError with what is wrong; the
+    server's limits apply (nothing is allocated for a file they refuse). The converted file is kept
+    for this session (uploads.keep), and the uploads folder trimmed to its cap after converting.
     """
     if src.suffix == ".safetensors":
-        read_metadata(src)
+        check_file(src, limits.server())
         return src
     digest = hashlib.sha256(_bytes(src))
     digest.update(_bytes(vocab) if isinstance(vocab, Path) else f"vocab: {vocab or src.resolve()}".encode())
-    out = UPLOAD_DIR / "converted" / f"{digest.hexdigest()[:16]}.safetensors"
+    out = uploads.UPLOAD_DIR / "converted" / f"{digest.hexdigest()[:16]}.safetensors"
+    uploads.keep(out)  # before it exists: another session's trim must not take it
     if not out.exists():
         is_meta = isinstance(vocab, Path) and vocab.suffix == ".pkl"
-        convert(src, out, vocab if is_meta else None, None if is_meta else vocab, fallback_text=DEFAULT_VOCAB)
+        convert(src, out, vocab if is_meta else None, None if is_meta else vocab, fallback_text=DEFAULT_VOCAB,
+                limits=limits.server())  # fmt: skip
+        uploads.trim()
+    else:
+        check_file(out, limits.server())  # converted under other limits, or altered since
     return out
 
 
@@ -56,9 +68,11 @@ def _bytes(path: Path) -> bytes:
 def _opened(src: str, vocab: str | None, stamp: tuple) -> tuple[str | None, str | None]:
     """(checkpoint path, None) or (None, what went wrong): a bad file is said once, not retried every rerun."""
     try:
-        return str(as_safetensors(Path(src), Path(vocab) if vocab else None)), None
+        path = as_safetensors(Path(src), Path(vocab) if vocab else None)
     except CheckpointError as e:
         return None, f"Could not open `{src}` (`make app CKPT=...`): {e}"
+    uploads.pin(path)  # every session shows it: no trim may take it
+    return str(path), None
 
 
 def opened() -> tuple[str | None, str | None]:
