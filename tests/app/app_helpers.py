@@ -37,3 +37,17 @@ def array(value) -> np.ndarray:
 
 def heatmaps(figure: dict) -> list[dict]:
     return [trace for trace in figure["data"] if trace["type"] == "heatmap"]
+
+
+def titles(figure: dict) -> list[str]:
+    """A figure's title and its subplots' titles (annotations)."""
+    layout = figure["layout"]
+    return [layout.get("title", {}).get("text", "")] + [a.get("text", "") for a in layout.get("annotations", [])]
+
+
+def figure_titled(at: AppTest, text: str) -> dict:
+    """The one figure on the page with `text` in its title or a subplot's: found by what it shows,
+    so a page can gain a figure without breaking the tests of the others."""
+    found = [f for f in charts(at) if any(text in t for t in titles(f))]
+    assert len(found) == 1, (text, [titles(f)[0] for f in charts(at)])
+    return found[0]

@@ -9,7 +9,9 @@ import numpy as np
 from nanogpt import metrics
 from viz_app.backend import captures, registry
 
-from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
+from .app_helpers import PROMPT, array, assert_clean, charts, figure_titled, heatmaps, texts
+
+HEAD_MAP = " · 1/√head_size"  # the one-head map's title ends with its scale (the others do not)
 
 
 def test_opens_with_the_one_head_heatmap_and_the_model_facts(make_app):
@@ -19,7 +21,7 @@ def test_opens_with_the_one_head_heatmap_and_the_model_facts(make_app):
     assert at.sidebar.selectbox(key="model").value == "tiny"
     facts = texts(at.sidebar.caption)
     assert "2 layers × 2 heads" in facts and "context 32 characters" in facts and "val loss" in facts
-    head = heatmaps(charts(at)[0])[0]
+    head = heatmaps(figure_titled(at, HEAD_MAP))[0]
     assert len(head["x"]) == len(PROMPT) and head["x"] == head["y"]
     assert head["x"][0] == "F @0" and head["x"][14] == "↵ @14"
     assert "query %{y}" in head["hovertemplate"] and "key %{x}" in head["hovertemplate"]
@@ -54,12 +56,11 @@ def test_the_side_by_side_compares_the_same_head_under_another_scale(make_app):
 
 def test_layer_and_head_pickers_change_what_is_drawn(make_app):
     at = make_app().run()
-    first = array(heatmaps(charts(at)[0])[0]["z"])
+    first = array(heatmaps(figure_titled(at, HEAD_MAP))[0]["z"])
     at.segmented_control(key="layer").set_value(1)
     at.segmented_control(key="head").set_value(1).run()
     assert_clean(at)
-    figure = charts(at)[0]
-    assert "layer 1 · head 1" in figure["layout"]["title"]["text"]
+    figure = figure_titled(at, "layer 1 · head 1 ·")
     assert not np.allclose(np.nan_to_num(first), np.nan_to_num(array(heatmaps(figure)[0]["z"])))
     assert at.query_params["layer"] == "1" and at.query_params["head"] == "1"
 
@@ -68,11 +69,11 @@ def test_every_head_of_a_layer_and_the_whole_model(make_app):
     at = make_app().run()
     at.segmented_control(key="view").set_value("layer").run()
     assert_clean(at)
-    layer = heatmaps(charts(at)[0])
+    layer = heatmaps(figure_titled(at, " · head 1"))  # every head of the layer, one subplot each
     assert len(layer) == 2 and array(layer[0]["z"]).dtype == np.uint8  # whole percentages
     at.segmented_control(key="view").set_value("model").run()
     assert_clean(at)
-    grid = heatmaps(charts(at)[0])
+    grid = heatmaps(next(f for f in charts(at) if f["layout"]["xaxis"].get("side") == "top"))  # heads on top
     assert len(grid) == 1
     z = array(grid[0]["z"])
     assert z.dtype == np.uint8 and z.max() <= 100
@@ -83,7 +84,7 @@ def test_scores_show_pre_softmax_values(make_app):
     at = make_app().run()
     at.segmented_control(key="values").set_value("scores").run()
     assert_clean(at)
-    head = heatmaps(charts(at)[0])[0]
+    head = heatmaps(figure_titled(at, HEAD_MAP))[0]
     assert "score" in head["hovertemplate"]
     z = array(head["z"])
     assert np.nanmin(z) < 0 or np.nanmax(z) > 1  # raw scores, not probabilities
@@ -109,7 +110,7 @@ def test_the_zoom_window_narrows_every_view(make_app):
     at = make_app().run()
     at.slider(key="window").set_value((10, 20)).run()
     assert_clean(at)
-    head = heatmaps(charts(at)[0])[0]
+    head = heatmaps(figure_titled(at, HEAD_MAP))[0]
     assert head["x"][0].endswith("@10") and len(head["x"]) == 10
 
 
@@ -118,7 +119,7 @@ def test_unknown_characters_are_named_and_dropped(make_app):
     assert_clean(at)
     warning = texts(at.warning)
     assert "'é'" in warning and "'😀'" in warning
-    assert len(heatmaps(charts(at)[0])[0]["x"]) == len("Speak, spak .")
+    assert len(heatmaps(figure_titled(at, HEAD_MAP))[0]["x"]) == len("Speak, spak .")
 
 
 def test_an_empty_prompt_asks_for_one(make_app):
@@ -139,7 +140,7 @@ def test_a_prompt_longer_than_the_context_uses_its_end(make_app):
     at = make_app(prompt=long_prompt).run()
     assert_clean(at)
     assert "context of 32 characters" in texts(at.info) and f"{len(long_prompt) - 32} cut" in texts(at.info)
-    labels = heatmaps(charts(at)[0])[0]["x"]
+    labels = heatmaps(figure_titled(at, HEAD_MAP))[0]["x"]
     assert len(labels) == 32 and labels[-1] == ". @31"
 
 

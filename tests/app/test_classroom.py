@@ -6,7 +6,7 @@ import json
 
 from viz_app.figures.kit import DEFAULT_STYLE, PRESENTER_STYLE
 
-from .app_helpers import assert_clean, charts
+from .app_helpers import assert_clean, charts, figure_titled
 
 
 def fonts(at) -> set[int]:
@@ -23,7 +23,7 @@ def test_presenter_mode_is_a_sidebar_toggle_kept_in_the_url(make_app):
     assert_clean(at)
     assert fonts(at) == {PRESENTER_STYLE.font_size}
     assert at.query_params["presenter"] == "1"
-    heatmap = next(t for t in charts(at)[0]["data"] if t["type"] == "heatmap")
+    heatmap = next(t for t in figure_titled(at, " · 1/√head_size")["data"] if t["type"] == "heatmap")  # one head
     assert heatmap["colorscale"][0][1] != heatmap["colorscale"][-1][1]
     # every page, including the ones built before presenter mode: Sharpness's palette changes
     at.switch_page("views/sharpness.py").run()

@@ -14,7 +14,7 @@ from nanogpt.checkpoint import load_checkpoint
 from viz_app.backend.imported import OPEN_ENV
 from viz_app.backend.registry import SESSION_MODELS_KEY
 
-from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
+from .app_helpers import PROMPT, array, assert_clean, charts, figure_titled, heatmaps, texts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 NANOGPT_DIR = FIXTURES / "nanogpt-shakespeare-char"
@@ -45,15 +45,17 @@ def test_a_nanogpt_ckpt_with_its_meta_pkl_is_shown_on_every_page(make_app):
     ckpt = shown_model(at)
     assert ckpt.meta["source_format"] == "nanogpt"
     _, cache = run_with_cache(ckpt.model, torch.tensor([ckpt.tokenizer.encode(PROMPT)]))
-    z = array(heatmaps(charts(at)[0])[0]["z"])
+    z = array(heatmaps(figure_titled(at, "layer 0 · head 0 ·"))[0]["z"])
     assert np.allclose(np.nan_to_num(z), cache["blocks.0.attn.hook_pattern"][0, 0].numpy(), atol=1e-5)
 
     at.switch_page("views/sharpness.py").run()
     assert_clean(at)
-    assert array(heatmaps(charts(at)[0])[0]["z"]).shape == (2, 4)  # every head of the imported model
+    entropy = heatmaps(figure_titled(at, "mean normalised entropy"))[0]
+    assert array(entropy["z"]).shape == (2, 4)  # every head of the imported model
     at.switch_page("views/residual.py").run()
     assert_clean(at)
-    assert heatmaps(charts(at)[0])[0]["y"] == ["embed", "L0 +attn", "L0 +mlp", "L1 +attn", "L1 +mlp"]
+    norms = heatmaps(figure_titled(at, "‖x‖ per position"))[0]
+    assert norms["y"] == ["embed", "L0 +attn", "L0 +mlp", "L1 +attn", "L1 +mlp"]
     at.switch_page("views/generate.py").run()
     at.button(key="gen_next").click().run()
     assert_clean(at)
@@ -99,7 +101,7 @@ def test_make_app_ckpt_opens_the_file_and_shows_it_first(make_app, monkeypatch):
     picker = at.sidebar.selectbox(key="model")
     assert picker.value == "ckpt (opened)" and picker.options[0] == "ckpt (opened)" and "tiny" in picker.options
     assert "2 layers × 4 heads" in texts(at.sidebar.caption)
-    assert len(heatmaps(charts(at)[0])[0]["x"]) == len(PROMPT)
+    assert len(heatmaps(figure_titled(at, " · 1/√head_size"))[0]["x"]) == len(PROMPT)  # the one-head map
 
 
 def test_make_app_ckpt_on_a_bad_file_is_a_message_not_a_traceback(make_app, monkeypatch, tmp_path):

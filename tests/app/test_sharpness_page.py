@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .app_helpers import array, assert_clean, charts, heatmaps, texts
+from .app_helpers import array, assert_clean, charts, figure_titled, heatmaps, texts
+
+ENTROPY_GRID = "mean normalised entropy"
 
 
 def open_sharpness(make_app, **params):
@@ -18,9 +20,9 @@ def test_draws_the_head_grids_curves_tags_and_demo(make_app):
     figures = charts(at)
     titles = [f["layout"].get("title", {}).get("text", "") for f in figures]
     assert any("normalised entropy" in t for t in titles) and any("max weight" in t for t in titles)
-    entropy = array(heatmaps(figures[0])[0]["z"])
+    entropy = array(heatmaps(figure_titled(at, ENTROPY_GRID))[0]["z"])
     assert entropy.shape == (2, 2) and np.all((entropy >= 0) & (entropy <= 1))
-    curves = [t for t in figures[2]["data"] if t["type"] == "scatter"]
+    curves = [t for t in figure_titled(at, "of each query row")["data"] if t["type"] == "scatter"]
     assert len(curves) == 2 and curves[0]["line"]["width"] == 3  # head 0 chosen, drawn bold
     table = at.dataframe[0].value
     assert list(table["layer"]) == [0, 0, 1, 1] and "tags" in table.columns
@@ -29,10 +31,10 @@ def test_draws_the_head_grids_curves_tags_and_demo(make_app):
 
 def test_scale_switch_changes_the_entropy_grid(make_app):
     at = open_sharpness(make_app)
-    before = array(heatmaps(charts(at)[0])[0]["z"])
+    before = array(heatmaps(figure_titled(at, ENTROPY_GRID))[0]["z"])
     at.segmented_control(key="scale").set_value("none").run()
     assert_clean(at)
-    after = array(heatmaps(charts(at)[0])[0]["z"])
+    after = array(heatmaps(figure_titled(at, ENTROPY_GRID))[0]["z"])
     assert after.mean() < before.mean()  # no scale: sharper softmax, lower entropy
 
 
@@ -41,7 +43,7 @@ def test_curve_kind_and_head_change_the_curves(make_app):
     at.segmented_control(key="curve").set_value("max_weight")
     at.segmented_control(key="head").set_value(1).run()
     assert_clean(at)
-    curves = charts(at)[2]
+    curves = figure_titled(at, "of each query row")
     assert "max weight" in curves["layout"]["title"]["text"]
     assert curves["data"][1]["line"]["width"] == 3
 

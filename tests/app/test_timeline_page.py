@@ -10,7 +10,7 @@ from conftest import tiny_config
 
 from nanogpt.train import train
 
-from .app_helpers import array, assert_clean, charts, heatmaps, texts
+from .app_helpers import array, assert_clean, charts, figure_titled, heatmaps, texts
 
 STEPS = [0, 10, 30]
 
@@ -90,4 +90,4 @@ def test_the_head_map_zooms_like_the_attention_page_and_keeps_the_window_there(m
     assert "Showing characters 10–19 of" in texts(at.caption)
     at = at.switch_page("views/attention.py").run()
     assert at.slider(key="window").value == (10, 20)
-    assert heatmaps(charts(at)[0])[0]["x"][0].endswith("@10")
+    assert heatmaps(figure_titled(at, " · 1/√head_size"))[0]["x"][0].endswith("@10")

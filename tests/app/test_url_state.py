@@ -25,12 +25,16 @@ def one_run(slug: str) -> None:
     """A run of the shell around a page that draws nothing: start, declare, end (writes the URL)."""
     import importlib
 
+    import streamlit as st
+
     from viz_app import url_state
     from viz_app.pages import PAGES
 
     module = importlib.import_module("viz_app." + PAGES[slug].file.removesuffix(".py").replace("/", "."))
     url_state.start_run()
     url_state.declare(getattr(module, "STATE", ()))
+    for text in url_state.take_notices():
+        st.warning(text)
     url_state.end_run(slug)
 
 
@@ -42,7 +46,7 @@ def a_value_that_is_not_the_default(key: Key):
     if isinstance(key.default, float):
         return round((key.lo + key.hi) / 2, 3) if key.hi is not None else key.default + 1.5
     if isinstance(key.default, int) or key.lo is not None:
-        value = (key.default or 0) + 1
+        value = max(key.default or 0, key.lo or 0) + 1
         return value if key.hi is None else min(value, int(key.hi))
     return "To be, or not" if key.name == "prompt" else f"some {key.name}"
 

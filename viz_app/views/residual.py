@@ -35,7 +35,12 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> No
     with tabs[1]:
         page.chart(
             page.figure(
-                figs.position_lines, data.labels, data.norms, chars, title="‖x‖ per position", style=page.figure_style()
+                figs.position_lines,
+                data.labels,
+                data.norms,
+                chars,
+                title="‖x‖ at every position, one line per point",
+                style=page.figure_style(),
             ),
             name=f"residual-norm-lines-{scale}",
         )

@@ -105,24 +105,6 @@ def _tag_table(sharp: captures.Sharpness) -> None:
     st.caption(TAG_HELP)
 
 
-def _variance_demo(head_size: int) -> None:
-    st.subheader("Why scale by 1/√d? The lecture's demo")
-    d = controls.slider_choice(
-        "d (head size)", DEMO_SIZES, key="demo_d", default=head_size if head_size in DEMO_SIZES else 16
-    )
-    demo = captures.variance_demo(d)
-    a, b, c = st.columns(3)
-    a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
-    b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
-    c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
-    page.chart(page.figure(figs.variance_demo, demo, style=page.figure_style()), name=f"sharpness-variance-demo-d{d}")
-    st.caption(
-        "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
-        "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
-        "to about 1 and keeps the softmax soft, so each query can still mix information from many keys."
-    )
-
-
 def _compare_section(ctx: page.PageContext, scale: str) -> None:
     cmp = compare_section.section(ctx, "which heads training sharpened")
     if cmp is None:
@@ -146,6 +128,24 @@ def _compare_section(ctx: page.PageContext, scale: str) -> None:
     st.caption(
         f"Left: the second model's own grid and tags. Right: {cmp.entry.label} minus {ctx.entry.label} for every "
         "head both have; blue is a sharper softmax in the second model, red a more spread one."
+    )
+
+
+def _variance_demo(head_size: int) -> None:
+    st.subheader("Why scale by 1/√d? The lecture's demo")
+    d = controls.slider_choice(
+        "d (head size)", DEMO_SIZES, key="demo_d", default=head_size if head_size in DEMO_SIZES else 16
+    )
+    demo = captures.variance_demo(d)
+    a, b, c = st.columns(3)
+    a.metric("var(q·k), unscaled", f"{demo['var_unscaled']:.2f}")
+    b.metric(f"var(q·k / √{d})", f"{demo['var_scaled']:.2f}")
+    c.metric("largest unscaled weight", f"{max(demo['row_unscaled']):.3f}")
+    page.chart(page.figure(figs.variance_demo, demo, style=page.figure_style()), name=f"sharpness-variance-demo-d{d}")
+    st.caption(
+        "q and k are unit Gaussian vectors of size d, so q·k has variance about d. The softmax of such "
+        "scores saturates: one key takes nearly all the weight. Dividing by √d brings the variance back "
+        "to about 1 and keeps the softmax soft, so each query can still mix information from many keys."
     )
 
 
