@@ -3,10 +3,12 @@ query's attention over the prompt for one head. Pure numpy -> Plotly."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
-from .kit import DEFAULT_STYLE, FigureStyle, figure, position_labels, visible_char
+from .kit import DEFAULT_STYLE, FigureStyle, figure, position_labels, tick_budget, visible_char
 
 TOP_COMPONENTS = 14  # bars drawn one by one; the rest are summed into one bar
 
@@ -78,13 +80,13 @@ def query_row(
     """One head's weights at one query over the keys 0 .. position, a bar per character."""
     shown = np.asarray(weights[: position + 1], dtype=np.float32)
     labels = position_labels(chars[: position + 1])
+    step = math.ceil(len(labels) / tick_budget(1000, style))  # a page-wide chart: labels that do not overlap
     bars = go.Bar(
         x=labels,
         y=shown,
         marker=dict(color=style.plain),
         hovertemplate="key %{x}<br>weight %{y:.3f}<extra></extra>",
     )
-    step = max(1, len(labels) // 60)
     return figure(
         [bars],
         style,
@@ -98,5 +100,5 @@ def query_row(
             tickangle=0,
             title=dict(text="key (attended to)"),
         ),
-        yaxis=dict(range=[0, 1], title=dict(text="weight")),
+        yaxis=dict(range=[0, max(0.05, 1.15 * float(shown.max()))], title=dict(text="weight")),
     )

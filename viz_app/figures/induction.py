@@ -49,7 +49,7 @@ def copy_losses(
         xaxis=dict(title=dict(text="character of the probe (the second copy starts at the line)")),
         yaxis=dict(title=dict(text="loss (nats)"), range=[0, 1.05 * top]),
         shapes=[dict(type="line", x0=n + 0.5, x1=n + 0.5, y0=0, y1=1, yref="paper", line=dict(dash="dash", width=2))],
-        legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
 
 
@@ -93,5 +93,5 @@ def scores_over_training(
         "Induction score of every head, step by step",
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text="induction score"), range=[0, 1]),
-        legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )

@@ -97,66 +97,60 @@ def render() -> None:
         ),
         name=f"why-components-{position}-{why.target}",
     )
-    layer, head = controls.current_head(ctx.config.n_layer, ctx.config.n_head)
-    left, right = st.columns(2)
-    bound = max(1e-6, float(abs(why.heads).max()))
-    with left:
-        key = "why_heads_grid"
-        page.chart(
-            page.figure(
-                heads.head_grid,
-                why.heads,
-                title=f"Each head's share of the logit of '{char}'",
-                zmin=-bound,
-                zmax=bound,
-                scale=style.scores,
-                highlight=(layer, head),
-                clickable=True,
-                style=style,
-            ),
-            name=f"why-heads-{position}-{why.target}",
-            key=key,
-            on_select=controls.pick_head_on_click(key),
-            selection_mode="points",
-        )
-    with right:
-        page.chart(
-            page.figure(
-                figs.component_bars,
-                why.names,
-                why.versus,
-                title=f"Why '{char}' and not '{other}'",
-                total_label="= the difference of their logits",
-                top=8,
-                style=style,
-            ),
-            name=f"why-versus-{position}-{why.target}-{why.runner_up}",
-        )
-    st.caption("Click a head in the grid to see where it looks from this character.")
-    _head_row(ctx, position, layer, head)
-    st.subheader("Knock a head out")
-    how = controls.choice("Each head's output", ABLATIONS, key="why_ablation", format_func=ABLATIONS.get)
-    effects = why.zeroed if how == "zeroed" else why.mean_ablated
-    bound = max(1e-6, float(abs(effects).max()))
     page.chart(
         page.figure(
-            heads.head_grid,
-            effects,
-            title=f"Change in log p('{char}') with the head {ABLATIONS[how]}",
-            zmin=-bound,
-            zmax=bound,
-            scale=style.scores,
-            highlight=(layer, head),
+            figs.component_bars,
+            why.names,
+            why.versus,
+            title=f"Why '{char}' and not '{other}'",
+            total_label="= the difference of their logits",
+            top=8,
             style=style,
         ),
-        name=f"why-ablation-{how}-{position}-{why.target}",
+        name=f"why-versus-{position}-{why.target}-{why.runner_up}",
     )
+    _heads(ctx, why, position, char)
+
+
+def _heads(ctx: page.PageContext, why: attributions.Why, position: int, char: str) -> None:
+    """Each head's direct share beside what knocking it out does, and where the picked head looks."""
+    st.subheader("Head by head")
+    style = page.figure_style()
+    how = controls.choice("Knock each head out by", ABLATIONS, key="why_ablation", format_func=ABLATIONS.get)
+    layer, head = controls.current_head(ctx.config.n_layer, ctx.config.n_head)
+    effects = why.zeroed if how == "zeroed" else why.mean_ablated
+    grids = (
+        ("why_heads_grid", why.heads, f"Each head's share of the logit of '{char}'", "heads"),
+        ("why_ablation_grid", effects, f"Change in log p('{char}') with the head {ABLATIONS[how]}", f"ablation-{how}"),
+    )
+    for column, (key, values, title, what) in zip(st.columns(2), grids, strict=True):
+        bound = max(1e-6, float(abs(values).max()))
+        with column:
+            page.chart(
+                page.figure(
+                    heads.head_grid,
+                    values,
+                    title=title,
+                    zmin=-bound,
+                    zmax=bound,
+                    scale=style.scores,
+                    highlight=(layer, head),
+                    clickable=True,
+                    style=style,
+                ),  # fmt: skip
+                name=f"why-{what}-{position}-{why.target}",
+                key=key,
+                on_select=controls.pick_head_on_click(key),
+                selection_mode="points",
+            )
     st.caption(
-        "Each head is knocked out alone, the rest of the model as it is (one batched pass of every head). Below "
-        f"zero: without it, '{char}' became less likely, so the model needed it. A head's direct share above and its "
-        "ablation effect can differ: ablation also removes what later layers read from it. 'Set to its mean' "
-        "replaces the head's output by its average over the positions up to this one."
+        "Left: what each head writes straight into the logit. Right: each head knocked out alone, the rest of the "
+        f"model as it is (one batched pass of every head); below zero, '{char}' became less likely without it. The "
+        "two can differ: knocking a head out also removes what later layers read from it. 'Set to its mean' "
+        "replaces the head's output by its average over the positions up to this one. Click a head to see where "
+        "it looks from this character."
     )
+    _head_row(ctx, position, layer, head)
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE
