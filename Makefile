@@ -2,11 +2,12 @@
 #   make app   runs the app on the shipped checkpoint
 #              (make app CKPT=path/to/ckpt.pt [VOCAB=meta.pkl or text] opens your own model first)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
+#   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: app test lint bench clean-venv chromium
+.PHONY: app test test-fast lint bench clean-venv chromium
 
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
@@ -30,6 +31,10 @@ chromium:
 test: $(VENV)/.dev chromium
 	$(PY) -m ruff check nanogpt viz_app tests
 	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.dev
+	$(PY) -m ruff check nanogpt viz_app tests
+	$(PY) -m pytest -q -m "not e2e and not slow"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check nanogpt viz_app tests

@@ -10,6 +10,22 @@ from nanogpt.train import train
 
 torch.set_num_threads(1)  # tiny models: threads cost more than they save, and CI has 2 cores
 
+# `make test-fast` leaves out the e2e (browser) tests and these, marked slow: each starts other
+# processes (torchrun, `python -m nanogpt`, a server), seconds apiece. tests/app marks its own.
+SLOW_MODULES = {"test_distributed.py", "test_cli.py"}
+SLOW_TESTS = {
+    "test_a_killed_save_leaves_the_previous_checkpoint_loadable",
+    "test_a_hostile_pt_is_refused_by_the_real_command_and_nothing_runs",
+    "test_refusing_a_lying_file_costs_a_few_mb_not_the_model_it_claims",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 VERSE = """First Citizen:
 Before we proceed any further, hear me speak.
 

@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from viz_app.bench.page_runs import as_served
+
+pytestmark = pytest.mark.slow  # a subprocess or a real server
 
 
 def test_a_page_section_leaves_the_next_section_torch_s_default_threads(tiny_ckpt):
