@@ -9,7 +9,7 @@ from hand_built import INDUCTION_HEAD, induction_model
 
 from nanogpt.checkpoint import save_checkpoint
 
-from .app_helpers import array, assert_clean, charts, heatmaps, texts
+from .app_helpers import array, assert_clean, figure_titled, heatmaps, texts
 
 PAGE = "views/induction.py"
 
@@ -17,12 +17,6 @@ PAGE = "views/induction.py"
 def open_induction(make_app, folder=None, **params):
     at = make_app(folder, **params).run()
     return at.switch_page(PAGE).run()
-
-
-def titled(at, words: str) -> dict:
-    found = [f for f in charts(at) if words in f["layout"].get("title", {}).get("text", "")]
-    assert len(found) == 1, [f["layout"].get("title", {}).get("text") for f in charts(at)]
-    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +30,13 @@ def hand_built_folder(tmp_path_factory) -> Path:
 def test_the_hand_built_models_induction_head_is_found_and_drawn(make_app, hand_built_folder):
     at = open_induction(make_app, hand_built_folder)
     assert_clean(at)
-    scores = array(heatmaps(titled(at, "Induction score"))[0]["z"])
+    scores = array(heatmaps(figure_titled(at, "Induction score"))[0]["z"])
     assert scores.shape == (2, 2) and scores[INDUCTION_HEAD] > 0.9
     layer, head = INDUCTION_HEAD
-    assert f"Layer {layer} · head {head} on the probe" in titled(at, "on the probe")["layout"]["title"]["text"]
+    assert f"Layer {layer} · head {head} on the probe" in figure_titled(at, "on the probe")["layout"]["title"]["text"]
     assert float(at.metric[1].value) < 0.1 < 2.0 < float(at.metric[0].value)  # second copy copied, first not
     assert "has not learned to copy" not in texts(at.info)
-    losses = titled(at, "Loss at every character")
+    losses = figure_titled(at, "Loss at every character")
     assert len(array(losses["data"][0]["y"])) == 2 * 16 - 1 and len(losses["data"]) == 2  # with the ablated line
 
 
@@ -53,14 +47,14 @@ def test_length_seed_and_head_are_in_the_link_and_reopen(make_app, hand_built_fo
     at.session_state["ind_head"] = "L0H0"  # what a click on the grid writes
     at.run()
     assert_clean(at)
-    assert "Layer 0 · head 0 on the probe" in titled(at, "on the probe")["layout"]["title"]["text"]
+    assert "Layer 0 · head 0 on the probe" in figure_titled(at, "on the probe")["layout"]["title"]["text"]
     params = dict(at.query_params)
     assert params["page"] == "induction" and params["ind_len"] == "8" and params["ind_seed"] == "3"
     assert params["ind_head"] == "L0H0"
     again = make_app(hand_built_folder, **{k: v for k, v in params.items() if k != "prompt"}).run()
     assert_clean(again)
-    assert "Layer 0 · head 0 on the probe" in titled(again, "on the probe")["layout"]["title"]["text"]
-    assert len(array(titled(again, "Loss at every")["data"][0]["y"])) == 15
+    assert "Layer 0 · head 0 on the probe" in figure_titled(again, "on the probe")["layout"]["title"]["text"]
+    assert len(array(figure_titled(again, "Loss at every")["data"][0]["y"])) == 15
 
 
 def test_a_model_without_induction_says_so_honestly(make_app):
@@ -74,4 +68,4 @@ def test_nonsense_in_the_link_opens_the_defaults(make_app, hand_built_folder):
     assert_clean(at)
     notices = texts(at.warning)
     assert "ind_len=9999" in notices and "ind_seed=-1" in notices
-    assert "Layer 1 · head 0 on the probe" in titled(at, "on the probe")["layout"]["title"]["text"]
+    assert "Layer 1 · head 0 on the probe" in figure_titled(at, "on the probe")["layout"]["title"]["text"]

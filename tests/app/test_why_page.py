@@ -10,7 +10,7 @@ from nanogpt.checkpoint import load_checkpoint, save_checkpoint
 from nanogpt.config import GPTConfig
 from nanogpt.model import GPT
 
-from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
+from .app_helpers import PROMPT, array, assert_clean, figure_titled, heatmaps, texts
 
 PAGE = "views/attribution.py"
 
@@ -18,13 +18,6 @@ PAGE = "views/attribution.py"
 def open_why(make_app, folder=None, **params):
     at = make_app(folder, **params).run()
     return at.switch_page(PAGE).run()
-
-
-def titled(at, words: str) -> dict:
-    """The one figure whose title holds `words`."""
-    found = [f for f in charts(at) if words in f["layout"].get("title", {}).get("text", "")]
-    assert len(found) == 1, [f["layout"].get("title", {}).get("text") for f in charts(at)]
-    return found[0]
 
 
 def bars(figure: dict) -> dict[str, float]:
@@ -37,14 +30,14 @@ def test_the_bars_add_up_to_the_models_logit(make_app, tiny_ckpt):
     assert_clean(at)
     ckpt = load_checkpoint(tiny_ckpt)
     want = attribute(ckpt.model, ckpt.tokenizer.encode(PROMPT))  # the last position, the top choice
-    shown = bars(titled(at, "pushed the logit"))
+    shown = bars(figure_titled(at, "pushed the logit"))
     total = next(v for k, v in shown.items() if k.startswith("= the logit"))
     assert total == pytest.approx(want.logit, abs=1e-4)
     assert sum(v for k, v in shown.items() if not k.startswith("=")) == pytest.approx(want.logit, abs=1e-4)
     assert float(at.metric[0].value) == pytest.approx(want.logit, abs=0.01)
-    grid = array(heatmaps(titled(at, "Each head's share"))[0]["z"])
+    grid = array(heatmaps(figure_titled(at, "Each head's share"))[0]["z"])
     assert grid.shape == (2, 2) and grid == pytest.approx(want.heads.numpy(), abs=1e-4)
-    versus = bars(titled(at, "and not"))  # the runner-up's difference adds up too
+    versus = bars(figure_titled(at, "and not"))  # the runner-up's difference adds up too
     assert sum(v for k, v in versus.items() if not k.startswith("=")) == pytest.approx(
         versus["= the difference of their logits"], abs=1e-4
     )
@@ -64,7 +57,7 @@ def test_position_target_and_ablation_follow_the_controls_and_the_link(make_app,
     assert float(at.metric[0].value) == pytest.approx(want.logit, abs=0.01)
     at.segmented_control(key="why_ablation").set_value("mean").run()
     assert_clean(at)
-    assert "set to its mean" in titled(at, "Change in log p")["layout"]["title"]["text"]
+    assert "set to its mean" in figure_titled(at, "Change in log p")["layout"]["title"]["text"]
     assert at.query_params["page"] == "why" and at.query_params["why_pos"] == "5"
     assert at.query_params["why_target"] == second and at.query_params["why_ablation"] == "mean"
     again = make_app(page="why", why_pos="5", why_target=second, why_ablation="mean").run()  # a fresh browser
@@ -77,7 +70,7 @@ def test_a_click_on_a_head_shows_where_it_looks_from_that_character(make_app):
     at.session_state["layer"], at.session_state["head"] = 1, 1  # what the grid's click callback writes
     at.run()
     assert_clean(at)
-    row = titled(at, "Where layer 1 · head 1 looks")
+    row = figure_titled(at, "Where layer 1 · head 1 looks")
     weights = array(row["data"][0]["y"])
     assert len(weights) == len(PROMPT) and weights.sum() == pytest.approx(1.0, abs=1e-4)
 
@@ -85,7 +78,7 @@ def test_a_click_on_a_head_shows_where_it_looks_from_that_character(make_app):
 def test_nonsense_in_the_link_opens_the_defaults(make_app):
     at = make_app(page="why", why_pos="999", why_target="nope", why_ablation="banana").run()
     assert_clean(at)
-    assert bars(titled(at, "pushed the logit"))
+    assert bars(figure_titled(at, "pushed the logit"))
     notices = texts(at.warning)
     assert "why_ablation=banana" in notices and "why_pos=999" in notices, notices
     assert at.select_slider(key="why_pos").value == len(PROMPT) - 1  # the default: the last character
