@@ -163,3 +163,18 @@ def test_the_preset_fills_the_sizes(train_app):
     assert at.number_input(key="tr_layers").value == 6 and at.number_input(key="tr_block").value == 256
     assert at.query_params["tr_preset"] == "lecture" and at.query_params["page"] == "train"
     assert PROMPT  # the sidebar prompt is untouched by this page
+
+
+def test_the_compute_dtype_reaches_the_run_and_its_checkpoint(train_app, tiny_text):
+    at = train_app()
+    label = at.selectbox(key="tr_dtype")
+    assert label.value == "auto" and "on this server" in label.format_func("auto")
+    at = upload(train_app(**TINY, tr_steps="4", tr_eval_every="4", tr_dtype="bfloat16"), tiny_text.encode())
+    assert at.selectbox(key="tr_dtype").value == "bfloat16"
+    at.button(key="tr_start").click().run()
+    job = at.session_state[train_jobs.JOB_KEY]
+    assert job.cfg.dtype == "bfloat16"
+    at = wait_for(at, lambda v: not v.active)
+    view = job.view()
+    assert view.status == "done"
+    assert read_metadata(view.checkpoint)["compute_dtype"] == "bfloat16"

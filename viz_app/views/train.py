@@ -6,8 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from nanogpt.config import PRESETS, make_train_config
+from nanogpt.config import PRESETS, TRAIN_DTYPES, make_train_config
 from nanogpt.data import DataError, tinyshakespeare_path
+from nanogpt.train import pick_device, resolve_dtype
 from viz_app import controls, export, page, sidebar, url_state
 from viz_app.backend import train_jobs
 from viz_app.figures import attention as attention_figs
@@ -47,7 +48,20 @@ STATE = (  # in the link when not the default; the sizes start from the preset (
     Key("tr_data", "tinyshakespeare", choices=SOURCES, url="changed"),
     Key("tr_preset", "baby", choices=tuple(PRESETS), url="changed"),
     *(Key(name, value, lo=0, url="changed") for name, value in preset_values("baby").items()),
+    Key("tr_dtype", "auto", choices=TRAIN_DTYPES, url="changed"),
 )
+
+
+DTYPE_HELP = (
+    "bf16 autocast runs the matrix products in bfloat16 where the hardware has it (CUDA, CPUs with AVX512-BF16 "
+    "or AMX): faster for wide models, slower for small ones and on CPUs without it. The weights stay float32."
+)
+
+
+def _dtype_label(setting: str) -> str:
+    if setting == "auto":
+        return f"auto ({resolve_dtype('auto', pick_device()).replace('bfloat16', 'bf16')} on this server)"
+    return {"float32": "float32", "bfloat16": "bf16 autocast"}[setting]
 
 
 def _fill_from_preset() -> None:
@@ -116,17 +130,20 @@ def _settings() -> str:
     with cols[5]:
         st.number_input("Steps", min_value=1, max_value=100_000, step=50, key="tr_steps")
     with st.expander("More settings"):
-        c = st.columns(4)
+        c = st.columns(5)
         c[0].number_input("Evaluate every (steps)", min_value=1, max_value=100_000, step=10, key="tr_eval_every")
         c[1].number_input("Batches per evaluation", min_value=1, max_value=1000, step=5, key="tr_eval_iters")
         c[2].number_input("Batch size", min_value=1, max_value=512, step=4, key="tr_batch")
         c[3].number_input("Learning rate", min_value=1e-5, max_value=1.0, step=1e-4, format="%.5f", key="tr_lr")
+        controls.dropdown(
+            "Compute in", TRAIN_DTYPES, key="tr_dtype", host=c[4], format_func=_dtype_label, help=DTYPE_HELP
+        )
     return preset
 
 
 def _make_config(preset: str, data: str):
     ss = st.session_state
-    overrides = {name: ss[key] for key, name in CONFIG_WIDGETS.items()}
+    overrides = {name: ss[key] for key, name in CONFIG_WIDGETS.items()} | {"dtype": ss["tr_dtype"]}
     if preset == "bigram":
         for name in ("n_layer", "n_head", "n_embd"):
             overrides.pop(name)
