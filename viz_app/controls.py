@@ -105,6 +105,7 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     Attention and Timeline pages share one window (url_state.SHELL: it starts again with a new prompt)."""
     if n < 8:
         return 0, n
+    url_state.settle(key)  # a new model or prompt: start again at its end
     stored = st.session_state.get(key)
     if not (isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n):
         st.session_state[key] = (max(0, n - span), n) if span else (0, n)

@@ -135,7 +135,6 @@ def declare(keys) -> None:
     ss = st.session_state
     opened = ss.get(_OPENED, {})
     taken, from_link = ss.setdefault(_TAKEN, set()), ss.setdefault(_FROM_LINK, set())
-    followed = ss.setdefault(_FOLLOWED, {})
     for key in keys:
         ss.setdefault(_DECLARED, {})[key.name] = key
         ss.setdefault(_THIS_RUN, {})[key.name] = key
@@ -148,8 +147,7 @@ def declare(keys) -> None:
                     from_link.add(key.name)
                 except ValueError as e:
                     notice(f"The link's {key.name}={_shown(raw)} was ignored ({e}): showing the default.")
-        if key.follows and followed.get(key.name, _followed(key)) != _followed(key):
-            ss.pop(key.name, None)
+        settle(key.name)
         if key.default is not None:
             ss.setdefault(key.name, key.default)
         if key.name in ss:
@@ -158,6 +156,23 @@ def declare(keys) -> None:
 
 def _followed(key: Key) -> tuple[str, ...]:
     return tuple(repr(st.session_state.get(name)) for name in key.follows)
+
+
+def settle(name: str) -> None:
+    """Back to its default a key whose `follows` changed since it was last settled: at its
+    declaration, and again just before its widget draws (the sidebar may have changed the model in
+    between: an upload, a model another page picked)."""
+    ss = st.session_state
+    key = ss.get(_DECLARED, {}).get(name)
+    if key is None or not key.follows:
+        return
+    followed, now = ss.setdefault(_FOLLOWED, {}), _followed(key)
+    if name in followed and followed[name] != now:
+        ss.pop(name, None)
+        if key.default is not None:
+            ss[name] = key.default
+    if name in followed:  # first sight: end_run notes what it follows, after the sidebar has run
+        followed[name] = now
 
 
 def clamp(name: str, options, default=None, *, explained: bool = False) -> None:
@@ -171,6 +186,7 @@ def clamp(name: str, options, default=None, *, explained: bool = False) -> None:
     if not options:
         return
     ss = st.session_state
+    settle(name)
     offered = ss.setdefault("_state_offered", {})
     came_from_link = name in ss.get(_FROM_LINK, set())
     ss.get(_FROM_LINK, set()).discard(name)
@@ -201,7 +217,10 @@ def open_link(params: dict[str, str]) -> None:
             values[name] = keys[name].parse(raw) if name in keys else raw
         except ValueError:
             continue
-    show_head(values.pop("layer", st.session_state.get("layer", 0)), values.pop("head", 0), **values)
+    ss = st.session_state
+    if "layer" in values or "head" in values:  # a link that names no head keeps the one shown
+        show_head(values.pop("layer", ss.get("layer", 0)), values.pop("head", ss.get("head", 0)))
+    ss.update(values)
 
 
 def opened_with() -> dict:
@@ -225,12 +244,11 @@ def url_params(page_slug: str) -> dict[str, str]:
 
 
 def end_run(page_slug: str) -> None:
-    """Call after the page: note what the run's keys follow (a change before the next run resets
-    them), and write the URL."""
+    """Call after the page: note what the run's new keys follow (see settle), and write the URL."""
     followed = st.session_state.setdefault(_FOLLOWED, {})
     for key in st.session_state.get(_THIS_RUN, {}).values():
         if key.follows:
-            followed[key.name] = _followed(key)
+            followed.setdefault(key.name, _followed(key))
     write_url(page_slug)
 
 

@@ -34,7 +34,10 @@ def pair_folder(tmp_path_factory, tiny_text_file, tiny_ckpt):
 
 @pytest.fixture(autouse=True)
 def private_uploads(tmp_path, monkeypatch):
-    monkeypatch.setattr(uploads, "UPLOAD_DIR", tmp_path / "uploads")  # where untrained copies are written
+    """A private uploads folder: comparing must write nothing there (the untrained copy lives in memory)."""
+    monkeypatch.setattr(uploads, "UPLOAD_DIR", tmp_path / "uploads")
+    yield
+    assert not (tmp_path / "uploads").exists()
 
 
 def compare_figure(at) -> dict:

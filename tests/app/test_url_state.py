@@ -152,3 +152,45 @@ def test_a_key_that_follows_another_starts_again_when_it_changes():
     at.session_state["prompt"] = "another prompt"
     at.run()
     assert at.session_state["pos"] == 4  # back to its default, then the page's change
+
+
+def open_link_script() -> None:
+    import streamlit as st
+
+    from viz_app import url_state
+
+    url_state.start_run()
+    url_state.open_link(st.session_state.pop("link", {}))  # what the Lesson's "Open here" does
+    url_state.end_run("attention")
+
+
+def test_open_here_sets_what_the_link_names_and_keeps_the_rest():
+    at = AppTest.from_function(open_link_script)
+    at.session_state["link"] = {"layer": "1", "head": "2", "scale": "none"}
+    at.run()
+    assert (at.session_state["layer"], at.session_state["head"], at.session_state["scale"]) == (1, 2, "none")
+    at.session_state["link"] = {"scale": "banana", "view": "layer"}
+    at.run()
+    assert (at.session_state["layer"], at.session_state["head"]) == (1, 2)  # no head named: the same head
+    assert at.session_state["scale"] == "none" and at.session_state["view"] == "layer"  # nonsense left out
+
+
+def window_script() -> None:
+    import streamlit as st
+
+    from viz_app import controls, url_state
+
+    url_state.start_run()
+    if "next_model" in st.session_state:  # what the sidebar does with an upload: after start_run
+        st.session_state["model"] = st.session_state.pop("next_model")
+    st.session_state.setdefault("model", "a")
+    controls.window_picker(st.session_state.get("n", 30))
+    url_state.end_run("attention")
+
+
+def test_a_model_chosen_during_the_run_opens_its_map_at_the_prompts_end():
+    at = AppTest.from_function(window_script).run()
+    assert at.slider(key="window").value == (0, 30)  # shorter than the 40 a map opens on: all of it
+    at.session_state["n"], at.session_state["next_model"] = 44, "b"  # a model with a longer context
+    at.run()
+    assert at.slider(key="window").value == (4, 44)  # its last 40 characters, not the old stretch
