@@ -242,8 +242,9 @@ def cmd_bench(args, extra) -> int:
     return run_benchmarks(opts, SECTIONS, only)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nanogpt", description=__doc__)
+def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
+    """prog: how usage lines name the command (the installed `attention-lab` runs these verbs too)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model; any config field can be overridden: --n_layer 8")
@@ -323,8 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def commands() -> dict[str, str]:
+    """Every verb and its one-line help, in the order `--help` lists them."""
     parser = build_parser()
+    (verbs,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {choice.dest: choice.help for choice in verbs._choices_actions}
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m nanogpt") -> int:
+    parser = build_parser(prog)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("train", "ablate"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -2,8 +2,8 @@
 nanogpt.convert into a .safetensors in the uploads folder, named by what went in: the same files
 convert once, and the app then opens the result like any checkpoint.
 
-`make app CKPT=path` sets OPEN_ENV (and VOCAB=path sets VOCAB_ENV): that model is offered to every
-session, first, so it is the one shown.
+`make app CKPT=path` and `attention-lab path` set OPEN_ENV (VOCAB=path and --vocab set VOCAB_ENV;
+launch.py names them): that model is offered to every session, first, so it is the one shown.
 
 Every file is checked against the server's limits (nanogpt.limits.server(): ATTENTION_LAB_MAX_*)
 before anything is built from it: a file that claims more than its tensors hold, or a model too big
@@ -23,11 +23,8 @@ from nanogpt.checkpoint import CheckpointError, check_file
 from nanogpt.convert import LECTURE, NANOGPT, convert
 
 from . import uploads
+from .launch import MODEL_TYPES, OPEN_ENV, VOCAB_ENV, VOCAB_TYPES  # noqa: F401 (the sidebar reads the types here)
 
-OPEN_ENV = "ATTENTION_LAB_CKPT"  # a model file of any supported kind
-VOCAB_ENV = "ATTENTION_LAB_VOCAB"  # its vocabulary: nanoGPT's meta.pkl or the training text
-MODEL_TYPES = ("safetensors", "pt", "pth")
-VOCAB_TYPES = ("pkl", "txt")
 SOURCE_NAMES = {NANOGPT: "nanoGPT", LECTURE: "the lecture's gpt.py"}
 DEFAULT_VOCAB = "tinyshakespeare"  # nanogpt.data's source name: what nanoGPT's shakespeare_char and the lecture use
 
