@@ -3,11 +3,12 @@
 #              (make app CKPT=path/to/ckpt.pt [VOCAB=meta.pkl or text] opens your own model first)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 #   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
+#   make wheel  builds the installable package (dist/attention_lab-*.whl: the library, the app, the `attention-lab` command)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: app test test-fast lint bench clean-venv chromium
+.PHONY: app test test-fast lint bench clean-venv chromium wheel
 
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
@@ -19,6 +20,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# the runtime's wheels, kept for tests/test_install.py: it installs the built wheel into a fresh
+# virtual environment from these alone (--no-index), so the test itself needs no network
+$(VENV)/.wheelhouse: $(VENV)/.runtime requirements.txt
+	$(PY) -m pip download -q -d $(VENV)/wheelhouse -r requirements.txt
+	touch $@
+
 app: $(VENV)/.runtime
 	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m streamlit run viz_app/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
@@ -28,7 +35,7 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| { echo "could not install chromium (apt-get failed): the browser test needs it"; exit 1; }; }
 
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev $(VENV)/.wheelhouse chromium
 	$(PY) -m ruff check nanogpt viz_app tests
 	$(PY) -m pytest -q
 
@@ -42,6 +49,9 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.runtime
 	$(PY) -m viz_app.bench
+
+wheel: $(VENV)/.dev
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
 clean-venv:
 	rm -rf $(VENV)
