@@ -43,9 +43,7 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory, wheel) -> Path:
     if not any(WHEELHOUSE.glob("torch-*.whl")):
-        pytest.fail(
-            f"no runtime wheels in {WHEELHOUSE}; `make test` downloads them there ({WHEELHOUSE}/../.wheelhouse)"
-        )
+        pytest.fail(f"no runtime wheels in {WHEELHOUSE}; `make test` downloads them there before the tests run")
     env_dir = tmp_path_factory.mktemp("elsewhere") / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", env_dir)
     # this environment's pip installs into the new one (--python), which needs no pip of its own
