@@ -105,7 +105,7 @@ def test_registry_runs_every_section_and_survives_a_broken_one(capsys):
     assert "broken" not in capsys.readouterr().out and calls == [True, True]
     with pytest.raises(ValueError, match="unknown bench section"):
         run_benchmarks(opts, [("fine", fine)], only=["nope"])
-    assert [name for name, _ in SECTIONS] == ["capture", "generate", "memory"]
+    assert [name for name, _ in SECTIONS] == ["capture", "generate", "memory", "train_dtype"]
 
 
 def test_bench_sections_on_the_tiny_model(tiny_ckpt):
