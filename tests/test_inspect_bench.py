@@ -137,3 +137,15 @@ def test_the_library_never_imports_streamlit_or_the_app():
     assert result.stdout.strip() == "[]", result.stderr
     sources = {p.name: p.read_text(encoding="utf-8") for p in (root / "nanogpt").glob("*.py")}
     assert [name for name, text in sources.items() if "viz_app" in text] == []
+
+
+@pytest.mark.slow
+def test_the_train_dtype_section_measures_both_dtypes_and_the_emulated_case():
+    from nanogpt.bench import bench_train_dtype
+
+    lines = bench_train_dtype(BenchOptions(quick=True))
+    assert lines[0].startswith("this CPU: ") and "--dtype auto picks" in lines[0]
+    assert "bf16 / fp32 = " in lines[1] and "ms fp32" in lines[1]
+    assert "held to AVX512_CORE" in lines[2] and "--dtype auto picks float32 there" in lines[2]
+    gap = float(lines[3].split("differ by at most ")[1].split(",")[0])
+    assert gap < 0.05  # the two dtypes train alike
