@@ -89,6 +89,7 @@ _DECLARED = "_state_declared"  # every key declared in this session: name -> Key
 _THIS_RUN = "_state_this_run"  # the keys declared in this run (the shell's and the page's)
 _FOLLOWED = "_state_followed"  # name -> the values of the keys it follows, last run
 _NOTICES = "_url_notices"  # what the link asked for that makes no sense here
+_OFFERED = "_state_offered"  # clamp: key -> the options its widget offered last run
 
 
 def _url_value(value) -> str:
@@ -187,7 +188,7 @@ def clamp(name: str, options, default=None, *, explained: bool = False) -> None:
         return
     ss = st.session_state
     settle(name)
-    offered = ss.setdefault("_state_offered", {})
+    offered = ss.setdefault(_OFFERED, {})
     came_from_link = name in ss.get(_FROM_LINK, set())
     ss.get(_FROM_LINK, set()).discard(name)
     if ss.get(name) not in options:
