@@ -12,7 +12,13 @@ PRESENTER_CSS = """<style>
    PRESENTER_STYLE (their tick labels too, see page.chart), metric numbers and the generated text grow,
    labels, captions and buttons keep their size so every control still fits at 1280 x 720 */
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 3rem !important; line-height: 1.2; }
-[data-testid="stToolbar"], [data-testid="stDecoration"], footer, #MainMenu { display: none !important; }
+/* the toolbar stays: in Streamlit 1.67 the button that opens the sidebar again (and with it every control
+   and the way out of presenter mode) lives inside it; only its menu and deploy buttons go */
+[data-testid="stToolbarActions"], [data-testid="stAppDeployButton"], [data-testid="stMainMenu"],
+[data-testid="stDecoration"], footer, #MainMenu { display: none !important; }
+/* the way back, where a teacher looks for it: bigger, outlined */
+[data-testid="stExpandSidebarButton"] { transform: scale(1.4); transform-origin: top left;
+  border: 1px solid #9aa5b1; border-radius: 0.5rem; background: #ffffff; }
 /* the header stays (its button opens the sidebar again): the title starts below it */
 .block-container { padding-top: 4.25rem !important; padding-left: 2rem !important; padding-right: 2rem !important; }
 </style>"""
