@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from viz_app import page, presenter, sidebar, url_state  # noqa: E402
+from viz_app import classroom, page, presenter, sidebar, url_state  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -38,12 +38,16 @@ def run() -> None:
         st.switch_page(pages[wanted_slug], query_params=st.query_params.to_dict())
     if wanted_slug is not None and wanted_slug not in pages:
         url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
+    page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
     page.guard(sidebar.render)
     notices = st.container()  # above the page: what a link asked for that could not be shown
-    current.run()
+    page.guard(classroom.banner)
+    if classroom.question_panel(slug):  # an open question hides the picture that answers it
+        current.run()
     for text in url_state.take_notices():
         notices.warning(text, icon=":material/link_off:")
     url_state.end_run(slug)
+    page.guard(lambda: classroom.publish(slug))  # a teacher's view and question, for the followers
 
 
 run()

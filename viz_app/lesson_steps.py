@@ -36,6 +36,17 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A prediction the room commits to before the picture answers it (peer instruction): asked in a
+    class the teacher leads (viz_app/classroom.py), its picture hidden until the teacher reveals it."""
+
+    text: str
+    choices: tuple[str, ...]
+    answer: int | None  # the index of the right choice; None: a question without one right answer
+    explain: str = ""  # shown with the answer
+
+
+@dataclass(frozen=True)
 class Step:
     key: str
     title: str
@@ -49,6 +60,7 @@ class Step:
     note: str = ""  # how the number here is measured, when that needs saying
     with_what: str = ""  # what the with_variant model is, where its name could be misread
     lecture_what: str = ""  # what the lecture's model at this step is, likewise
+    question: Question | None = None  # asked before the step's first link (its picture) is shown
 
     @property
     def ablation_link(self) -> Link | None:
@@ -90,6 +102,14 @@ STEPS: tuple[Step, ...] = (
         links=(Link("attention", "A trained head looks much further back than one character", ONE_HEAD, True),),
         note="Its sample has plausible letter pairs, but words rarely hold together: one character of memory is "
         "not enough to spell.",
+        question=Question(
+            "A bigram table reads only the current character. A trained GPT head, on its last character: where "
+            "does its attention go?",
+            ("All on the current character, like the bigram", "Spread over earlier characters", "Nowhere: it is 0"),
+            1,
+            "Self-attention lets a character collect information from every character before it, so the heads of "
+            "a trained model look back much further than one character: the lecture's tokens finally talk.",
+        ),
     ),
     Step(
         key="one-head",
@@ -114,6 +134,15 @@ STEPS: tuple[Step, ...] = (
         "lecture in order.",
         with_what="the whole 6-layer model, 1 wide head per layer",
         lecture_what="1 head alone on the embeddings",
+        question=Question(
+            "Each row of one head's attention map is a softmax over the characters before it. What do the "
+            "weights in one row add up to?",
+            ("0", "1", "The number of characters in the row", "It depends on the head"),
+            1,
+            "A softmax gives weights that sum to one, so each character takes a weighted average of the earlier "
+            "characters' values. The top-right triangle is the future, masked to 0: information only flows from "
+            "the past.",
+        ),
     ),
     Step(
         key="scale",
@@ -136,6 +165,14 @@ STEPS: tuple[Step, ...] = (
         ),
         note="The switch on the Attention page changes the scale of a model trained with it; the number here is a "
         "model trained without the scale from the start.",
+        question=Question(
+            "Remove 1/√head_size from the scores (scale: none). Does the attention get sharper or flatter?",
+            ("Sharper: fewer characters get most of the weight", "Flatter: the weight spreads out", "No change"),
+            0,
+            "Without the scale the scores have a variance of about head_size, and a softmax of large numbers "
+            "converges towards one-hot: each character copies one other character. The scale keeps the weights "
+            "diffuse, which matters most at initialisation.",
+        ),
     ),
     Step(
         key="multi-head",
@@ -155,6 +192,14 @@ STEPS: tuple[Step, ...] = (
                 "attention", "Every head of a layer side by side", {"view": "layer", "layer": "0", "scale": "head_size"}
             ),
         ),
+        question=Question(
+            "A layer has several heads side by side. Do they all look at the same characters?",
+            ("Yes: they are copies of one head", "No: each head has its own pattern", "Only the first head looks"),
+            1,
+            "Each head has its own query, key and value weights: several independent communication channels, "
+            "each n_embd / n_head wide. One can follow the previous character while another finds the line's "
+            "start.",
+        ),
     ),
     Step(
         key="feed-forward",
@@ -171,6 +216,13 @@ STEPS: tuple[Step, ...] = (
         lecture_loss=None,
         links=(Link("residual", "What attention and the MLP each write into the residual stream"),),
         note="The lecture reports a further small drop here without quoting a number.",
+        question=Question(
+            "Attention lets characters communicate. What does the feed-forward layer after it work on?",
+            ("Each position on its own", "Every position mixed together", "Only the last character"),
+            0,
+            "The feed-forward MLP is applied to every position independently: after the characters have gathered "
+            "information from each other, each one thinks on that data by itself.",
+        ),
     ),
     Step(
         key="residual",
@@ -189,6 +241,14 @@ STEPS: tuple[Step, ...] = (
         links=(Link("residual", "The residual stream, point by point through the blocks"),),
         note="The lecture's 2.08 also includes the output projections and the 4× wider feed-forward added in the "
         "same step.",
+        question=Question(
+            "With residual connections each block adds its change to x. Through the blocks, what does the "
+            "residual stream's size do?",
+            ("It grows", "It shrinks", "It stays exactly the same"),
+            0,
+            "x = x + block(x): every block adds to the stream, so its norm grows layer by layer. The addition is "
+            "also the gradient's superhighway from the loss straight back to the input.",
+        ),
     ),
     Step(
         key="layernorm",
@@ -206,6 +266,18 @@ STEPS: tuple[Step, ...] = (
         extra_variants=("post-norm",),
         lecture_loss="2.06",
         links=(Link("residual", "How the residual stream's norm grows, layer by layer"),),
+        question=Question(
+            "Where does the lecture put LayerNorm?",
+            (
+                "Before each sublayer (pre-norm), and once before the last linear layer",
+                "After each addition, as in the 2017 paper (post-norm)",
+                "Only at the very end",
+            ),
+            0,
+            "The lecture follows the now-common pre-norm: each sublayer gets its input normalised, so it sees a "
+            "steady range however much the residual stream grows. The original paper normalised after the "
+            "addition.",
+        ),
     ),
     Step(
         key="scale-up",
@@ -224,5 +296,12 @@ STEPS: tuple[Step, ...] = (
         note="No ablation variant switches dropout off or changes the size, so their effect is not measured here: "
         "the number is the full model at the ablation's budget. The lecture went from 2.07 to 1.48 with 5000 "
         "steps of the big model on a GPU.",
+        question=Question(
+            "The scaled-up model has 6 layers of 6 heads. How many attention maps does one prompt make?",
+            ("6", "12", "36", "384"),
+            2,
+            "Every head of every layer computes its own map: 6 × 6 = 36. 384 is the model's width, split into 6 "
+            "heads of 64 in each layer.",
+        ),
     ),
 )

@@ -8,7 +8,7 @@ import streamlit as st
 
 from nanogpt.checkpoint import CheckpointError
 
-from . import presenter, upload_state, url_state
+from . import classroom, presenter, upload_state, url_state
 from .backend import captures, imported, registry, train_jobs, uploads
 
 _UPLOADS = "_uploads"  # upload_state's record: uploader file_id -> registered label, or False
@@ -193,3 +193,4 @@ def render() -> None:
             format_func=str.upper,
             help="The camera button at the top right of every figure saves it in this format, in your browser.",
         )
+        classroom.sidebar()

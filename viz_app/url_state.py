@@ -209,9 +209,10 @@ def show_head(layer: int, head: int, **also) -> None:
     ss.update(also)
 
 
-def open_link(params: dict[str, str]) -> None:
-    """Set the view a link describes in this session, as its declared keys parse it."""
-    keys = {key.name: key for key in SHELL} | st.session_state.get(_DECLARED, {})
+def open_link(params: dict[str, str], keys=()) -> None:
+    """Set the view a link describes in this session, as its declared keys parse it; `keys`: more
+    declarations, e.g. of a page this session has not opened yet."""
+    keys = {key.name: key for key in (*SHELL, *keys)} | st.session_state.get(_DECLARED, {})
     values = {}
     for name, raw in params.items():
         try:
@@ -222,6 +223,23 @@ def open_link(params: dict[str, str]) -> None:
     if "layer" in values or "head" in values:  # a link that names no head keeps the one shown
         show_head(values.pop("layer", ss.get("layer", 0)), values.pop("head", ss.get("head", 0)))
     ss.update(values)
+
+
+def open_view(params: dict[str, str], keys=(), *, keep=()) -> None:
+    """Show exactly the view params describe (a teacher's, in a follower's session): open_link, and
+    the url keys of SHELL and `keys` (the view's page) that params leave out, except those named in
+    `keep`, back to their defaults, since a link leaves out what is at its default."""
+    ss = st.session_state
+    for key in (*SHELL, *keys):
+        if not key.url or key.name in params or key.name in keep:
+            continue
+        if key.default is None:
+            ss.pop(key.name, None)
+        else:
+            ss[key.name] = key.default
+    if "layer" in params:
+        ss.pop(PICK_HEAD, None)  # the view names its head: no page picks another
+    open_link(params, keys)
 
 
 def opened_with() -> dict:

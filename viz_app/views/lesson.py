@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import page, url_state
+from viz_app import classroom, page, url_state
 from viz_app.backend import ablation_results, captures, registry
 from viz_app.lesson_steps import STEPS, Link, Step
 
@@ -119,10 +119,20 @@ def _links(step: Step, extra: dict[str, str], focused: tuple[int, int] | None) -
             _open_here(link)
 
 
+def _ask(step: Step, focused) -> None:
+    """A teacher leading a class puts the step's question to it; the step's first view answers it."""
+    q = step.question
+    if q is None or not classroom.teaching():
+        return
+    if st.button("Ask the class", key=f"lesson_ask_{step.key}", icon=":material/quiz:", help=q.text):
+        classroom.ask(q.text, q.choices, q.answer, q.explain, link=_with_head(step.links[0], focused))
+
+
 def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused) -> None:
     with st.container(border=True):
         st.subheader(f"{index}. {step.title}")
         st.caption(f"In the lecture at [{step.video_time}]({step.video_url})")
+        _ask(step, focused)
         st.markdown(step.text)
         _numbers(step, results)
         _samples(step, results)
