@@ -20,6 +20,11 @@ def test_two_students_open_type_and_click_and_the_report_says_so(tiny_dir, capsy
         assert "2/2 sessions finished" in line, line  # each opened the page, typed a prompt and clicked a head
         assert re.search(r"first view p50 [\d.]+ / p95 [\d.]+ / max [\d.]+ s · change p50", line), line
         assert re.search(r"server CPU [\d.]+ s · peak RSS \d+ MB", line), line
+    idle = next(line for line in out.splitlines() if "] follow, idle:" in line)
+    assert re.search(r"2 followers joined .* server CPU [\d.]+ s per s over \d+ s", idle), idle
+    change = next(line for line in out.splitlines() if "] follow, one teacher change:" in line)
+    assert "2/2 followers showed it" in change, change  # each one's poll reran the app on the teacher's view
+    assert re.search(r"p50 [\d.]+ / p95 [\d.]+ / max [\d.]+ s after the click · server CPU", change), change
     assert "server healthy after: yes" in out and "failed sessions" not in out
 
 

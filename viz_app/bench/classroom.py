@@ -49,6 +49,7 @@ class Session:
         self.widget_ids: dict[str, str] = {}  # user key -> widget id
         self.page_hash = ""
         self.query = ""
+        self.auto_rerun: tuple[str, float] | None = None  # a fragment's (id, interval) the page reruns on a timer
 
     async def __aenter__(self):
         import websockets
@@ -75,7 +76,9 @@ class Session:
                 raise RuntimeError(f"the page drew no widget {key!r} (it drew {', '.join(sorted(self.widget_ids))})")
             state = back.rerun_script.widget_states.widgets.add()
             state.id = self.widget_ids[key]
-            if isinstance(value, str):
+            if isinstance(value, bool):
+                state.bool_value = value
+            elif isinstance(value, str):
                 state.string_value = value
             else:  # a row of buttons (st.segmented_control) sends its selection as formatted strings
                 state.string_array_value.data[:] = [str(v) for v in value]
@@ -89,6 +92,8 @@ class Session:
                 self.page_hash = msg.new_session.page_script_hash
             elif kind == "page_info_changed":
                 self.query = msg.page_info_changed.query_string  # the app mirrors its view into the URL
+            elif kind == "auto_rerun":
+                self.auto_rerun = (msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 element = msg.delta.new_element
                 widget_id = getattr(getattr(element, element.WhichOneof("type")), "id", "")
@@ -120,14 +125,14 @@ async def lecture_hall(url: str, links: list[str], prompts: list[str], heads: li
 class Server:
     """`streamlit run viz_app/app.py` on a free port, as `make app` starts it; CPU and memory from /proc."""
 
-    def __init__(self, checkpoints: str | None = None, app: Path = APP):
+    def __init__(self, checkpoints: str | None = None, app: Path = APP, env: dict[str, str] | None = None):
         import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         if checkpoints:
             env["ATTENTION_LAB_CHECKPOINTS"] = checkpoints
         self.log = tempfile.NamedTemporaryFile(prefix="attention-lab-classroom-", suffix=".log", delete=False)
@@ -198,8 +203,9 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("inf")
 
 
-def measure(url: str, n: int, server: Server | None) -> list[str]:
-    """The classroom's lines: a warm page run's server time, then both cases."""
+def measure(url: str, n: int, server: Server | None, class_db: Path | None = None) -> list[str]:
+    """The classroom's lines: a warm page run's server time, both cases, and the follow case (on a
+    server started here, whose class store is class_db)."""
     lines = []
     # one page run's server time: a single tab clicking through heads with the capture cached
     if server is not None:
@@ -244,6 +250,10 @@ def measure(url: str, n: int, server: Server | None) -> list[str]:
         errors = sorted({r.error for r in results if r.error})
         if errors:
             lines.append(f"  failed sessions: {'; '.join(errors[:3])}")
+    if server is not None and class_db is not None:
+        from . import follow
+
+        lines.extend(follow.measure(url, n, server, class_db))
     lines.append(f"server healthy after: {'yes' if healthy(url) else 'NO'}")
     return lines
 
@@ -254,10 +264,13 @@ def run(sessions: int, url: str | None = None, checkpoints: str | None = None, a
     app: the app.py to serve, e.g. another checkout's, to compare two versions on one machine."""
     if url is not None:
         return [f"{sessions} sessions against {url}", *measure(url, sessions, None)]
-    server = Server(checkpoints, Path(app))
+    from viz_app.backend.classes import DB_ENV
+
+    class_db = Path(tempfile.mkdtemp(prefix="attention-lab-classes-")) / "classes.sqlite3"
+    server = Server(checkpoints, Path(app), env={DB_ENV: str(class_db)})
     try:
         server.wait_healthy()
         return [f"{sessions} sessions against a fresh `streamlit run viz_app/app.py` ({os.cpu_count()} CPUs)",
-                *measure(server.url, sessions, server)]  # fmt: skip
+                *measure(server.url, sessions, server, class_db)]  # fmt: skip
     finally:
         server.stop()
