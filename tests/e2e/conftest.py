@@ -17,8 +17,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+# Several pages of one test (a teacher and students) are each a window, and all but the newest are in the
+# background, where Chromium slows timers to once a minute: Streamlit's timed reruns (a follower's poll,
+# the teacher's count) would stall. Every tab in a lecture hall is someone's foreground tab.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-background-timer-throttling",
+                 "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows"]  # fmt: skip
 STARTUP_S = 90  # a cold start on a busy 2-core machine imports torch and streamlit
 
 
