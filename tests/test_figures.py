@@ -78,6 +78,22 @@ def test_head_heatmap_window_and_tick_thinning():
     assert len(fig.layout.xaxis.tickvals) == 4
 
 
+def test_a_fitted_head_heatmap_labels_every_character_and_takes_its_height_from_the_page():
+    pattern = causal_patterns(32, 32)
+    fig = heads_figs.head_heatmap(pattern, CHARS, window=(0, 24), fit=True, style=kit.PRESENTER_STYLE)
+    assert len(fig.layout.xaxis.tickvals) == len(fig.layout.yaxis.tickvals) == 24  # never thinned
+    assert "".join(fig.layout.xaxis.ticktext) == "".join(kit.visible_char(c) for c in CHARS[:24])
+    assert fig.layout.height is None and fig.layout.autosize
+    thinned = heads_figs.head_heatmap(pattern, CHARS, window=(0, 24), height=400, style=kit.PRESENTER_STYLE)
+    assert len(thinned.layout.xaxis.tickvals) < 24  # a fixed height at 20 px has room for fewer
+
+
+def test_a_head_job_says_what_its_tags_mean_in_words():
+    assert heads_figs.head_job(["last space"]) == "last space: each letter looks at the space before its word"
+    assert heads_figs.head_job([]) == "no clear job on this prompt"
+    assert all(tag.job for tag in heads_figs.TAGS.values())
+
+
 def test_head_heatmap_scores_are_signed_with_gaps_for_the_mask():
     scores = np.random.default_rng(1).normal(size=(6, 6)).astype(np.float32)
     scores[np.triu_indices(6, k=1)] = -np.inf

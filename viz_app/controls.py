@@ -13,7 +13,7 @@ import streamlit as st
 from nanogpt.checkpoint import Checkpoint
 from nanogpt.config import ATTN_SCALES, scale_value
 
-from . import url_state
+from . import presenter, url_state
 from .figures import kit
 
 MAX_BUTTONS = 8  # more options than this become a dropdown: a row of buttons would be clipped
@@ -61,10 +61,11 @@ def current_head(n_layer: int, n_head: int) -> tuple[int, int]:
     return st.session_state["layer"], st.session_state["head"]
 
 
-def layer_head_picker(n_layer: int, n_head: int, *, keys: tuple[str, str] = ("layer", "head")):
+def layer_head_picker(n_layer: int, n_head: int, *, keys: tuple[str, str] = ("layer", "head"), host=None):
     """Layer and head as two rows of buttons side by side; returns (layer, head, the row), so a
-    page can put more controls on the same row. keys: the shared view's, or a page's own."""
-    controls = row()
+    page can put more controls on the same row. keys: the shared view's, or a page's own; host: a
+    row to draw them in (presenter.stage's), a new one by default."""
+    controls = host if host is not None else row()
     with controls:
         layer = choice("Layer", range(n_layer), key=keys[0])
         head = choice("Head", range(n_head), key=keys[1])
@@ -106,15 +107,21 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     if n < 8:
         return 0, n
     url_state.settle(key)  # a new model or prompt: start again at its end
+    if presenter.on() and span is not None:
+        span = min(span, presenter.ZOOM)
     stored = st.session_state.get(key)
     if not (isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n):
         st.session_state[key] = (max(0, n - span), n) if span else (0, n)
+    elif presenter.on() and stored[1] - stored[0] > presenter.ZOOM:
+        # projected, every character must be readable: a window that fits, ending where it ended
+        st.session_state[key] = (stored[1] - presenter.ZOOM, stored[1])
     start, stop = st.slider(
         "Zoom: characters shown",
         min_value=0,
         max_value=n,
         key=key,
-        help="Pick a stretch of the prompt to see it character by character. Keys before the window are hidden.",
+        help="Pick a stretch of the prompt to see it character by character. Keys before the window are hidden."
+        + (f" Presenter mode shows at most {presenter.ZOOM}, each readable from the back." if presenter.on() else ""),
     )
     if stop <= start:
         start, stop = max(0, stop - 1), max(stop, start + 1)

@@ -54,6 +54,23 @@ def run(render, state=()) -> None:
     guard(render)
 
 
+def fragment(body, *, run_every: float | None = None) -> None:
+    """Run body as a Streamlit fragment (its widgets rerun it alone; run_every: a timer), under the
+    guard (a fragment's own runs happen outside the page's), keeping the shared state (a fragment
+    run would lose the values of widgets it does not draw) and writing the link after each of its
+    runs, so the link always names what the screen shows (a Timeline step, a Generate step)."""
+
+    def run_once() -> None:
+        alone = not url_state.in_full_run()  # in the page's full run, app.py does both
+        if alone:
+            url_state.keep_shared()
+        guard(body)
+        if alone:
+            url_state.write_url()
+
+    st.fragment(run_once, run_every=run_every)()
+
+
 @dataclass
 class PageContext:
     entry: registry.ModelEntry
@@ -168,11 +185,17 @@ def figure(build, *args, **kwargs):
     return _built(build, f"{build.__module__}.{build.__qualname__}", args, kwargs)
 
 
-def chart(fig, *, name: str, **kwargs):
+def chart(fig, *, name: str, fit: bool = False, **kwargs):
     """Draw a figure with the export-ready modebar; `name` is what its download is called: the page,
     the view, and the layer, head and scale it shows. Figures are drawn in figure_style(), so
     presenter mode reaches them through it (they may be shared: see figure).
 
     Without Streamlit's chart theme (theme=None): the theme sets tick labels to 12 px whatever the
-    figure says, so presenter mode could not make them bigger; kit.figure sets the look instead."""
+    figure says, so presenter mode could not make them bigger; kit.figure sets the look instead.
+
+    fit: the page's picture; in presenter mode it fills the window's height under one row of
+    controls (presenter.PRESENTER_CSS sizes its container: the server does not know the window)."""
+    if fit and presenter.on():
+        with st.container(key=f"presenter-fit-{name}"):
+            return st.plotly_chart(fig, config=plotly_config(name), theme=None, height="stretch", **kwargs)
     return st.plotly_chart(fig, config=plotly_config(name), theme=None, **kwargs)

@@ -17,19 +17,43 @@ PRESENTER_CSS = """<style>
 [data-testid="stToolbarActions"], [data-testid="stAppDeployButton"], [data-testid="stMainMenu"],
 [data-testid="stDecoration"], footer, #MainMenu { display: none !important; }
 /* the way back, where a teacher looks for it: bigger, outlined */
-[data-testid="stExpandSidebarButton"] { transform: scale(1.4); transform-origin: top left;
+[data-testid="stExpandSidebarButton"] { transform: scale(1.15); transform-origin: top left; margin-top: -10px;
   border: 1px solid #9aa5b1; border-radius: 0.5rem; background: #ffffff; }
-/* the header stays (its button opens the sidebar again): the title starts below it */
-.block-container { padding-top: 4.25rem !important; padding-left: 2rem !important; padding-right: 2rem !important; }
+/* the header's bar gives its room to the page: see-through and click-through but for its button
+   (the way back to the controls), with the page's title beside that button, so the picture gets the window */
+[data-testid="stHeader"] { background: transparent !important; pointer-events: none; }
+[data-testid="stExpandSidebarButton"] { pointer-events: auto; }
+.block-container { padding-top: 0.5rem !important; padding-bottom: 1rem !important;
+  padding-left: 2rem !important; padding-right: 2rem !important; }
+[data-testid="stMain"] h2 { font-size: 1.4rem !important; padding: 0 0 0 3rem !important; }
+/* the picture (page.chart(fit=True)): the window's height less what is above it (the title and one
+   row of controls, 7.25 rem), measured in Chromium at 1280 x 720 and 1920 x 1080 */
+div[class*="st-key-presenter-fit"] { height: calc(100vh - 7.25rem) !important; min-height: 22rem;
+  flex: 0 0 auto !important; }
 </style>"""
 FOLD_SIDEBAR_JS = """<script>
 document.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
 </script>"""
 _PRESENTING = "_presenting"  # presenter mode was on in the last run
+# characters a projected one-head map shows: each labelled on both axes at the style's 20 px in a
+# map that fits under one row of controls at 1280 x 720 (about 20 px a character); it grows with the window
+ZOOM = 24
 
 
 def on() -> bool:
     return bool(st.session_state.get("presenter"))
+
+
+def stage():
+    """(one row of controls, more controls, the picture): in presenter mode the picture comes right
+    under the row and everything else goes below it, so the room sees the picture without scrolling;
+    otherwise the more controls come before the picture, as on a laptop."""
+    top = st.container(horizontal=True, gap="medium")
+    if on():
+        picture = st.container()
+        return top, st.container(), picture
+    more = st.container()
+    return top, more, st.container()
 
 
 def apply() -> None:

@@ -124,11 +124,25 @@ def start_run() -> str | None:
         if "layer" not in params and "head" not in params:
             ss[PICK_HEAD] = True
     ss[_THIS_RUN] = {}
+    ss[_FULL_RUN] = True
     declare(SHELL)
+    keep_shared()
+    return wanted_page
+
+
+def in_full_run() -> bool:
+    """True between start_run and end_run: the app's whole script, not a fragment of it."""
+    return bool(st.session_state.get(_FULL_RUN))
+
+
+def keep_shared() -> None:
+    """Every shared key as a plain session value, so the next page's widget starts from it: at the
+    start of every run, and of every fragment run (page.fragment), after which Streamlit would
+    otherwise drop the values of the widgets the fragment did not draw (the layer and head)."""
+    ss = st.session_state
     for key in ss.get(_DECLARED, {}).values():
         if key.shared and key.name in ss:
-            ss[key.name] = ss[key.name]  # a plain session value: the next page's widget starts from it
-    return wanted_page
+            ss[key.name] = ss[key.name]
 
 
 def declare(keys) -> None:
@@ -262,8 +276,13 @@ def url_params(page_slug: str) -> dict[str, str]:
     return wanted
 
 
+_PAGE = "_url_page"  # the slug of the page the last full run drew: a fragment run writes its link
+_FULL_RUN = "_url_full_run"  # start_run ran and end_run has not yet: not a fragment's own run
+
+
 def end_run(page_slug: str) -> None:
     """Call after the page: note what the run's new keys follow (see settle), and write the URL."""
+    st.session_state[_PAGE], st.session_state[_FULL_RUN] = page_slug, False
     followed = st.session_state.setdefault(_FOLLOWED, {})
     for key in st.session_state.get(_THIS_RUN, {}).values():
         if key.follows:
@@ -271,8 +290,12 @@ def end_run(page_slug: str) -> None:
     write_url(page_slug)
 
 
-def write_url(page_slug: str) -> None:
-    """Mirror the current view into the URL; only when it changed, so a rerun sends nothing extra."""
+def write_url(page_slug: str | None = None) -> None:
+    """Mirror the current view into the URL; only when it changed, so a rerun sends nothing extra.
+    page_slug None: the page of the last full run (a fragment's run, page.fragment)."""
+    page_slug = page_slug or st.session_state.get(_PAGE)
+    if page_slug is None:
+        return
     wanted = url_params(page_slug)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

@@ -36,23 +36,45 @@ PUNCTUATION = ".,:;!?-'"  # nanogpt.metrics.PUNCTUATION, quoted in its tag's mea
 class Tag(NamedTuple):
     short: str  # in a grid cell
     meaning: str  # in a legend
+    job: str  # above a head's map: what the head does, as a sentence a class reads from the back
 
 
 TAGS = {  # nanogpt.metrics.key_kinds' names, and "uniform"
-    "previous-token": Tag("prev", "the character just before"),
-    "2 back": Tag("2 back", "the character two before"),
-    "3 back": Tag("3 back", "the character three before"),
-    "self": Tag("self", "its own position"),
-    "first-token": Tag("sink", "the first character (a resting place, or 'sink')"),
-    "same character": Tag("same char", "earlier copies of the character it is at"),
-    "last space": Tag("space", "the latest space or newline, where the current word starts"),
-    "line start": Tag("line", "the latest newline, where the current line starts"),
-    "word's first letter": Tag("word", "the first letter of the word it is in"),
-    "last punctuation": Tag("punct", f"the latest punctuation mark ({PUNCTUATION})"),
-    "last vowel": Tag("vowel", "the latest vowel"),
-    "last capital": Tag("capital", "the latest capital letter"),
-    "uniform": Tag("uniform", "spread almost evenly over everything before it"),
+    "previous-token": Tag("prev", "the character just before", "each character looks at the one just before it"),
+    "2 back": Tag("2 back", "the character two before", "each character looks two characters back"),
+    "3 back": Tag("3 back", "the character three before", "each character looks three characters back"),
+    "self": Tag("self", "its own position", "each character looks at itself"),
+    "first-token": Tag(
+        "sink", "the first character (a resting place, or 'sink')", "each character rests on the first one"
+    ),
+    "same character": Tag(
+        "same char", "earlier copies of the character it is at", "each character looks at earlier copies of itself"
+    ),
+    "last space": Tag(
+        "space",
+        "the latest space or newline, where the current word starts",
+        "each letter looks at the space before its word",
+    ),
+    "line start": Tag(
+        "line", "the latest newline, where the current line starts", "each character looks at the start of its line"
+    ),
+    "word's first letter": Tag(
+        "word", "the first letter of the word it is in", "each letter looks at the first letter of its word"
+    ),
+    "last punctuation": Tag(
+        "punct", f"the latest punctuation mark ({PUNCTUATION})", "each character looks at the latest punctuation mark"
+    ),
+    "last vowel": Tag("vowel", "the latest vowel", "each character looks at the latest vowel"),
+    "last capital": Tag("capital", "the latest capital letter", "each character looks at the latest capital letter"),
+    "uniform": Tag("uniform", "spread almost evenly over everything before it", "spread almost evenly: no clear job"),
 }
+
+
+def head_job(tags: list[str]) -> str:
+    """A head's job in words, from its tags: 'last space: each letter looks at the space before its word'."""
+    if not tags:
+        return "no clear job on this prompt"
+    return "; ".join(f"{t}: {TAGS[t].job}" if t in TAGS else t for t in tags)
 
 
 def short_tag(name: str) -> str:
@@ -142,10 +164,15 @@ def head_heatmap(
     title: str | None = None,
     height: int | None = None,
     max_ticks: int = 64,
+    fit: bool = False,
     clickable: bool = False,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """One head's (T, T) weights or scores; queries down the side, keys across.
+
+    fit: as tall as the element it is drawn in, with a tick for every character of the window:
+    presenter mode sizes the map to the browser's window, which no figure can know, and picks a
+    window that fits (page.chart(fit=True)).
 
     Hover names the query and key character and position and the exact value. clickable adds a
     transparent marker on every visible cell (windows up to CLICKABLE_MAX characters): Plotly
@@ -173,11 +200,12 @@ def head_heatmap(
     traces = [heatmap]
     if clickable and stop - start <= CLICKABLE_MAX:
         traces.append(_cell_targets(heatmap.z, labels, word, style))
-    axis = ticks(labels, window_chars, min(max_ticks, tick_budget(height - 110, style)))
+    budget = len(labels) if fit else min(max_ticks, tick_budget(height - 110, style))
+    axis = ticks(labels, window_chars, budget)
     return figure(
         traces,
         style,
-        height,
+        None if fit else height,
         title,
         # ranges fixed to the cells: the click targets would otherwise pad the axes
         xaxis=dict(axis, title=dict(text="key (attended to)"), constrain="domain", range=[-0.5, len(labels) - 0.5]),

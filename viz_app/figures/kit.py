@@ -123,12 +123,13 @@ def ticks(labels: list[str], chars: str, max_ticks: int) -> dict:
     )
 
 
-def figure(traces: list, style: FigureStyle, height: int, title: str | None = None, **layout) -> go.Figure:
+def figure(traces: list, style: FigureStyle, height: int | None, title: str | None = None, **layout) -> go.Figure:
     """The figure as drawn: the app shows it without Streamlit's chart theme (page.chart), so the
     style's font size reaches every label, ticks included, and the look is set here: plotly.js's
-    own plain defaults and TEMPLATE, in the app's font."""
+    own plain defaults and TEMPLATE, in the app's font. height None: as tall as the element the page
+    draws it in (page.chart(fit=True) in presenter mode)."""
     base = dict(
-        height=height,
+        **({"height": height} if height else {"autosize": True}),
         margin=dict(l=10, r=10, t=50 if title else 30, b=10),
         template=TEMPLATE,
         font=dict(size=style.font_size, family=FONT, color=TEXT_COLOUR),

@@ -6,7 +6,7 @@ import streamlit as st
 
 from nanogpt import metrics
 from nanogpt.config import ATTN_SCALES
-from viz_app import compare_section, controls, export, page
+from viz_app import compare_section, controls, export, page, presenter
 from viz_app.backend import captures
 from viz_app.figures import attention as figs
 from viz_app.figures import compare as compare_figs
@@ -40,37 +40,32 @@ def _take_cell_click(chart_key: str):
     return take
 
 
-def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
+def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window,
+                     view: str, values: str) -> None:  # fmt: skip
     chars = ctx.prompt.text
-    with controls.row():
-        view = controls.choice("Show", VIEW_LABELS, key="view", format_func=VIEW_LABELS.get)
-        values = controls.choice(
-            "Values",
-            VALUE_LABELS,
-            key="values",
-            format_func=VALUE_LABELS.get,
-            disabled=view == "model",
-            help="Scores are q·k × scale with the future masked; softmax of each row gives the weights.",
-        )
     matrices = data.patterns if values == "weights" else data.scores
     style = page.figure_style()
     if view == "head":
+        tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
+        presenting = presenter.on()
         fig = page.figure(
             heads.head_heatmap,
             matrices[layer, head],
             chars,
             window=window,
             kind=values,
-            title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}",
+            title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]} · {heads.head_job(tags)}",
             clickable=True,
             height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
             max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
+            fit=presenting,  # the window's height, presenter.ZOOM characters each labelled
             style=style,
         )
         key = f"head_map_{layer}_{head}_{values}"
         page.chart(
             fig,
             name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
+            fit=True,
             key=key,
             on_select=_take_cell_click(key),
             selection_mode="points",
@@ -366,12 +361,31 @@ def render() -> None:
         return
     cfg = ctx.config
     page.open_on_a_focused_head(ctx)
-    layer, head, scale = controls.model_controls(ctx.ckpt)
+    presenting = presenter.on()
+    # presenter mode: layer, head and view in the one row above the map, the rest under it
+    top, more, picture = presenter.stage()
+    layer, head, _ = controls.layer_head_picker(cfg.n_layer, cfg.n_head, host=top)
+    with more if presenting else top, st.container(width="content"):
+        scale = controls.scale_switch(ctx.ckpt)
     n = len(ctx.prompt.ids)
-    window = controls.window_picker(n)
-    st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
+    with more:
+        window = controls.window_picker(n)
+        st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
+        pick = controls.row()
+    with top if presenting else pick, st.container(width="content"):
+        view = controls.choice("Show", VIEW_LABELS, key="view", format_func=VIEW_LABELS.get)
+    with pick:
+        values = controls.choice(
+            "Values",
+            VALUE_LABELS,
+            key="values",
+            format_func=VALUE_LABELS.get,
+            disabled=view == "model",
+            help="Scores are q·k × scale with the future masked; softmax of each row gives the weights.",
+        )
     data = captures.attention_data(ctx.ref, ctx.prompt.ids, scale)
-    _pattern_section(ctx, data, layer, head, window)
+    with picture:
+        _pattern_section(ctx, data, layer, head, window, view, values)
     _compare_section(ctx, layer, head, scale)
     _scale_section(ctx, layer, head, scale, window)
     _score_section(ctx, data, layer, head, window)

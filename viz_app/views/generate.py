@@ -258,9 +258,11 @@ def _live(
             if generation_runs.advance(run, ctx.ckpt, _due_characters(), temperature, top_k):
                 st.session_state["gen_step"] = len(run.steps)
         _step_view(ctx, run, temperature, top_k)
+        # the link replays this run when every step used the settings shown (Play adds steps here)
+        st.session_state["gen_n"] = len(run.steps) if run.settings() <= {(temperature, top_k)} else 0
 
-    # a fragment's own reruns happen outside the page's guard: give them theirs
-    st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()
+    # its own reruns keep the state and write the link
+    page.fragment(body, run_every=PLAY_EVERY_S if playing else None)
 
 
 def _teacher_forcing(ctx: page.PageContext) -> None:
@@ -370,9 +372,6 @@ def render() -> None:
     _buttons(ctx, run, temperature, top_k, count)
     playing = bool(st.session_state.get(PLAYING)) and not run.full
     _live(ctx, run, temperature, top_k, playing)
-    # the URL replays this run when every step used the settings shown
-    uniform = run.settings() <= {(temperature, top_k)}
-    st.session_state["gen_n"] = len(run.steps) if uniform else 0
     st.divider()
     _teacher_forcing(ctx)
 

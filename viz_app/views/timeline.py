@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz_app import controls, page, sidebar
+from viz_app import controls, page, presenter, sidebar
 from viz_app.backend import captures, registry, timelines
 from viz_app.figures import heads
 from viz_app.figures import timeline as figs
@@ -33,35 +33,37 @@ def _no_timeline(ctx: page.PageContext) -> None:
         st.rerun()
 
 
-def _step_picker(steps: list[int]) -> int:
-    """The slider over the saved steps, Play / Pause, and the step shown."""
+def _step_picker(steps: list[int], host) -> int:
+    """The slider over the saved steps, Play / Pause, and the step shown, in the row host."""
     ss = st.session_state
     playing = bool(ss.get(PLAYING))
-    with controls.row():
+    with host:
         if st.button("Pause" if playing else "Play", key="tl_play", icon=":material/pause:" if playing else
                      ":material/play_arrow:", help="Step through training, one saved step at a time."):  # fmt: skip
             ss[PLAYING] = not playing
             if ss[PLAYING] and ss.get("tl_step") == steps[-1]:
                 ss["tl_step"] = steps[0]  # play from the start
             st.rerun()  # the whole page: the fragment's timer starts (or stops) with the next full run
-    controls.slider_choice(
-        "Training step",
-        steps,
-        key="tl_step",
-        format_func=lambda s: f"step {s:,}",
-        help="The model as it was at each step its training saved (the last one is the best, the checkpoint).",
-    )
+    with host, st.container(width="stretch"):
+        controls.slider_choice(
+            "Training step",
+            steps,
+            key="tl_step",
+            format_func=lambda s: f"step {s:,}",
+            help="The model as it was at each step its training saved (the last one is the best, the checkpoint).",
+        )
     return ss["tl_step"]
 
 
-def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, window) -> None:
+def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, window, more, picture) -> None:
     frame = next(f for f in frames if f.step == step)
     ref = timelines.frame_ref(ctx.entry, frame)
     scale = ctx.config.attn_scale  # the model's own: the timeline is about training, not the switch
     data = captures.attention_data(ref, ctx.prompt.ids, scale)
     sharp = captures.sharpness(ref, ctx.prompt.ids, scale)
     style = page.figure_style()
-    m = st.columns(3)
+    with more:
+        m = st.columns(3)
     m[0].metric("Step", f"{step:,}" + (" (best)" if frame.is_best else ""))
     first = frames[0].val_loss
     if frame.val_loss is not None:
@@ -69,23 +71,26 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
         m[1].metric("val loss (estimate)", f"{frame.val_loss:.3f}", delta=delta, delta_color="inverse")
     tagged = sum(1 for layer_tags in sharp.tags for tags in layer_tags if tags and tags != ["uniform"])
     m[2].metric("Heads with a clear job", f"{tagged} of {len(sharp.tags) * len(sharp.tags[0])}")
-    page.chart(
-        page.figure(
-            heads.head_heatmap,
-            data.patterns[layer, head],
-            ctx.prompt.text,
-            window=window,
-            title=f"step {step} · layer {layer} · head {head}",
-            height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
-            max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
-            style=style,
-        ),
-        name=f"timeline-step{step}-L{layer}H{head}",
-    )
-    st.caption(
-        "Row = the character doing the looking; column = the character looked at."
-        + controls.zoom_note(window, len(ctx.prompt.text))
-    )
+    with picture:
+        page.chart(
+            page.figure(
+                heads.head_heatmap,
+                data.patterns[layer, head],
+                ctx.prompt.text,
+                window=window,
+                title=f"step {step:,} · layer {layer} · head {head} · {heads.head_job(sharp.tags[layer][head])}",
+                height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
+                max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
+                fit=presenter.on(),  # the window's height, presenter.ZOOM characters each labelled
+                style=style,
+            ),
+            name=f"timeline-step{step}-L{layer}H{head}",
+            fit=True,
+        )
+        st.caption(
+            "Row = the character doing the looking; column = the character looked at."
+            + controls.zoom_note(window, len(ctx.prompt.text))
+        )
     left, right = st.columns([3, 2])
     with left:
         page.chart(
@@ -112,10 +117,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
 
 def render() -> None:
     st.header("Timeline")
-    st.caption(
-        "The same prompt through the model at the steps its training saved. At step 0 every head spreads its "
-        "attention almost evenly; press Play and watch heads find a job and the softmax sharpen as the loss falls."
-    )
+    intro = st.container()  # presenter mode: under the picture, which gets the window
     ctx = page.page_context(needs_attention=True)
     if ctx is None:
         return
@@ -125,8 +127,17 @@ def render() -> None:
         return
     steps = [f.step for f in frames]
     page.open_on_a_focused_head(ctx)
-    layer, head, _ = controls.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
-    window = controls.window_picker(len(ctx.prompt.ids))
+    # presenter mode: Play, the step and the map first; the head and zoom pickers under them
+    first, second = st.container(), st.container()
+    slot, pickers = (first, second) if presenter.on() else (second, first)
+    with pickers if presenter.on() else intro:
+        st.caption(
+            "The same prompt through the model at the steps its training saved. At step 0 every head spreads its "
+            "attention almost evenly; press Play and watch heads find a job and the softmax sharpen as the loss falls."
+        )
+    with pickers:
+        layer, head, _ = controls.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
+        window = controls.window_picker(len(ctx.prompt.ids))
     playing = bool(st.session_state.get(PLAYING))
 
     st.session_state[_TICKED] = False
@@ -141,15 +152,17 @@ def render() -> None:
                 ss[PLAYING] = False  # the end of training: stop there, and stop the timer with a full run
                 st.rerun()
         ss[_TICKED] = True
-        step = _step_picker(steps)
-        page.chart(
-            page.figure(figs.loss_by_step, steps, [f.val_loss for f in frames], step, style=page.figure_style()),
-            name="timeline-val-loss",
-        )
-        _frame(ctx, frames, step, layer, head, window)
+        top, more, picture = presenter.stage()
+        step = _step_picker(steps, top)
+        with more:
+            page.chart(
+                page.figure(figs.loss_by_step, steps, [f.val_loss for f in frames], step, style=page.figure_style()),
+                name="timeline-val-loss",
+            )
+        _frame(ctx, frames, step, layer, head, window, more, picture)
 
-    # a fragment's own reruns happen outside the page's guard: give them theirs
-    st.fragment(lambda: page.guard(body), run_every=PLAY_EVERY_S if playing else None)()
+    with slot:  # its own reruns keep the state and write the link
+        page.fragment(body, run_every=PLAY_EVERY_S if playing else None)
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__; tests import its STATE

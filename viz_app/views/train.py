@@ -296,8 +296,8 @@ def _live(job: train_jobs.TrainJob, active: bool) -> None:
         if not view.active:
             _finished(view, job)
 
-    # a fragment's own reruns happen outside the page's guard: give them theirs
-    st.fragment(lambda: page.guard(body), run_every=POLL_S if active else None)()
+    # its own reruns keep the state and write the link
+    page.fragment(body, run_every=POLL_S if active else None)
 
 
 def render() -> None:

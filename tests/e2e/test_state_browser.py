@@ -1,0 +1,67 @@
+"""State that sticks and links that tell the truth, in a real headless Chromium on the shipped model:
+the Timeline's and Generate's sliders (fragments: they rerun alone) write the link, and a page
+switch after them keeps the head, the scale and the view; a link opened in a fresh browser shows
+the same picture."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .helpers import wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def link(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def settle(page) -> None:
+    page.wait_for_timeout(300)
+    wait_idle(page)
+
+
+def test_the_timeline_slider_writes_the_link_and_a_page_switch_keeps_the_view(shipped_server, page, browser):
+    page.goto(f"{shipped_server}/timeline?layer=3&head=2&scale=none")
+    slider = page.get_by_role("slider", name="Training step")
+    slider.wait_for()
+    settle(page)
+    slider.press("ArrowRight")
+    settle(page)
+    slider.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('tl_step=250')")
+    settle(page)
+    page.locator("[data-testid=stPlotlyChart] .gtitle").filter(has_text="step 250 · layer 3 · head 2").wait_for()
+    shared = page.url
+
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Sharpness").click()
+    page.wait_for_url(lambda url: "page=sharpness" in url)
+    settle(page)
+    assert {k: link(page).get(k) for k in ("layer", "head", "scale")} == {"layer": "3", "head": "2", "scale": "none"}
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    fresh.set_default_timeout(60_000)
+    try:  # the shared link, in a browser that never saw this session
+        fresh.goto(shared)
+        fresh.locator("[data-testid=stPlotlyChart] .gtitle").filter(has_text="step 250 · layer 3 · head 2").wait_for()
+    finally:
+        fresh.context.close()
+
+
+def test_the_generate_step_slider_writes_the_link_and_a_page_switch_keeps_the_head(shipped_server, page):
+    page.goto(f"{shipped_server}/generate?layer=3&head=4&scale=n_embd")
+    page.get_by_role("button", name="Run 50 steps").click()
+    page.get_by_text("Step 50 of 50 ·").wait_for()
+    settle(page)
+    slider = page.get_by_role("slider", name="Timeline: step")
+    slider.press("ArrowLeft")
+    page.get_by_text("Step 49 of 50 ·").wait_for()
+    page.wait_for_function("() => location.search.includes('gen_step=49')")
+    settle(page)
+    assert link(page)["gen_n"] == "50"
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Attention").click()
+    page.wait_for_url(lambda url: "page=attention" in url)
+    settle(page)
+    assert {k: link(page).get(k) for k in ("layer", "head", "scale")} == {"layer": "3", "head": "4", "scale": "n_embd"}
