@@ -28,6 +28,9 @@ class Compared:
     ref: registry.ModelRef
     ckpt: Checkpoint
     pairing: comparisons.Pairing
+    # the second model is the first earlier in its training (untrained, a step of its timeline):
+    # differences then read later minus earlier, "what training changed", not the other way round
+    earlier: bool = False
 
 
 def picker(ctx: page.PageContext) -> Compared | None:
@@ -60,7 +63,14 @@ def picker(ctx: page.PageContext) -> Compared | None:
     pairing = comparisons.pair(ctx.ckpt, ctx.prompt, ckpt, st.session_state.get("prompt", ""), entry.label)
     for notice in pairing.notices:
         st.info(notice, icon=":material/compare_arrows:")
-    return Compared(entry, ref, ckpt, pairing)
+    earlier = value == comparisons.UNTRAINED or value.startswith(comparisons.STEP_PREFIX)
+    return Compared(entry, ref, ckpt, pairing, earlier)
+
+
+def minus(ctx: page.PageContext, cmp: Compared) -> tuple[str, str]:
+    """(from, taken away) of every difference the section shows: later minus earlier in training,
+    otherwise the second model minus the first."""
+    return (ctx.entry.label, cmp.entry.label) if cmp.earlier else (cmp.entry.label, ctx.entry.label)
 
 
 def section(ctx: page.PageContext, shows: str) -> Compared | None:
@@ -73,9 +83,12 @@ def section(ctx: page.PageContext, shows: str) -> Compared | None:
 
 
 def head_changes(ctx: page.PageContext, cmp: Compared, scale: str) -> comparisons.HeadChanges:
-    """Second minus first for every head both have: mean entropy and mean max weight, (L, H)."""
+    """For every head both have, mean entropy and mean max weight, (L, H), as minus() says: later
+    minus earlier in training, otherwise second minus first."""
     a = captures.sharpness(ctx.ref, ctx.prompt.ids, scale)
     b = captures.sharpness(cmp.ref, cmp.pairing.prompt_b.ids, scale)
+    if cmp.earlier:
+        a, b = b, a
     return comparisons.head_changes(a, b, cmp.pairing.n_layer, cmp.pairing.n_head)
 
 

@@ -63,11 +63,13 @@ def test_trained_against_untrained_on_every_page_and_in_the_link(make_app, pair_
     at = make_app(pair_folder, model="tiny", cmp=comparisons.UNTRAINED, layer="1", head="1").run()
     assert_clean(at)
     assert at.selectbox(key="cmp").value == comparisons.UNTRAINED and at.query_params["cmp"] == "untrained"
-    trained, untrained, difference = (array(t["z"]) for t in heatmaps(compare_figure(at)))
-    np.testing.assert_allclose(difference, untrained - trained, atol=1e-6)
+    # earlier first: untrained, trained, and what training changed, trained minus untrained
+    untrained, trained, difference = (array(t["z"]) for t in heatmaps(compare_figure(at)))
+    np.testing.assert_allclose(difference, trained - untrained, atol=1e-6)
     assert np.nanmax(np.abs(difference)) > 0.05  # training moved this head's weights
-    # an untrained model spreads its attention evenly: its mean entropy is higher than the trained one's
-    assert change_grids(at)[0].mean() > 0
+    assert compare_figure(at)["layout"]["annotations"][2]["text"] == "tiny − tiny, untrained"
+    # an untrained model spreads its attention evenly: training lowered the mean entropy
+    assert change_grids(at)[0].mean() < 0
     for page in ("views/sharpness.py", "views/residual.py"):
         at.switch_page(page).run()
         assert_clean(at)

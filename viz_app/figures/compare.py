@@ -11,24 +11,36 @@ from .kit import (
     FigureStyle,
     axis_key,
     axis_names,
+    clamp_window,
     colorscale,
     figure,
     masked,
     position_labels,
     subplots,
+    tick_budget,
     ticks,
 )
 
+PAIR_HEIGHT = 480  # px: three square maps across a page; room above them for titles clear of the modebar
 DIFFERENCE_SCALE = "RdBu_r"  # diverging around 0: red where B attends more, blue where it attends less
 
 
 def head_pair(
-    a: np.ndarray, b: np.ndarray, chars: str, *, names: tuple[str, str], style: FigureStyle = DEFAULT_STYLE
+    a: np.ndarray,
+    b: np.ndarray,
+    chars: str,
+    *,
+    names: tuple[str, str],
+    window: tuple[int, int] | None = None,
+    style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """One head's (T, T) weights in model A, in model B, and B − A, for two models reading the same chars."""
-    labels = position_labels(chars)
+    """One head's (T, T) weights in model A, in model B, and B − A, for two models reading the same
+    chars, over the page's zoom window (the one-head map's), three maps across the page."""
+    start, stop = clamp_window(a.shape[-1], window)
+    a, b, chars = a[start:stop, start:stop], b[start:stop, start:stop], chars[start:stop]
+    labels = position_labels(chars, start)
     panels = ((a, names[0], "coloraxis"), (b, names[1], "coloraxis"), (b - a, f"{names[1]} − {names[0]}", "coloraxis2"))
-    axis = ticks(labels, chars, 24)
+    axis = ticks(labels, chars, tick_budget(PAIR_HEIGHT - 140, style))
     layout = subplots(1, 3, titles=[title for _, title, _ in panels], hspace=0.07, x=axis,
                       y=dict(axis, autorange="reversed"))  # fmt: skip
     traces = []
@@ -52,7 +64,8 @@ def head_pair(
                    colorbar=dict(title=dict(text="weight"), thickness=12, x=1.0))  # fmt: skip
     change = dict(colorscale=colorscale(DIFFERENCE_SCALE), cmid=0, cmin=-1, cmax=1,
                   colorbar=dict(title=dict(text="B − A"), thickness=12, x=1.09))  # fmt: skip
-    return figure(traces, style, 380, coloraxis=weights, coloraxis2=change, **layout)
+    return figure(traces, style, PAIR_HEIGHT, coloraxis=weights, coloraxis2=change, margin=dict(l=10, r=10, t=90, b=10),
+                  **layout)  # fmt: skip
 
 
 def change_grid(values: np.ndarray, *, title: str, unit: str, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:

@@ -301,7 +301,7 @@ def _export(ctx: page.PageContext, data: captures.AttentionData, layer: int, hea
         )
 
 
-def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -> None:
+def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str, window) -> None:
     cmp = compare_section.section(ctx, "what training changed")
     if cmp is None:
         return
@@ -310,21 +310,21 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
     b = captures.attention_data(cmp.ref, pairing.prompt_b.ids, scale)
     style = page.figure_style()
     names = (ctx.entry.label, label)
+    later, earlier = compare_section.minus(ctx, cmp)
     if pairing.same_text and layer < pairing.n_layer and head < pairing.n_head:
+        first, second = a.patterns[layer, head], b.patterns[layer, head]
+        if cmp.earlier:  # earlier, later, later minus earlier
+            first, second, names = second, first, names[::-1]
         page.chart(
             page.figure(
-                compare_figs.head_pair,
-                a.patterns[layer, head],
-                b.patterns[layer, head],
-                ctx.prompt.text,
-                names=names,
-                style=style,
-            ),  # fmt: skip
+                compare_figs.head_pair, first, second, ctx.prompt.text, names=names, window=window, style=style
+            ),
             name=f"attention-compare-models-L{layer}H{head}-{scale}",
         )
         st.caption(
-            f"Layer {layer} · head {head} of both models on the same prompt, and {label} minus {ctx.entry.label}: "
-            "red where the second model puts more weight, blue where it puts less."
+            f"Layer {layer} · head {head} of both models on the same prompt, and {later} minus {earlier}: "
+            f"red where {later} puts more weight, blue where it puts less."
+            + controls.zoom_note(window, len(ctx.prompt.text))
         )
     elif layer < pairing.n_layer and head < pairing.n_head:
         left, right = st.columns(2)
@@ -349,8 +349,8 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str) -
         with col:
             compare_section.change_chart(changes, what, name=f"attention-compare-{what.replace('_', '-')}-{scale}")
     st.caption(
-        f"Every head both have, {label} minus {ctx.entry.label}: blue entropy and red max weight mean the second "
-        "model's softmax is sharper there."
+        f"Every head both have, {later} minus {earlier}: blue entropy and red max weight mean {later}'s softmax is "
+        "sharper there."
     )
 
 
@@ -386,7 +386,7 @@ def render() -> None:
     data = captures.attention_data(ctx.ref, ctx.prompt.ids, scale)
     with picture:
         _pattern_section(ctx, data, layer, head, window, view, values)
-    _compare_section(ctx, layer, head, scale)
+    _compare_section(ctx, layer, head, scale, window)
     _scale_section(ctx, layer, head, scale, window)
     _score_section(ctx, data, layer, head, window)
     _export(ctx, data, layer, head)

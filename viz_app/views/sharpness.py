@@ -125,9 +125,10 @@ def _compare_section(ctx: page.PageContext, scale: str) -> None:
     with right:
         changes = compare_section.head_changes(ctx, cmp, scale)
         compare_section.change_chart(changes, "entropy", name=f"sharpness-compare-entropy-{scale}")
+    later, earlier = compare_section.minus(ctx, cmp)
     st.caption(
-        f"Left: the second model's own grid and tags. Right: {cmp.entry.label} minus {ctx.entry.label} for every "
-        "head both have; blue is a sharper softmax in the second model, red a more spread one."
+        f"Left: the second model's own grid and tags. Right: {later} minus {earlier} for every head both have; "
+        f"blue is a sharper softmax in {later}, red a more spread one."
     )
 
 
