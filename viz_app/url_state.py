@@ -47,9 +47,15 @@ class Key:
     shared: bool = False  # kept on pages that do not draw it
     follows: tuple[str, ...] = ()  # back to the default when one of these keys changes
     max_len: int | None = None  # of a text
+    pair: bool = False  # two whole numbers, start < stop, written "93-117" (the zoom window)
 
     def parse(self, raw: str):
         """A link's text as this key's value; ValueError when it makes no sense here."""
+        if self.pair:
+            start, sep, stop = raw.partition("-")
+            if not (sep and start.isdigit() and stop.isdigit() and int(start) < int(stop)):
+                raise ValueError("not two positions, the first below the second, as 93-117")
+            return int(start), int(stop)
         if self.choices is not None:
             for choice in self.choices:
                 if _url_value(choice) == raw:
@@ -78,7 +84,7 @@ SHELL = (
     Key("scale", "head_size", choices=ATTN_SCALES, url="always", shared=True),
     Key("presenter", False, url="changed", shared=True),
     Key("cmp", "", url="changed", shared=True),  # the compared model (controls' compare picker)
-    Key("window", shared=True, follows=("model", "prompt")),  # the zoom of the one-head maps
+    Key("window", url="changed", shared=True, follows=("model", "prompt"), pair=True),  # the one-head maps' zoom
     Key("fig_format", "png", choices=FIGURE_FORMATS, shared=True),
 )
 
@@ -95,6 +101,8 @@ _OFFERED = "_state_offered"  # clamp: key -> the options its widget offered last
 def _url_value(value) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, (tuple, list)):
+        return "-".join(str(int(v)) for v in value)
     return str(value)
 
 

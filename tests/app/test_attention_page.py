@@ -191,3 +191,12 @@ def test_a_first_look_opens_a_head_with_a_job_and_a_link_keeps_its_own(make_app)
     assert at.query_params["layer"] == str(layer) and at.query_params["head"] == str(head)
     linked = make_app(shipped, model="shakespeare-small", prompt=DEFAULT_PROMPT, layer="0", head="0").run()
     assert (linked.session_state["layer"], linked.session_state["head"]) == (0, 0)
+
+
+def test_the_zoom_is_in_the_link_and_a_link_opens_it(make_app):
+    at = make_app().run()
+    at.slider(key="window").set_value((10, 20)).run()
+    assert at.query_params["window"] in ("10-20", ["10-20"])
+    opened = make_app(window="10-20").run()
+    assert_clean(opened)
+    assert opened.slider(key="window").value == (10, 20)

@@ -39,6 +39,8 @@ def one_run(slug: str) -> None:
 
 
 def a_value_that_is_not_the_default(key: Key):
+    if key.pair:
+        return (5, 25)
     if key.choices is not None:
         return next(c for c in reversed(key.choices) if c != key.default)
     if isinstance(key.default, bool):
