@@ -42,9 +42,9 @@ def test_trained_against_untrained_side_by_side(shipped_server, page):
     page.goto(f"{shipped_server}/?cmp=untrained")
     page.get_by_role("heading", name="Beside another model").wait_for()
     wait_idle(page)
-    pair = chart(page, "shakespeare-small, untrained − shakespeare-small")
+    pair = chart(page, "shakespeare-small − shakespeare-small, untrained")  # what training changed
     pair.wait_for()
-    assert pair.locator(".hm, .heatmaplayer image").count() >= 3  # the trained head, the untrained, the difference
+    assert pair.locator(".hm, .heatmaplayer image").count() >= 3  # the untrained head, the trained, the difference
     assert chart(page, "change in mean entropy").is_visible()
     assert "cmp=untrained" in page.url
     screenshot(page, "compare-untrained")
