@@ -78,7 +78,7 @@ def _the_code(db: Path) -> str:
 
 async def _class(url: str, n: int, server: Server, db: Path) -> list[str]:
     async with Session(url) as teacher:
-        await teacher.run(query="page=attention")
+        await teacher.run(query="page=attention&layer=0&head=0")  # head 1, the change below, not yet shown
         await teacher.run(class_lead=True)
         code = _the_code(db)
         followers = [Follower(url) for _ in range(n)]
@@ -90,7 +90,7 @@ async def _class(url: str, n: int, server: Server, db: Path) -> list[str]:
             cpu0, t0 = server.cpu_seconds(), time.perf_counter()
             await asyncio.sleep(IDLE_S)
             idle = (server.cpu_seconds() - cpu0) / (time.perf_counter() - t0)
-            head = "3"
+            head = "1"  # every model with attention has a head 1 but a 1-head model
             cpu0 = server.cpu_seconds()
             sent = time.perf_counter()
             await teacher.run(head=[int(head)])
