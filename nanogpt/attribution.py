@@ -99,6 +99,15 @@ def _final_norm(model):
 @torch.no_grad()
 def attribute(model, ids: list[int] | torch.Tensor, position: int | None = None, target: int | None = None):
     """Direct logit attribution of `target` (default: the model's top choice) at `position` (default: the last)."""
+    return attribute_targets(model, ids, position, [target])[0]
+
+
+@torch.no_grad()
+def attribute_targets(model, ids, position: int | None, targets) -> list[Attribution]:
+    """Direct logit attribution of several characters at one position, from one capture.
+
+    A target of None is the model's top choice there. One pass serves every target: only the
+    unembedding direction differs between them."""
     _check_decomposable(model)
     idx = torch.as_tensor(ids, dtype=torch.long).reshape(1, -1)  # (1, T)
     T = idx.shape[1]
@@ -111,34 +120,48 @@ def attribute(model, ids: list[int] | torch.Tensor, position: int | None = None,
         model, idx, lambda n: n in wanted or n.endswith(("attn.hook_z", "hook_mlp_out", "hook_resid_post"))
     )
     logits = logits[0, position].float().cpu()  # (V,)
-    target = int(logits.argmax()) if target is None else int(target)
-    if not 0 <= target < logits.numel():
-        raise AttributionError(f"target id {target} is outside the vocabulary of {logits.numel()} characters")
+    targets = [int(logits.argmax()) if t is None else int(t) for t in targets]
+    for t in targets:
+        if not 0 <= t < logits.numel():
+            raise AttributionError(f"target id {t} is outside the vocabulary of {logits.numel()} characters")
     names, parts = residual_parts(model, cache, position)  # (K, C)
-    W_U = model.lm_head.weight.detach().float().cpu()[target]  # (C,)
+    W_U = model.lm_head.weight.detach().float().cpu()[targets].T  # (C, N): one column per target
     norm = _final_norm(model)
+    constants = torch.zeros(0, len(targets))  # (k, N): the terms no part of the residual owns
+    constant_names = []
     if norm is None:
-        contributions = parts @ W_U  # (K,)
-        constants = {}
+        contributions = parts @ W_U  # (K, N)
     else:
         gamma, beta, eps = norm
         resid = cache[f"blocks.{len(model.blocks) - 1}.hook_resid_post"][0, position]  # (C,)
         sigma = torch.sqrt(resid.var(unbiased=False) + eps)  # the real pass's scale at this position
         centred = parts - parts.mean(dim=-1, keepdim=True)  # (K, C): LayerNorm's mean, part by part
-        contributions = (centred / sigma) @ (gamma * W_U)  # (K,)
-        constants = {"ln_final_bias": float(beta @ W_U)} if beta is not None else {}
+        contributions = (centred / sigma) @ (gamma[:, None] * W_U)  # (K, N)
+        if beta is not None:
+            constant_names.append("ln_final_bias")
+            constants = torch.cat([constants, (beta @ W_U)[None]])  # (k, N)
     if model.lm_head.bias is not None:
-        constants["lm_head_bias"] = float(model.lm_head.bias[target])
-    components = dict(zip(names, contributions.tolist(), strict=True)) | constants
+        constant_names.append("lm_head_bias")
+        constants = torch.cat([constants, model.lm_head.bias.detach().float().cpu()[targets][None]])  # (k, N)
+    every = torch.cat([contributions, constants])  # (K + k, N)
     cfg = model.config
-    heads = torch.tensor([[components[f"L{l}H{h}"] for h in range(cfg.n_head)] for l in range(cfg.n_layer)])
-    return Attribution(position, target, float(logits[target]), components, heads)
+    head_rows = [names.index(f"L{l}H{h}") for l in range(cfg.n_layer) for h in range(cfg.n_head)]
+    return [
+        Attribution(
+            position,
+            t,
+            float(logits[t]),
+            dict(zip(names + constant_names, every[:, i].tolist(), strict=True)),
+            every[head_rows, i].reshape(cfg.n_layer, cfg.n_head),  # (L, H)
+        )
+        for i, t in enumerate(targets)
+    ]
 
 
 @torch.no_grad()
 def logit_difference(model, ids, position: int | None, target: int, other: int) -> dict[str, float]:
     """Each component's share of logit[target] - logit[other]: why this character and not that one."""
-    a, b = attribute(model, ids, position, target), attribute(model, ids, position, other)
+    a, b = attribute_targets(model, ids, position, [target, other])
     return {name: a.components[name] - b.components[name] for name in a.components}
 
 

@@ -10,8 +10,9 @@ import torch
 from test_convert import LECTURE_DIR, NANOGPT_DIR, TINYSHAKESPEARE, convert, nanogpt_state, save_nanogpt
 from torch.nn import functional as F
 
+import nanogpt.attribution as attribution_module
 from nanogpt.__main__ import main
-from nanogpt.attribution import AttributionError, ablation_effects, attribute, logit_difference
+from nanogpt.attribution import AttributionError, ablation_effects, attribute, attribute_targets, logit_difference
 from nanogpt.capture import run_with_cache
 from nanogpt.checkpoint import load_checkpoint
 from nanogpt.config import GPTConfig
@@ -127,6 +128,23 @@ def test_a_chosen_target_and_the_difference_between_two(trained):
     diff = logit_difference(trained.model, ids, None, first, second)
     assert abs(sum(diff.values()) - float(logits[0, -1, first] - logits[0, -1, second])) < SUM_TOL
     assert "lm_head_bias" in diff
+
+
+@torch.no_grad()
+def test_several_targets_come_from_one_capture(trained, monkeypatch):
+    """attribute_targets explains each target as attribute does alone, with one hooked pass for all."""
+    ids = trained.tokenizer.encode("Speak, speak")
+    alone = [attribute(trained.model, ids, 5, t) for t in (None, 3, 7)]
+    passes = []
+    real = attribution_module.run_with_cache
+    monkeypatch.setattr(attribution_module, "run_with_cache", lambda *a, **k: passes.append(1) or real(*a, **k))
+    together = attribute_targets(trained.model, ids, 5, [None, 3, 7])
+    assert len(passes) == 1
+    for a, b in zip(alone, together, strict=True):
+        assert a.target == b.target and a.logit == b.logit
+        assert a.components.keys() == b.components.keys()
+        assert max(abs(a.components[n] - b.components[n]) for n in a.components) < 1e-6
+        assert torch.allclose(a.heads, b.heads, atol=1e-6)
 
 
 def test_models_that_are_no_sum_are_refused(trained):

@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 from torch.nn import functional as F
 
-from nanogpt.attribution import ablation_effects, attribute
+from nanogpt.attribution import ablation_effects, attribute_targets
 
 from .captures import _BY_VALUE, _frozen, load_model
 from .registry import ModelRef
@@ -50,8 +50,7 @@ def why(ref: ModelRef, ids: tuple[int, ...], position: int, target: int | None) 
     target = int(probs.argmax()) if target is None else int(target)
     ranked = probs.argsort(descending=True).tolist()
     runner_up = next(i for i in ranked if i != target)
-    a = attribute(model, ids, position, target)
-    b = attribute(model, ids, position, runner_up)
+    a, b = attribute_targets(model, ids, position, [target, runner_up])  # one capture for both
     effects = ablation_effects(model, ids, position, target)
     names = tuple(a.components)
     values = np.array([a.components[n] for n in names], dtype=np.float32)
