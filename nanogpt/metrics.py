@@ -49,11 +49,16 @@ def keys_per_row(n_rows: int, n_keys: int, causal: bool = True) -> torch.Tensor:
     return torch.full((n_rows,), float(n_keys))
 
 
-def normalized_entropy(pattern: torch.Tensor, causal: bool = True) -> torch.Tensor:
-    """Entropy / log(number of keys the row sees), in [0, 1]; 0 for a row with one key. (..., T_q)"""
+def normalized_entropy(
+    pattern: torch.Tensor, causal: bool = True, *, row_entropy: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Entropy / log(number of keys the row sees), in [0, 1]; 0 for a row with one key. (..., T_q)
+
+    row_entropy: entropy(pattern), when the caller has it already (the same numbers, computed once)."""
     n = keys_per_row(pattern.shape[-2], pattern.shape[-1], causal)
     max_entropy = torch.log(n)
-    return torch.where(n > 1, entropy(pattern) / max_entropy.clamp_min(1e-12), torch.zeros_like(n))
+    ent = entropy(pattern) if row_entropy is None else row_entropy
+    return torch.where(n > 1, ent / max_entropy.clamp_min(1e-12), torch.zeros_like(n))
 
 
 def max_weight(pattern: torch.Tensor) -> torch.Tensor:
@@ -190,14 +195,27 @@ def head_tags(pattern: torch.Tensor, causal: bool = True, chars: str | None = No
     return _tags(scores, float(row_mean(normalized_entropy(pattern, causal))) >= UNIFORM_THRESHOLD)
 
 
-def head_summary(pats: torch.Tensor, causal: bool = True, chars: str | None = None) -> list[dict]:
+def head_summary(
+    pats: torch.Tensor,
+    causal: bool = True,
+    chars: str | None = None,
+    *,
+    row_entropy: torch.Tensor | None = None,
+    row_normalized: torch.Tensor | None = None,
+    row_max: torch.Tensor | None = None,
+) -> list[dict]:
     """One dict per head of (L, H, T, T) patterns: mean entropy (nats and normalised), mean max
-    weight, effective keys, tags (the character-reading ones when `chars`, the prompt, is given)."""
-    row_entropy = entropy(pats)  # (L, H, T)
+    weight, effective keys, tags (the character-reading ones when `chars`, the prompt, is given).
+
+    row_entropy, row_normalized, row_max: entropy(pats), normalized_entropy(pats, causal) and
+    max_weight(pats) per row, when the caller has them already (the same numbers, computed once)."""
+    row_entropy = entropy(pats) if row_entropy is None else row_entropy  # (L, H, T)
+    if row_normalized is None:
+        row_normalized = normalized_entropy(pats, causal, row_entropy=row_entropy)
     ent = row_mean(row_entropy).tolist()  # (L, H) as lists: one conversion each, not one per head
     eff = row_mean(row_entropy.exp()).tolist()  # effective_keys, from the entropy already computed
-    norm = row_mean(normalized_entropy(pats, causal)).tolist()
-    peak = row_mean(max_weight(pats)).tolist()
+    norm = row_mean(row_normalized).tolist()
+    peak = row_mean(max_weight(pats) if row_max is None else row_max).tolist()
     scores = {n: v.tolist() for n, v in tag_scores(pats, chars).items()} if pats.shape[-1] > 1 else {}
     out = []
     for layer in range(pats.shape[0]):

@@ -208,6 +208,17 @@ def test_head_summary_and_summary(captured, trained):
     )
 
 
+def test_head_summary_from_rows_the_caller_has_is_the_same(captured, tiny_text):
+    _, _, cache = captured
+    pats = patterns(cache)
+    chars = tiny_text[5:37]
+    ent = entropy(pats)
+    norm = normalized_entropy(pats, row_entropy=ent)
+    assert torch.equal(norm, normalized_entropy(pats))
+    given = head_summary(pats, chars=chars, row_entropy=ent, row_normalized=norm, row_max=max_weight(pats))
+    assert given == head_summary(pats, chars=chars)
+
+
 def test_softmax_variance_demo():
     demo = softmax_variance_demo(64)
     assert demo["var_unscaled"] == pytest.approx(64, rel=0.1)

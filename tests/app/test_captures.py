@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from nanogpt import metrics
 from nanogpt.config import ATTN_SCALES
@@ -59,3 +60,32 @@ def test_lens_top_is_sorted_and_names_the_next_character(key):
     assert top.probs.shape == (5, 5) and np.all(np.diff(top.probs, axis=1) <= 0)
     assert top.target == "t" and top.target_probs.shape == (5,)
     assert np.allclose(data.lens.sum(-1), 1.0, atol=1e-4)
+
+
+def test_layer_scale_is_a_forward_with_the_scale_in_that_layer_only(key):
+    """The side by side's "this layer only" is made from the trained capture's q and k, no forward:
+    the same weights and means as a forward with the scale changed in that layer."""
+    ckpt = captures.load_model(key)
+    ids = captures.prepare_prompt(PROMPT, ckpt).ids
+    for layer in range(ckpt.model.config.n_layer):
+        for scale in ATTN_SCALES:
+            got = captures.layer_scale(key, ids, scale, layer, only=True)
+            forward = captures.attention_data(key, ids, scale, layer)
+            sharp = captures.sharpness(key, ids, scale, layer)
+            assert got.scale_value == forward.scale_value
+            np.testing.assert_allclose(got.patterns, forward.patterns[layer], rtol=0, atol=2e-6)
+            np.testing.assert_allclose(got.mean_entropy, sharp.mean_entropy[layer], rtol=0, atol=2e-6)
+            np.testing.assert_allclose(got.mean_max_weight, sharp.mean_max_weight[layer], rtol=0, atol=2e-6)
+            every = captures.layer_scale(key, ids, scale, layer, only=False)
+            np.testing.assert_array_equal(every.patterns, captures.attention_data(key, ids, scale).patterns[layer])
+
+
+def test_score_std_is_computed_when_read(key):
+    ckpt = captures.load_model(key)
+    ids = captures.prepare_prompt(PROMPT, ckpt).ids
+    data = captures.attention_data(key, ids, "none")
+    sharp = captures.sharpness(key, ids, "none")
+    assert "score_std" not in vars(sharp)  # nothing computed until a page reads it
+    expected = metrics.score_std(torch.tensor(data.scores)).numpy()
+    np.testing.assert_array_equal(sharp.score_std, expected)
+    assert not sharp.score_std.flags.writeable

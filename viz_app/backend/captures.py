@@ -10,8 +10,9 @@ Pages never touch torch.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import streamlit as st
@@ -139,12 +140,29 @@ class Sharpness:
     entropy: np.ndarray  # (L, H, T) nats
     normalized_entropy: np.ndarray  # (L, H, T) entropy / log(t + 1), in [0, 1]
     max_weight: np.ndarray  # (L, H, T)
-    score_std: np.ndarray  # (L, H, T)
     mean_entropy: np.ndarray  # (L, H) over rows 1.. (row 0 sees one key)
     mean_normalized_entropy: np.ndarray  # (L, H)
     mean_max_weight: np.ndarray  # (L, H)
     tags: list[list[list[str]]]  # [layer][head] -> tags
     summary: list[dict]  # metrics.head_summary rows, for the table
+    scores: np.ndarray = field(repr=False)  # (L, H, T, T) the capture's, shared: what score_std reads
+
+    @functools.cached_property
+    def score_std(self) -> np.ndarray:
+        """(L, H, T), computed when a page first reads it: only the Sharpness page draws it (two
+        threads asking at once both compute the same array; either is kept)."""
+        return _frozen(metrics.score_std(torch.tensor(self.scores)).numpy())
+
+
+@dataclass
+class LayerScale:
+    """One layer's heads under a scale setting: what the Attention page's side by side draws."""
+
+    scale: str
+    scale_value: float
+    patterns: np.ndarray  # (H, T, T)
+    mean_entropy: np.ndarray  # (H,) over rows 1..
+    mean_max_weight: np.ndarray  # (H,)
 
 
 def _stack(cache: Cache, suffix: str) -> np.ndarray:
@@ -195,22 +213,56 @@ def sharpness(ref: ModelRef, ids: tuple[int, ...], scale: str, layer: int | None
 def _sharpness(ref: ModelRef, _ckpt: Checkpoint, ids: tuple[int, ...], scale: str, layer: int | None) -> Sharpness:
     data = _attention_data(ref, _ckpt, ids, scale, layer)
     pats = torch.tensor(data.patterns)  # (L, H, T, T); a copy: the shared arrays are read-only
-    summary = metrics.head_summary(pats, chars=_ckpt.tokenizer.decode(ids))
-    n_layer, n_head = pats.shape[:2]
-    tags = metrics.tag_grid(summary, n_layer, n_head)
+    # each row statistic once: the summary's means and tags are made from the same rows
     ent = metrics.entropy(pats)
-    norm = metrics.normalized_entropy(pats)
+    norm = metrics.normalized_entropy(pats, row_entropy=ent)
     peak = metrics.max_weight(pats)
+    summary = metrics.head_summary(
+        pats, chars=_ckpt.tokenizer.decode(ids), row_entropy=ent, row_normalized=norm, row_max=peak
+    )
+    n_layer, n_head = pats.shape[:2]
     return Sharpness(
         entropy=_frozen(ent.numpy()),
         normalized_entropy=_frozen(norm.numpy()),
         max_weight=_frozen(peak.numpy()),
-        score_std=_frozen(metrics.score_std(torch.tensor(data.scores)).numpy()),
         mean_entropy=_frozen(metrics.row_mean(ent).numpy()),
         mean_normalized_entropy=_frozen(metrics.row_mean(norm).numpy()),
         mean_max_weight=_frozen(metrics.row_mean(peak).numpy()),
-        tags=tags,
+        tags=metrics.tag_grid(summary, n_layer, n_head),
         summary=summary,
+        scores=data.scores,
+    )
+
+
+def layer_scale(ref: ModelRef, ids: tuple[int, ...], scale: str, layer: int, *, only: bool) -> LayerScale:
+    """Layer `layer`'s heads under a scale setting: in that layer only (only=True; the other layers
+    as trained) or in every layer. In that layer only, its inputs are the trained model's, so no
+    forward runs: its scores come from the trained capture's q and k, as the model makes them."""
+    ckpt = load_model(ref)
+    if not only or scale == ckpt.model.config.attn_scale:
+        data, sharp = attention_data(ref, ids, scale), sharpness(ref, ids, scale)
+        return LayerScale(scale, data.scale_value, data.patterns[layer], sharp.mean_entropy[layer],
+                          sharp.mean_max_weight[layer])  # fmt: skip
+    return _layer_scale(ref, ckpt, ids, scale, layer)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=_BY_VALUE)
+def _layer_scale(ref: ModelRef, _ckpt: Checkpoint, ids: tuple[int, ...], scale: str, layer: int) -> LayerScale:
+    cfg = _ckpt.model.config
+    trained = _attention_data(ref, _ckpt, ids, cfg.attn_scale, None)
+    value = scale_value(scale, cfg.n_embd, cfg.head_size)
+    q, k = torch.tensor(trained.q[layer]), torch.tensor(trained.k[layer])  # (H, T, d): copies of shared arrays
+    T = q.shape[-2]
+    with torch.no_grad():  # what CausalSelfAttention.forward does with the scale it is given
+        scores = (q @ k.transpose(-2, -1)) * value
+        scores = scores.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), float("-inf"))
+        pattern = torch.softmax(scores, dim=-1)  # (H, T, T)
+    return LayerScale(
+        scale=scale,
+        scale_value=value,
+        patterns=_frozen(pattern.numpy()),
+        mean_entropy=_frozen(metrics.row_mean(metrics.entropy(pattern)).numpy()),
+        mean_max_weight=_frozen(metrics.row_mean(metrics.max_weight(pattern)).numpy()),
     )
 
 

@@ -189,17 +189,18 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
     st.subheader("The scale switch, side by side")
     compare, where = _compare_controls(ctx, scale)
     ids, only = ctx.prompt.ids, layer if where == "layer" else None
-    sharp = {s: captures.sharpness(ctx.ref, ids, s, only) for s in (scale, compare)}
+    # this layer's heads only: in "this layer only" no forward runs (captures.layer_scale)
+    sharp = {s: captures.layer_scale(ctx.ref, ids, s, layer, only=only is not None) for s in (scale, compare)}
     rows = {}
     cols = st.columns(2)
     for col, setting, other in ((cols[0], scale, compare), (cols[1], compare, scale)):
         with col:
-            data = captures.attention_data(ctx.ref, ids, setting, only)
-            ent = float(sharp[setting].mean_entropy[layer, head])
-            peak = float(sharp[setting].mean_max_weight[layer, head])
+            data = sharp[setting]
+            ent = float(data.mean_entropy[head])
+            peak = float(data.mean_max_weight[head])
             rows[setting] = (data.scale_value, ent, peak)
-            ent_other = float(sharp[other].mean_entropy[layer, head])
-            peak_other = float(sharp[other].mean_max_weight[layer, head])
+            ent_other = float(sharp[other].mean_entropy[head])
+            peak_other = float(sharp[other].mean_max_weight[head])
             m1, m2 = st.columns(2)
             m1.metric(
                 f"Mean entropy · {kit.SCALE_LABELS[setting]}",
@@ -216,7 +217,7 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
             page.chart(
                 page.figure(
                     heads.head_heatmap,
-                    data.patterns[layer, head],
+                    data.patterns[head],
                     ctx.prompt.text,
                     window=window,
                     height=round(0.75 * page.figure_style().map_height),
