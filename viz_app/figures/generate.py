@@ -16,6 +16,7 @@ from .kit import (
     figure,
     position_labels,
     subplots,
+    tick_positions,
     ticks,
     two_colours,
     visible_char,
@@ -32,7 +33,7 @@ def next_char_bars(
     vocab: list[str],
     probs_raw: np.ndarray,
     probs: np.ndarray,
-    sampled: int,
+    sampled: int | None,
     *,
     temperature: float,
     top_k: int | None,
@@ -44,6 +45,9 @@ def next_char_bars(
     top-k; light) and after temperature and top-k (dark), with the sampled character in the accent
     colour. Top-k's cut is a dashed line; the characters past it are greyed: they get probability 0.
 
+    sampled None: nothing is sampled yet (the distribution before the first character): no bar is
+    picked out and nothing is labelled.
+
     shown: how many of the most likely characters to draw (None: the whole vocabulary); the sampled
     one is always among them. Bars sit at integer positions with the characters as tick text, so a
     vocabulary holding look-alike characters still gets one bar each.
@@ -51,12 +55,12 @@ def next_char_bars(
     probs_raw = np.asarray(probs_raw, dtype=np.float32)
     probs = np.asarray(probs, dtype=np.float32)
     order = np.argsort(-probs_raw, kind="stable")  # temperature keeps this order; top-k keeps its head
-    rank_of_sampled = int(np.flatnonzero(order == sampled)[0])
+    rank_of_sampled = 0 if sampled is None else int(np.flatnonzero(order == sampled)[0])
     n = len(vocab) if shown is None else min(len(vocab), max(shown, (top_k or 0) + 3, rank_of_sampled + 1))
     order = order[:n]
     x = np.arange(n)
     names = [f"'{visible_char(vocab[i])}' · #{r + 1}" for r, i in enumerate(order)]
-    picked = order == sampled
+    picked = order == (-1 if sampled is None else sampled)
     knobs = f"temperature {temperature:g}" + (f", top-k {top_k}" if top_k else ", no top-k")
     traces = [
         go.Bar(
@@ -77,20 +81,10 @@ def next_char_bars(
         ),
     ]
     top = float(max(probs_raw.max(), probs.max()))
-    annotations = [
-        dict(
-            x=rank_of_sampled,
-            y=float(max(probs[sampled], probs_raw[sampled])),
-            text=f"sampled '{visible_char(vocab[sampled])}'",
-            showarrow=True,
-            arrowhead=2,
-            arrowcolor=style.accent,
-            font=dict(color=style.accent),
-            ax=36,  # up and to the right: straight up, it would sit on the axis's top tick label
-            ay=-30,
-            xanchor="left",
-        )
-    ]
+    y_top = min(1.0, top * 1.18 + 0.02)
+    annotations = [] if sampled is None else [_sampled_label(vocab[sampled], rank_of_sampled,
+                                                              float(max(probs[sampled], probs_raw[sampled])),
+                                                              y_top, style)]  # fmt: skip
     shapes = []
     if top_k and top_k < len(vocab):
         cut = top_k - 0.5
@@ -120,9 +114,32 @@ def next_char_bars(
             range=[-0.7, n - 0.3],
             title=dict(text="next character, most likely first" + ("" if n == len(vocab) else f" (top {n})")),
         ),
-        yaxis=dict(title=dict(text="probability"), range=[0, min(1.0, top * 1.18 + 0.02)]),
+        yaxis=dict(title=dict(text="probability"), range=[0, y_top]),
         annotations=annotations,
         shapes=shapes,
+    )
+
+
+TALL = 0.55  # a sampled bar reaching above this share of the y axis gets its label beside it, below its top
+
+
+def _sampled_label(char: str, x: int, y: float, y_top: float, style: FigureStyle) -> dict:
+    """The arrow and "sampled 'e'" at the sampled bar's top. Above a short bar, up and to the right
+    (straight up it would sit on the axis's top tick label); beside a tall one, down and to the
+    right: above a bar of p about 1 it would run into the chart's title."""
+    tall = y > TALL * y_top
+    return dict(
+        x=x,
+        y=y,
+        text=f"sampled '{visible_char(char)}'",
+        showarrow=True,
+        arrowhead=2,
+        arrowcolor=style.accent,
+        font=dict(color=style.accent),
+        ax=36,
+        ay=30 if tall else -30,
+        xanchor="left",
+        yanchor="top" if tall else "bottom",
     )
 
 
@@ -144,9 +161,12 @@ def step_attention(
     rows = [head_label(layer, head) for layer in range(n_layer) for head in range(n_head)]
     heads = [(layer, head) for layer in range(n_layer) for head in range(n_head)]
     height = max(220, (style.font_size + 9) * len(rows) + 90) + 2 * style.font_size  # a row holds its label
+    # fixed ranges: an axis that can be dragged has a drag strip along it, and the heatmap's y axis
+    # strip lay over the right half of every pick square, so a click there did nothing
     layout = subplots(
-        1, 2, col_widths=[0.035, 0.965], hspace=0.01, shared_y=True, y=dict(type="category", autorange="reversed")
-    )
+        1, 2, col_widths=[0.035, 0.965], hspace=0.01, shared_y=True, x=dict(fixedrange=True),
+        y=dict(type="category", autorange="reversed", fixedrange=True),
+    )  # fmt: skip
     layout["xaxis"].update(range=[-0.5, 0.5], tickvals=[0], ticktext=["pick"], showgrid=False, zeroline=False)
     layout["xaxis2"].update(ticks(labels, context, 48), title=dict(text="key (a character of the context)"))
     picks = go.Scatter(
@@ -217,6 +237,9 @@ def teacher_forcing(
     next character (top) and the loss, -log p (bottom); surprising characters in the accent colour.
 
     chars[i + 1] is the true next character after position i, so there are len(chars) - 1 bars.
+    A passage of a whole context has more bars than an axis has room for labels: the bottom axis
+    names every few characters, the top one each surprising character (the ones worth a look),
+    in the accent colour, at least MIN_TICK_GAP bars apart so none overlaps another.
     """
     n = len(p_true)
     targets = chars[1 : n + 1]
@@ -226,13 +249,18 @@ def teacher_forcing(
     layout = subplots(
         2,
         1,
-        shared_x=True,
-        vspace=0.14,
+        vspace=0.16,
         x=x,
         titles=[
-            "p(the true next character)",
+            "p(the true next character); each surprising one named",
             "loss = −log p (nats)" + (f", mean {mean_loss:.3f}" if mean_loss else ""),
         ],
+    )
+    layout["xaxis2"]["matches"] = "x"  # zooming one zooms both
+    named = surprising_ticks(flags)
+    layout["xaxis"].update(
+        tickvals=[tick_positions(n)[i] for i in named],
+        ticktext=[f'<b><span style="color:{style.accent}">{visible_char(targets[i])}</span></b>' for i in named],
     )
     layout["yaxis"]["range"] = [0, 1]
     layout["yaxis2"]["rangemode"] = "tozero"
@@ -251,6 +279,18 @@ def teacher_forcing(
         ),
     ]
     return figure(traces, style, 440 + 2 * style.font_size, **layout)
+
+
+MIN_TICK_GAP = 2  # bars between two named surprising characters: closer, their labels would touch
+
+
+def surprising_ticks(flags) -> list[int]:
+    """The positions of the surprising characters to name, left to right, MIN_TICK_GAP apart at least."""
+    named: list[int] = []
+    for i in np.flatnonzero(np.asarray(flags, dtype=bool)).tolist():
+        if not named or i - named[-1] >= MIN_TICK_GAP:
+            named.append(i)
+    return named
 
 
 def _char_html(c: str) -> str:

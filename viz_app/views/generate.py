@@ -32,6 +32,7 @@ RUN = "gen_run"  # st.session_state: the GenRun
 PLAYING = "gen_playing"
 _RESTORED = "_gen_restored"  # the URL's gen_n was replayed (once per session)
 _PLAY_CLOCK = "_gen_play_clock"  # when Play's last character was due (time.monotonic)
+_PREVIEW = "_gen_preview"  # ((model, prompt ids), the first step as Next would compute it): the bars before it
 
 
 def _controls(vocab_size: int) -> tuple[float, int | None, int, int]:
@@ -89,6 +90,10 @@ def _set_playing(on: bool) -> None:
     ss = st.session_state
     if on and not ss.get(PLAYING):
         ss[_PLAY_CLOCK] = time.monotonic() - PLAY_EVERY_S  # the first character is due at once
+    if not on and ss.get(RUN) is not None and ss[RUN].steps:
+        # Pause shows the newest step: a character Play sampled while the click was on its way left
+        # the browser's slider one step behind, and it sends that value back with the click
+        ss["gen_step"] = len(ss[RUN].steps)
     ss[PLAYING] = on
 
 
@@ -174,6 +179,50 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
     )
 
 
+def _preview(ctx: page.PageContext, run: generation_runs.GenRun) -> generation_runs.GenStep:
+    """The first step as Next will compute it (its distributions do not depend on the seed), taken
+    on a scratch run: the session's run and its generator are left alone. Kept per model and prompt."""
+    ss = st.session_state
+    key = (ctx.ref, run.prompt_ids)
+    kept = ss.get(_PREVIEW)
+    if kept is None or kept[0] != key:
+        scratch = generation_runs.new_run(ctx.ref, run.prompt_ids, 0)
+        generation_runs.advance(scratch, ctx.ckpt, 1, 1.0, None)
+        ss[_PREVIEW] = kept = (key, scratch.steps[0])
+    return kept[1]
+
+
+def _before_the_first(
+    ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, style
+) -> None:
+    """What the model thinks comes after the prompt, before anything is sampled: the bars Next draws from."""
+    first = _preview(ctx, run)
+    vocab = ctx.ckpt.tokenizer.chars
+    page.chart(
+        page.figure(
+            figs.next_char_bars,
+            vocab,
+            first.probs_raw,
+            generation_runs.distribution(first, temperature, top_k),
+            None,
+            temperature=temperature,
+            top_k=top_k,
+            title="before the first character: what the model thinks comes next after the prompt",
+            style=style,
+        ),
+        key="gen_dist_first",
+        name=f"generate-distribution-before-T{temperature:g}" + (f"-top{top_k}" if top_k else ""),
+    )
+    now = f"temperature {temperature:g}" + (f", top-k {top_k}" if top_k else ", no top-k")
+    best = int(first.probs_raw.argmax())
+    st.caption(
+        f"Nothing is sampled yet. The model's own guess is '{visible_char(vocab[best])}' "
+        f"(p {float(first.probs_raw[best]):.3f}). Left bar of each pair, light: its own distribution (temperature 1, "
+        f"no top-k); right bar, dark: what **Next** will draw from ({now}). Move the temperature or top-k and "
+        "watch the dark bars change before you press Next."
+    )
+
+
 def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None) -> None:
     ss = st.session_state
     style = page.figure_style()
@@ -182,6 +231,7 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
     if n == 0:
         st.markdown(figs.text_html(ctx.prompt.text, "", style=style), unsafe_allow_html=True)
         st.info("Press **Next** to sample the first character.", icon=":material/skip_next:")
+        _before_the_first(ctx, run, temperature, top_k, style)
         return
     if not 1 <= ss.get("gen_step", 0) <= n:
         ss["gen_step"] = n
