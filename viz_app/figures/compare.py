@@ -20,6 +20,7 @@ from .kit import (
     tick_budget,
     ticks,
 )
+from .legend import title_then_legend
 
 PAIR_HEIGHT = 480  # px: three square maps across a page; room above them for titles clear of the modebar
 DIFFERENCE_SCALE = "RdBu_r"  # diverging around 0: red where B attends more, blue where it attends less
@@ -102,12 +103,12 @@ def mean_norms(labels: list[str], norms: dict[str, np.ndarray], *, style: Figure
         )
         for i, (name, values) in enumerate(norms.items())
     ]
-    return figure(
+    fig = figure(
         traces,
         style,
         340,
-        "mean ‖x‖ over positions, at every point through the model",
+        None,
         xaxis=dict(type="category"),
         yaxis=dict(title=dict(text="mean norm"), rangemode="tozero"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
+    return title_then_legend(fig, "mean ‖x‖ over positions, at every point through the model", style)

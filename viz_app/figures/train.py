@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .kit import DEFAULT_STYLE, FigureStyle, figure
+from .legend import title_then_legend
 
 
 def loss_curves(
@@ -41,12 +42,12 @@ def loss_curves(
                     hovertemplate=f"step %{{x}}<br>{key} loss %{{y:.3f}}<extra></extra>",
                 )
             )
-    return figure(
+    fig = figure(
         traces,
         style,
         360 + 2 * style.font_size,
-        "loss while training",
+        None,
         xaxis=dict(title=dict(text="step"), range=[0, max(1, max_iters)]),
         yaxis=dict(title=dict(text="cross-entropy (nats)"), rangemode="tozero"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
+    return title_then_legend(fig, "loss while training", style)  # the legend under the title, never on it
