@@ -19,9 +19,12 @@ presenter.py. A widget's key is its session-state key, declared in STATE (see ur
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from nanogpt import metrics
@@ -172,8 +175,24 @@ def plotly_config(name: str) -> dict:
     }
 
 
+_DIGESTS: dict[int, tuple] = {}  # id of a live read-only array -> its key (removed when the array goes)
+
+
+def _array_key(array: np.ndarray) -> tuple:
+    """An array's key in the figure cache: shape, dtype and a digest of every byte. A read-only
+    array (the captures' shared ones) cannot change, so its key is made once, not on every run
+    (a layers x heads grid's (L, H, T, T) weights: 2 ms of hashing a run at T=100)."""
+    key = _DIGESTS.get(id(array))
+    if key is None:
+        key = (array.shape, array.dtype.str, hashlib.blake2b(np.ascontiguousarray(array).data).digest())
+        if not array.flags.writeable and not getattr(array.base, "flags", array.flags).writeable:
+            _DIGESTS[id(array)] = key
+            weakref.finalize(array, _DIGESTS.pop, id(array), None)
+    return key
+
+
 # ~100 kB to 1 MB a figure; a class on one prompt shares a few dozen of them
-@st.cache_resource(max_entries=512, show_spinner=False, hash_funcs={FigureStyle: repr})
+@st.cache_resource(max_entries=512, show_spinner=False, hash_funcs={FigureStyle: repr, np.ndarray: _array_key})
 def _built(_build, name: str, args: tuple, kwargs: dict):
     return kit.shared(_build(*args, **kwargs))  # name stands for _build in the cache key: hashed by name
 
