@@ -23,6 +23,10 @@ class Link:
     label: str
     params: dict[str, str] = field(default_factory=dict)  # url_state.py's URL keys: layer, head, scale, view
     focused_head: bool = False  # the Lesson page adds the model's most focused layer and head (not 0, 0: often uniform)
+    clearest_layer: bool = False  # the Lesson page adds the layer whose heads have the clearest jobs (layer 0's rarely)
+    # the page's subheader the link is about, named beside the link: a #anchor would not survive, the
+    # app rewrites the URL (and drops its fragment) as the page opens
+    section: str = ""
 
     @property
     def script(self) -> str:
@@ -61,11 +65,12 @@ class Step:
     with_what: str = ""  # what the with_variant model is, where its name could be misread
     lecture_what: str = ""  # what the lecture's model at this step is, likewise
     question: Question | None = None  # asked before the step's first link (its picture) is shown
+    code_variant: str | None = None  # the variant whose line of code shows this step's piece (default: without_variant)
 
     @property
     def ablation_link(self) -> Link | None:
         """The Ablations page on the variant that lacks this step's piece: its curve and its line of code."""
-        variant = self.without_variant or self.with_variant
+        variant = self.code_variant or self.without_variant or self.with_variant
         if variant is None or variant == "full":
             return None
         return Link(
@@ -112,43 +117,12 @@ STEPS: tuple[Step, ...] = (
         ),
     ),
     Step(
-        key="one-head",
-        title="Characters talk: one self-attention head",
-        video_time="1:19:18",
-        text=(
-            "Self-attention lets each position collect information from the positions before it. Every character "
-            "emits a **query** (what am I looking for?) and a **key** (what do I hold?). A query's dot product with "
-            "each earlier key, through a softmax, gives weights that add up to 1, and the character takes that "
-            "weighted average of the earlier characters' **values**. The causal mask hides the future, so the "
-            "model cannot peek at the answer. A **position embedding** is added to each character first; without "
-            "it a head could not tell the character just before from one far back."
-        ),
-        with_variant="single-head",
-        without_variant="bigram",
-        extra_variants=("no-pos-emb",),
-        lecture_loss="2.4",
-        links=(Link("attention", "One head's weights: each row is a softmax over the past", ONE_HEAD, True),),
-        note="Not like for like: `single-head` is the finished model (6 layers, feed-forward, residuals, LayerNorm) "
-        "with one head as wide as the model in each layer, against the bigram table; the lecture's 2.4 is one head "
-        "alone on the embeddings. The ablation removes pieces from the final model, it does not rebuild the "
-        "lecture in order.",
-        with_what="the whole 6-layer model, 1 wide head per layer",
-        lecture_what="1 head alone on the embeddings",
-        question=Question(
-            "Each row of one head's attention map is a softmax over the characters before it. What do the "
-            "weights in one row add up to?",
-            ("0", "1", "The number of characters in the row", "It depends on the head"),
-            1,
-            "A softmax gives weights that sum to one, so each character takes a weighted average of the earlier "
-            "characters' values. The top-right triangle is the future, masked to 0: information only flows from "
-            "the past.",
-        ),
-    ),
-    Step(
         key="scale",
         title="Scaled attention: why divide by √head_size",
         video_time="1:16:56",
         text=(
+            "A self-attention head scores every earlier character with a dot product: each character's **query** q "
+            "against the others' **keys** k (the next step builds the head around them). "
             "If the entries of q and k have variance 1, their dot product q·k has variance about `head_size`. "
             "Large scores push the softmax towards one-hot: each character copies a single other character, and "
             "the weights it did not pick get almost no gradient. Multiplying by **1/√head_size** brings the "
@@ -175,6 +149,40 @@ STEPS: tuple[Step, ...] = (
         ),
     ),
     Step(
+        key="one-head",
+        title="Characters talk: one self-attention head",
+        video_time="1:19:18",
+        text=(
+            "Self-attention lets each position collect information from the positions before it. Every character "
+            "emits a **query** (what am I looking for?) and a **key** (what do I hold?). A query's dot product with "
+            "each earlier key, through a softmax, gives weights that add up to 1, and the character takes that "
+            "weighted average of the earlier characters' **values**. The causal mask hides the future, so the "
+            "model cannot peek at the answer. A **position embedding** is added to each character first; without "
+            "it a head could not tell the character just before from one far back."
+        ),
+        with_variant="single-head",
+        without_variant="bigram",
+        extra_variants=("no-pos-emb",),
+        lecture_loss="2.4",
+        links=(Link("attention", "One head's weights: each row is a softmax over the past", ONE_HEAD, True),),
+        code_variant="no-pos-emb",  # the position embedding's line; bigram's is step 1's
+        note="Not like for like: `single-head` is the finished model (6 layers, feed-forward, residuals, LayerNorm) "
+        "with one head as wide as the model in each layer, against the bigram table; the lecture's 2.4 is one head "
+        "alone on the embeddings. The ablation removes pieces from the final model, it does not rebuild the "
+        "lecture in order.",
+        with_what="the whole 6-layer model, 1 wide head per layer",
+        lecture_what="1 head alone on the embeddings",
+        question=Question(
+            "Each row of one head's attention map is a softmax over the characters before it. What do the "
+            "weights in one row add up to?",
+            ("0", "1", "The number of characters in the row", "It depends on the head"),
+            1,
+            "A softmax gives weights that sum to one, so each character takes a weighted average of the earlier "
+            "characters' values. The top-right triangle is the future, masked to 0: information only flows from "
+            "the past.",
+        ),
+    ),
+    Step(
         key="multi-head",
         title="Multi-head attention: several narrower heads",
         video_time="1:21:59",
@@ -189,7 +197,10 @@ STEPS: tuple[Step, ...] = (
         lecture_loss="2.28",
         links=(
             Link(
-                "attention", "Every head of a layer side by side", {"view": "layer", "layer": "0", "scale": "head_size"}
+                "attention",
+                "Every head of a layer side by side",
+                {"view": "layer", "scale": "head_size"},
+                clearest_layer=True,
             ),
         ),
         question=Question(
@@ -214,7 +225,13 @@ STEPS: tuple[Step, ...] = (
         with_variant="full",
         without_variant="no-ffn",
         lecture_loss=None,
-        links=(Link("residual", "What attention and the MLP each write into the residual stream"),),
+        links=(
+            Link(
+                "residual",
+                "What attention and the MLP each write into the residual stream",
+                section="What each sublayer writes",
+            ),
+        ),
         note="The lecture reports a further small drop here without quoting a number.",
         question=Question(
             "Attention lets characters communicate. What does the feed-forward layer after it work on?",
@@ -238,7 +255,14 @@ STEPS: tuple[Step, ...] = (
         with_variant="full",
         without_variant="no-residual",
         lecture_loss="2.08",
-        links=(Link("residual", "The residual stream, point by point through the blocks"),),
+        links=(
+            Link(
+                "residual",
+                "The residual stream beside the same model untrained: trained blocks add far more to it",
+                {"cmp": "untrained"},
+                section="Beside another model",
+            ),
+        ),
         note="The lecture's 2.08 also includes the output projections and the 4× wider feed-forward added in the "
         "same step.",
         question=Question(
@@ -265,7 +289,13 @@ STEPS: tuple[Step, ...] = (
         without_variant="no-layernorm",
         extra_variants=("post-norm",),
         lecture_loss="2.06",
-        links=(Link("residual", "How the residual stream's norm grows, layer by layer"),),
+        links=(
+            Link(
+                "ablations",
+                "Before each sublayer or after each addition: post-norm's line of code and its loss curve",
+                {"ablation_variant": "post-norm"},
+            ),
+        ),
         question=Question(
             "Where does the lecture put LayerNorm?",
             (

@@ -9,7 +9,7 @@ from viz_app.backend.ablation_results import RESULTS_FILE
 from viz_app.lesson_steps import STEPS
 
 from .ablation_fixtures import as_shown, read_results, results_dir  # noqa: F401  (results_dir is a fixture)
-from .app_helpers import PROMPT, assert_clean, texts
+from .app_helpers import PROMPT, assert_clean, figure_titled, texts
 
 LINK = re.compile(r"\[([^\]]+)\]\((\./[^)]*)\)")
 
@@ -40,8 +40,10 @@ def test_every_step_is_drawn_in_the_lectures_order(make_app, results_dir):  # no
     titles = [s.value for s in at.subheader]
     assert titles == [f"{i}. {step.title}" for i, step in enumerate(STEPS, start=1)]
     assert [step.key for step in STEPS] == [
-        "bigram", "one-head", "scale", "multi-head", "feed-forward", "residual", "layernorm", "scale-up"
+        "bigram", "scale", "one-head", "multi-head", "feed-forward", "residual", "layernorm", "scale-up"
     ]  # fmt: skip
+    times = [step.video_seconds for step in STEPS]
+    assert times == sorted(times)  # the lecture's order: a class following the video never jumps back
 
 
 def test_numbers_and_samples_come_from_the_results(make_app, results_dir):  # noqa: F811
@@ -58,9 +60,13 @@ def test_numbers_and_samples_come_from_the_results(make_app, results_dir):  # no
     # variants the file lacks are said to be missing, not invented
     assert metric(at, "without it · `no-ffn`").value == "n/a"
     # a whole 6-layer model with one head per layer is not the lecture's lone head: the labels say so
-    assert metric(at, "with it · `single-head`: the whole 6-layer model, 1 wide head per layer").value == "n/a"
-    assert metric(at, "in the lecture: 1 head alone on the embeddings").value == "2.4"
+    assert metric(at, "with it · `single-head`").value == "n/a"
     notes = texts(at.caption)
+    assert "`single-head` is the whole 6-layer model, 1 wide head per layer" in notes
+    assert "the lecture's number is 1 head alone on the embeddings" in notes
+    assert "2.4" in {m.value for m in at.metric if m.label == "in the lecture"}
+    # every metric label is short enough for a third of the page at 1280 px (a longer one was cut off)
+    assert max(len(m.label) for m in at.metric) <= 32, [m.label for m in at.metric]
     assert "Not available: `single-head`" in notes and "`no-ffn` is not in these ablation results" in notes
     samples = [block.value for block in at.code]
     for name in ("bigram", "no-scale", "full"):
@@ -76,8 +82,9 @@ def test_links_carry_the_views_query_params(make_app, results_dir):  # noqa: F81
                                       "prompt": PROMPT}  # fmt: skip
     path, query = found["Sharpness with the scale switched off: entropy drops"]
     assert path == "./sharpness" and query["page"] == "sharpness" and query["scale"] == "none"
-    path, query = found["Every head of a layer side by side"]
-    assert path == "./" and query["view"] == "layer" and query["layer"] == "0"
+    (label,) = [k for k in found if k.startswith("Every head of a layer side by side")]
+    path, query = found[label]
+    assert path == "./" and query["view"] == "layer" and f"(layer {query['layer']}, where" in label
     path, query = found["The line of code behind `no-ffn`, and its loss curve"]
     assert path == "./ablations" and query["page"] == "ablations" and query["ablation_variant"] == "no-ffn"
     assert found["What attention and the MLP each write into the residual stream"][0] == "./residual"
@@ -97,7 +104,8 @@ def test_the_links_open_the_view_they_promise(make_app, results_dir):  # noqa: F
     at = make_app(results_dir, **found["Sharpness with the scale switched off: entropy drops"][1]).run()
     assert [h.value for h in at.header] == ["Sharpness"]
     assert at.segmented_control(key="scale").value == "none"
-    at = make_app(results_dir, **found["Every head of a layer side by side"][1]).run()
+    (layer_link,) = [k for k in found if k.startswith("Every head of a layer side by side")]
+    at = make_app(results_dir, **found[layer_link][1]).run()
     assert at.segmented_control(key="view").value == "layer"
     at = make_app(results_dir, **found["The line of code behind `no-ffn`, and its loss curve"][1]).run()
     assert_clean(at)
@@ -135,3 +143,42 @@ def test_no_path_of_this_machine_on_the_page(make_app):
         shown = texts(at.markdown) + texts(at.caption) + texts(at.info)
         assert str(root) not in shown, page
         assert page == "views/ablations.py" or "checkpoints/ablations.json" in shown
+
+
+def test_no_two_steps_open_the_same_view_or_the_same_line_of_code():
+    # the focused one-head map is the picture of two steps on purpose (the bigram's question and one
+    # head's softmax rows); every other view is one step's own
+    hrefs = [link.href() for step in STEPS for link in step.links if not link.focused_head]
+    assert len(hrefs) == len(set(hrefs)), hrefs
+    code = [step.ablation_link.href() for step in STEPS if step.ablation_link]
+    assert len(code) == len(set(code)), code
+
+
+def test_a_section_link_names_a_subheader_its_page_draws(make_app, results_dir):  # noqa: F811
+    """The residual steps each point at their own section of the Residual page, named beside the link;
+    the residual step's opens the comparison with the model untrained."""
+    sections = [link for step in STEPS for link in step.links if link.section]
+    assert len(sections) == len({link.section for link in sections}) == 2
+    at = make_app(results_dir, cmp="untrained").run().switch_page("views/residual.py").run()
+    assert_clean(at)
+    assert figure_titled(at, "mean ‖x‖ over positions")  # the untrained model beside it
+    drawn = {h.value for h in at.subheader}
+    assert {link.section for link in sections} <= drawn, drawn
+    shown = texts(open_lesson(make_app, results_dir).markdown)
+    for link in sections:
+        assert f"in its section “{link.section}”" in shown
+
+
+def test_a_layer_link_opens_the_layer_whose_heads_have_jobs():
+    from viz_app.views.lesson import _clearest_layer
+
+    tags = [[["uniform"], ["uniform"]], [["previous-token"], []], [["self"], ["first-token"]]]
+    entropy = [[0.9, 0.9], [0.2, 0.8], [0.5, 0.6]]
+    assert _clearest_layer(tags, entropy) == 2  # two heads with a job beat one sharper head
+    assert _clearest_layer([[["self"]], [["self"]]], [[0.5], [0.3]]) == 1  # a tie: the sharper layer
+
+
+def test_the_video_link_says_it_needs_a_network(make_app, results_dir):  # noqa: F811
+    at = open_lesson(make_app, results_dir)
+    notes = texts(at.caption)
+    assert notes.count("(needs a network; everything else on this page works offline)") == len(STEPS)

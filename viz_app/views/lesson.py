@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -52,17 +53,18 @@ def _numbers(step: Step, results: dict | None) -> None:
     if step.with_variant:
         delta = with_loss - without_loss if with_loss is not None and without_loss is not None else None
         cols[1].metric(
-            f"with it · `{step.with_variant}`" + (f": {step.with_what}" if step.with_what else ""),
+            f"with it · `{step.with_variant}`",
             _fmt(with_loss),
             delta=None if delta is None else f"{delta:+.3f}",
             delta_color="inverse",
             help="val loss, lower is better; the change is against the model without this piece",
         )
-    cols[2].metric(
-        "in the lecture" + (f": {step.lecture_what}" if step.lecture_what else ""),
-        step.lecture_loss or NOT_AVAILABLE,
-        help="the val loss the video reports",
-    )
+    cols[2].metric("in the lecture", step.lecture_loss or NOT_AVAILABLE, help="the val loss the video reports")
+    # what the models are, in a caption: in a metric's one-line label it was cut off at a third of the page
+    what = [f"`{step.with_variant}` is {step.with_what}"] if step.with_what else []
+    what += [f"the lecture's number is {step.lecture_what}"] if step.lecture_what else []
+    if what:
+        st.caption("Read these side by side with care: " + "; ".join(what) + ".")
     for variant in step.extra_variants:
         value = _loss(results, variant)
         st.caption(
@@ -93,28 +95,52 @@ def _samples(step: Step, results: dict | None) -> None:
                 st.code(record["sample"], language="text", wrap_lines=True)
 
 
-def _focused_head(ctx: page.PageContext | None) -> tuple[int, int] | None:
-    """The sidebar model's most focused head on the prompt, for the links that show "one head"."""
+class Focus(NamedTuple):
+    """Where the sidebar model's attention is clearest on the prompt: what "one head" and "a layer" links open."""
+
+    head: tuple[int, int]  # its most focused (layer, head)
+    layer: int  # the layer with the most heads that have a job (tagged, not uniform)
+
+
+def _clearest_layer(tags: list[list[list[str]]], entropy) -> int:
+    """The layer whose heads most often have a clear job; a tie goes to the lower mean entropy."""
+
+    def rank(layer: int) -> tuple[int, float]:
+        with_a_job = sum(1 for t in tags[layer] if t and t != ["uniform"])
+        return -with_a_job, float(sum(entropy[layer]) / len(entropy[layer]))
+
+    return min(range(len(tags)), key=rank)
+
+
+def _focus(ctx: page.PageContext | None) -> Focus | None:
+    """The sidebar model's focus on the prompt, for the links that show one head or one layer."""
     if ctx is None or not captures.has_attention(ctx.ckpt):
         return None
     sharp = captures.sharpness(ctx.ref, ctx.prompt.ids, ctx.config.attn_scale)
-    return metrics.focused_head(sharp.mean_normalized_entropy, sharp.tags)
+    head = metrics.focused_head(sharp.mean_normalized_entropy, sharp.tags)
+    return Focus(head, _clearest_layer(sharp.tags, sharp.mean_normalized_entropy.tolist()))
 
 
-def _with_head(link: Link, focused: tuple[int, int] | None) -> Link:
-    if not link.focused_head or focused is None:
+def _with_head(link: Link, focus: Focus | None) -> Link:
+    if focus is None:
         return link
-    layer, head = focused
-    label = f"{link.label} (layer {layer} · head {head}, this model's most focused head on your prompt)"
-    return replace(link, label=label, params={**link.params, "layer": str(layer), "head": str(head)})
+    if link.focused_head:
+        layer, head = focus.head
+        label = f"{link.label} (layer {layer} · head {head}, this model's most focused head on your prompt)"
+        return replace(link, label=label, params={**link.params, "layer": str(layer), "head": str(head)})
+    if link.clearest_layer:
+        label = f"{link.label} (layer {focus.layer}, where this model's heads have the clearest jobs on your prompt)"
+        return replace(link, label=label, params={**link.params, "layer": str(focus.layer)})
+    return link
 
 
-def _links(step: Step, extra: dict[str, str], focused: tuple[int, int] | None) -> None:
+def _links(step: Step, extra: dict[str, str], focused: Focus | None) -> None:
     links = [*step.links, step.ablation_link] if step.ablation_link else list(step.links)
     links = [_with_head(link, focused) for link in links]
     for n, link in enumerate(links):
         left, right = st.columns([4, 1])
-        left.markdown(f":material/open_in_new: [{link.label}]({link.href(extra)})")
+        where = f" · in its section “{link.section}”" if link.section else ""
+        left.markdown(f":material/open_in_new: [{link.label}]({link.href(extra)}){where}")
         if right.button("Open here", key=f"lesson_open_{step.key}_{n}", help="Open this view in this tab"):
             _open_here(link)
 
@@ -131,7 +157,10 @@ def _ask(step: Step, focused) -> None:
 def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused) -> None:
     with st.container(border=True):
         st.subheader(f"{index}. {step.title}")
-        st.caption(f"In the lecture at [{step.video_time}]({step.video_url})")
+        st.caption(
+            f"In the lecture at {step.video_time}: [watch it on YouTube]({step.video_url}) (needs a network; "
+            "everything else on this page works offline)"
+        )
         _ask(step, focused)
         st.markdown(step.text)
         _numbers(step, results)
@@ -162,7 +191,7 @@ def render() -> None:
             "numbers within this page, not with the lecture's longer GPU runs."
         )
     extra = _link_context()
-    focused = _focused_head(page.page_context(quiet=True))
+    focused = _focus(page.page_context(quiet=True))
     for index, step in enumerate(STEPS, start=1):
         _step(index, step, results, extra, focused)
 
