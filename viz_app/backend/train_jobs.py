@@ -50,6 +50,10 @@ MAX_SNAPSHOTS = 40
 SAMPLE_CHARS = 200
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_SEED = 1
+# the model's weights at a few evaluations, beside its checkpoint (<label>.timeline/), so the Timeline
+# page plays a model trained here as it plays a shipped one; fp16, at most this many and this many bytes
+TIMELINE_FRAMES = 12
+TIMELINE_BYTES = 64 * 2**20
 
 
 def train_threads() -> int:
@@ -202,6 +206,7 @@ class TrainJob:
         self._capture_every = 1
         folder = TRAIN_DIR / self.id
         self.cfg.out = str(folder / f"{self.label}.safetensors")
+        self.cfg.snapshot_steps = timeline_steps(self.cfg)
         self._thread = threading.Thread(target=self._run, name=f"attention-lab-train-{self.id}", daemon=True)
 
     # --- the page's side
@@ -357,6 +362,23 @@ class TrainJob:
                                    stopped_early=True)  # fmt: skip
             result.checkpoint = save_checkpoint(cfg.out, model, result.tokenizer, meta, dtype=cfg.save_dtype)
             result.best_val = losses["val"]
+
+
+def timeline_steps(cfg: TrainConfig) -> list[int]:
+    """The steps whose weights a run saves for the Timeline: step 0 and evaluations spread over the
+    run (the checkpoint itself is the best step's frame), as many as TIMELINE_FRAMES and
+    TIMELINE_BYTES allow. None for a bigram table: the Timeline is about attention forming."""
+    m = cfg.model
+    if m.model_type == "bigram":
+        return []
+    # parameters, over-counted with a 256-character vocabulary (the text is not read yet); 2 bytes each
+    n_params = 12 * m.n_layer * m.n_embd**2 + (m.block_size + 2 * 256) * m.n_embd
+    frames = max(2, min(TIMELINE_FRAMES, TIMELINE_BYTES // (2 * n_params)))
+    evals = list(range(cfg.eval_interval, cfg.max_iters + 1, cfg.eval_interval))
+    if not evals or evals[-1] != cfg.max_iters:
+        evals.append(cfg.max_iters)  # train() evaluates the last step too
+    every = max(1, math.ceil(len(evals) / (frames - 1)))
+    return [0] + evals[every - 1 :: every][: frames - 1]
 
 
 def device_of(model) -> torch.device:
