@@ -1,5 +1,5 @@
 """python -m viz_app.bench [--quick] [--only NAME] [--ckpt FILE] [--repeats N] [--threads N]
-python -m viz_app.bench classroom [--sessions 30] [--url URL] [--checkpoints DIR] [--app PATH]"""
+python -m viz_app.bench classroom [--sessions 30] [--url URL | --workers N] [--checkpoints DIR] [--app PATH]"""
 
 from __future__ import annotations
 
@@ -37,10 +37,18 @@ def classroom(argv: list[str]) -> int:
     parser.add_argument(
         "--app", default=hall.APP, help="the app.py to serve, e.g. another checkout's (default: this one)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="start make serve's nginx and this many app processes, measure through it, then kill one mid-class",
+    )
     args = parser.parse_args(argv)
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
-    for line in hall.run(args.sessions, args.url, args.checkpoints, args.app):
+    if args.workers is not None and (args.workers < 1 or args.url):
+        parser.error("--workers must be at least 1, and measures a server it starts (not --url)")
+    for line in hall.run(args.sessions, args.url, args.checkpoints, args.app, args.workers):
         print(f"[classroom] {line}", flush=True)
     return 0
 
