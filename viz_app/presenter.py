@@ -38,6 +38,18 @@ _PRESENTING = "_presenting"  # presenter mode was on in the last run
 # characters a projected one-head map shows: each labelled on both axes at the style's 20 px in a
 # map that fits under one row of controls at 1280 x 720 (about 20 px a character); it grows with the window
 ZOOM = 24
+# the smallest projector (1280 x 720): the picture's element (PRESENTER_CSS: the window less 7.25 rem)
+# is 604 px tall and 1216 px wide; a figure keeps about 70 px of it for its margins and a row of
+# characters, the head's titles and the colour bar about 140 px; a labelled character needs 20.5 px
+FIT_HEIGHT_PX, FIT_WIDTH_PX, CHAR_PX = 534, 1076, 20.5
+
+
+def grid_zoom(rows: int, cols: int, *, vspace: float = 0.07, hspace: float = 0.04) -> int:
+    """Characters a map of rows x cols square tiles (Every head of the layer) shows in presenter mode,
+    each labelled at 20 px at 1280 x 720: as many as the smaller side of a tile holds, at most ZOOM."""
+    tall = FIT_HEIGHT_PX * (1 - vspace * (rows - 1)) / rows
+    wide = FIT_WIDTH_PX * (1 - hspace * (cols - 1)) / cols
+    return max(4, min(ZOOM, int(min(tall, wide) / CHAR_PX)))
 
 
 def on() -> bool:

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from .kit import (
     DEFAULT_STYLE,
     FigureStyle,
+    axis_key,
     axis_names,
     clamp_window,
     click_targets,
@@ -74,11 +75,14 @@ def layer_heatmaps(
     kind: str = "weights",
     causal: bool = True,
     cols: int = LAYER_VIEW_COLS,
+    fit: bool = False,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """Every head of one layer, (H, T, T), side by side with one shared colour bar.
 
     Weights travel as whole percentages (uint8); scores, which are signed and unbounded, as float32.
+    fit: as tall as the element it is drawn in (presenter mode), every character of the window
+    labelled, once: the characters down the first column and across the bottom row, square cells.
     """
     n_head = matrices.shape[0]
     start, stop = clamp_window(matrices.shape[-1], window)
@@ -86,16 +90,23 @@ def layer_heatmaps(
     labels = position_labels(window_chars, start)
     cols = min(cols, n_head)
     rows = math.ceil(n_head / cols)
-    axis = ticks(labels, window_chars, min(16, tick_budget(250, style)))  # about 250 px of a 340 px row
+    budget = len(labels) if fit else min(16, tick_budget(250, style))  # about 250 px of a 340 px row
+    axis = ticks(labels, window_chars, budget)
     layout = subplots(
         rows,
         cols,
         titles=[f"layer {layer} · head {h}" for h in range(n_head)],
         hspace=0.04,
-        vspace=0.1,
+        vspace=0.07 if fit else 0.1,  # fitted, only a title between rows: the ticks are under the last one
         x=axis,
         y=dict(axis, autorange="reversed"),
     )
+    if fit:
+        for h in range(rows * cols):
+            xname, yname = axis_names(h + 1)
+            below = h + cols < n_head  # another head under this one carries the row of characters
+            layout[axis_key(xname)].update(showticklabels=not below, constrain="domain")
+            layout[axis_key(yname)].update(showticklabels=h % cols == 0, scaleanchor=xname, constrain="domain")
     traces = []
     for h in range(n_head):
         block = matrices[h, start:stop, start:stop]
@@ -127,7 +138,7 @@ def layer_heatmaps(
         coloraxis = dict(
             colorscale=colorscale(style.scores), cmid=0.0, colorbar=dict(title=dict(text="score"), thickness=14)
         )
-    return figure(traces, style, rows * 340 + 40, coloraxis=coloraxis, **layout)
+    return figure(traces, style, None if fit else rows * 340 + 40, coloraxis=coloraxis, **layout)
 
 
 def _grid_labels(
@@ -159,6 +170,7 @@ def model_grid(
     max_cells: int = GRID_MAX_CELLS,
     selected: tuple[int, int] | None = None,
     clickable: bool = False,
+    fit: bool = False,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """The whole model: every layer (rows) x head (columns) pattern, (L, H, T, T), in one heatmap.
@@ -166,14 +178,15 @@ def model_grid(
     One trace, not L x H subplots, so it builds fast; heads are tiles separated by blank cells.
     Weights are uint8 percentages, max-pooled when the window is longer than max_cells. The
     selected (layer, head) is outlined; clickable puts a click target on each tile, whose
-    customdata is its (layer, head).
+    customdata is its (layer, head). fit: as tall as the element it is drawn in (presenter mode),
+    with wider gaps, so the tiles are told apart from the back of a room.
     """
     n_layer, n_head, _, n = patterns.shape
     start, stop = clamp_window(n, window)
     factor = grid_pool_factor(stop - start, max_cells)
     pooled = quantise_percent(max_pool(patterns[:, :, start:stop, start:stop], factor))  # (L, H, n', n')
     side = pooled.shape[-1]
-    gap = max(1, side // 24)
+    gap = max(2, side // 8) if fit else max(1, side // 24)
     tile = side + gap
     z = np.zeros((n_layer, tile, n_head, tile), dtype=np.uint8)
     z[:, :side, :, :side] = pooled.transpose(0, 2, 1, 3)  # (L, n', H, n'): rows are (layer, query)
@@ -217,7 +230,7 @@ def model_grid(
     return figure(
         traces,
         style,
-        height,
+        None if fit else height,
         xaxis=dict(
             axis,
             side="top",

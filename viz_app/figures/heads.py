@@ -208,7 +208,13 @@ def head_heatmap(
         None if fit else height,
         title,
         # ranges fixed to the cells: the click targets would otherwise pad the axes
-        xaxis=dict(axis, title=dict(text="key (attended to)"), constrain="domain", range=[-0.5, len(labels) - 0.5]),
+        xaxis=dict(
+            axis,
+            # fitted, the axis title hugs the characters: every pixel of height is a row of the map
+            title=dict(text="key (attended to)", **({"standoff": 2} if fit else {})),
+            constrain="domain",
+            range=[-0.5, len(labels) - 0.5],
+        ),
         yaxis=dict(
             axis,
             title=dict(text="query (attending)"),

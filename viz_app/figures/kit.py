@@ -130,12 +130,20 @@ def figure(traces: list, style: FigureStyle, height: int | None, title: str | No
     draws it in (page.chart(fit=True) in presenter mode)."""
     base = dict(
         **({"height": height} if height else {"autosize": True}),
-        margin=dict(l=10, r=10, t=50 if title else 30, b=10),
+        margin=dict(l=10, r=10, t=50 if title else 30, b=10 if height else 2),  # fitted: all the height it gets
         template=TEMPLATE,
         font=dict(size=style.font_size, family=FONT, color=TEXT_COLOUR),
         hoverlabel=dict(font=dict(family="monospace")),
     )
-    if title:
+    if title and "<br>" in title:
+        # several lines, each in the text's own size, just above the plot: the room Plotly keeps for
+        # its bigger one-line title would take a map's height (presenter mode's map of 24 characters)
+        base["title"] = dict(
+            text=title, font=dict(size=style.font_size), automargin=True, yref="paper", y=1, yanchor="bottom",
+            pad=dict(b=4),
+        )  # fmt: skip
+        base["margin"]["t"] = 10
+    elif title:
         base["title"] = dict(text=title)
     annotations = layout.pop("annotations", [])
     # the traces were checked as they were made; checking them again in the figure, with the layout,

@@ -10,7 +10,7 @@ from viz_app import compare_section, controls, export, page, presenter
 from viz_app.backend import captures
 from viz_app.figures import attention as figs
 from viz_app.figures import compare as compare_figs
-from viz_app.figures import heads, kit
+from viz_app.figures import heads, kit, text_view
 from viz_app.url_state import Key
 
 VIEW_LABELS = {"head": "One head", "layer": "Every head of the layer", "model": "Every layer × head"}
@@ -40,54 +40,103 @@ def _take_cell_click(chart_key: str):
     return take
 
 
+def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, layer: int, head: int, window,
+              values: str) -> None:  # fmt: skip
+    """One head's map, and its caption."""
+    chars = ctx.prompt.text
+    style = page.figure_style()
+    tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
+    presenting = presenter.on()
+    # projected, the map shares the width with the text view: the head's job on a line of its own
+    title = f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}{'<br>' if presenting else ' · '}"
+    fig = page.figure(
+        heads.head_heatmap,
+        matrices[layer, head],
+        chars,
+        window=window,
+        kind=values,
+        title=title + heads.head_job(tags),
+        clickable=True,
+        height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
+        max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
+        fit=presenting,  # the window's height, presenter.ZOOM characters each labelled
+        style=style,
+    )
+    key = f"head_map_{layer}_{head}_{values}"
+    page.chart(
+        fig,
+        name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
+        fit=True,
+        key=key,
+        on_select=_take_cell_click(key),
+        selection_mode="points",
+    )
+    how = (
+        "Click a cell to see how its score is built below."
+        if window[1] - window[0] <= heads.CLICKABLE_MAX
+        else f"Zoom to {heads.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
+    )
+    st.caption(
+        "Row = the character doing the looking (query); column = the character looked at (key). "
+        "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars))
+    )
+
+
+def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
+    """The same head as big text (BertViz's head view): hover a character to shade what it looks at."""
+    st.html(
+        text_view.head_text_html(
+            data.patterns[layer, head],  # the weights of the map's capture, whatever the map shows
+            ctx.prompt.text,
+            window=window,
+            title=f"layer {layer} · head {head}: where each character looks",
+            style=page.figure_style(),
+        ),
+        unsafe_allow_javascript=True,  # the shading follows the mouse in the browser, with no rerun
+    )
+
+
 def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window,
                      view: str, values: str) -> None:  # fmt: skip
     chars = ctx.prompt.text
     matrices = data.patterns if values == "weights" else data.scores
     style = page.figure_style()
+    presenting = presenter.on()
     if view == "head":
-        tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
-        presenting = presenter.on()
-        fig = page.figure(
-            heads.head_heatmap,
-            matrices[layer, head],
-            chars,
-            window=window,
-            kind=values,
-            title=f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]} · {heads.head_job(tags)}",
-            clickable=True,
-            height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
-            max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
-            fit=presenting,  # the window's height, presenter.ZOOM characters each labelled
-            style=style,
-        )
-        key = f"head_map_{layer}_{head}_{values}"
-        page.chart(
-            fig,
-            name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
-            fit=True,
-            key=key,
-            on_select=_take_cell_click(key),
-            selection_mode="points",
-        )
-        how = (
-            "Click a cell to see how its score is built below."
-            if window[1] - window[0] <= heads.CLICKABLE_MAX
-            else f"Zoom to {heads.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
-        )
-        st.caption(
-            "Row = the character doing the looking (query); column = the character looked at (key). "
-            "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars))
-        )
+        if presenting:  # the class reads the map and the text side by side
+            left, right = st.columns([3, 2], gap="large")
+            with left:
+                _head_map(ctx, data, matrices, layer, head, window, values)
+            with right:
+                _head_text(ctx, data, layer, head, window)
+        else:
+            _head_map(ctx, data, matrices, layer, head, window, values)
+            _head_text(ctx, data, layer, head, window)
     elif view == "layer":
+        n_head = matrices.shape[1]
+        if presenting:  # a window whose every character is labelled in tiles that fit the window
+            cols = min(figs.LAYER_VIEW_COLS, n_head)
+            span = presenter.grid_zoom(-(-n_head // cols), cols)
+            window = (max(window[0], window[1] - span), window[1])
         page.chart(
             page.figure(
-                figs.layer_heatmaps, matrices[layer], chars, layer=layer, window=window, kind=values, style=style
+                figs.layer_heatmaps,
+                matrices[layer],
+                chars,
+                layer=layer,
+                window=window,
+                kind=values,
+                fit=presenting,
+                style=style,
             ),
             name=f"attention-layer-L{layer}-{values}-{data.scale}",
+            fit=True,
         )
-        if values == "weights":
-            st.caption("Weights as whole percentages. Hover a cell for its query and key.")
+        st.caption(
+            ("Weights as whole percentages. " if values == "weights" else "")
+            + "Hover a cell for its query and key."
+            + controls.zoom_note(window, len(chars))
+        )
     else:
         page.chart(
             page.figure(
@@ -97,9 +146,11 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
                 window=window,
                 selected=(layer, head),
                 clickable=True,
+                fit=presenting,
                 style=style,
             ),
             name=f"attention-model-{data.scale}",
+            fit=True,
             key="model_grid",
             on_select=controls.pick_head_on_click("model_grid", view="head"),
             selection_mode="points",
@@ -112,7 +163,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
         st.caption(
             f"Every head's weights, layers down, heads across, in whole percentages; layer {layer} · head {head} "
-            "is outlined. Click a head to open it." + note
+            "is outlined. Click a head to open it." + note + controls.zoom_note(window, len(chars))
         )
 
 
