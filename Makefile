@@ -1,14 +1,17 @@
 # Two commands set everything up on a fresh machine:
 #   make app   runs the app on the shipped checkpoint
 #              (make app CKPT=path/to/ckpt.pt [VOCAB=meta.pkl or text] opens your own model first)
+#   make serve  the same behind nginx for a lecture hall: WORKERS app processes (default: one per core)
+#              on one PORT, each browser kept on its process (installs Debian's nginx when missing)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 #   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
 #   make wheel  builds the installable package (dist/attention_lab-*.whl: the library, the app, the `attention-lab` command)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: app test test-fast lint bench clean-venv chromium wheel
+.PHONY: app serve test test-fast lint bench clean-venv chromium nginx wheel
 
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
@@ -29,13 +32,23 @@ $(VENV)/.wheelhouse: $(VENV)/.runtime requirements.txt
 app: $(VENV)/.runtime
 	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m streamlit run viz_app/app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
+serve: $(VENV)/.runtime nginx
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serve --workers $(WORKERS) --port $(PORT)
+
+# nginx runs as make serve's own foreground process (viz_app/serve.py), never as the system service
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+		echo "installing Debian's nginx for make serve and its tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+		|| { echo "could not install nginx (apt-get failed): make serve needs it"; exit 1; }; }
+
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing Debian's chromium for the browser test"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| { echo "could not install chromium (apt-get failed): the browser test needs it"; exit 1; }; }
 
-test: $(VENV)/.dev $(VENV)/.wheelhouse chromium
+test: $(VENV)/.dev $(VENV)/.wheelhouse chromium nginx
 	$(PY) -m ruff check nanogpt viz_app tests
 	$(PY) -m pytest -q
 
