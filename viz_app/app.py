@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from viz_app import classroom, page, presenter, sidebar, url_state  # noqa: E402
+from viz_app.backend import captures, registry  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -31,8 +32,14 @@ def run() -> None:
                       default=info.default)
         for slug, info in PAGES.items()
     }  # fmt: skip
+    asked_path = _asked_path()
     current = st.navigation(list(pages.values()))
     slug = next(name for name, p in pages.items() if p.url_path == current.url_path)
+    if asked_path and asked_path not in {p.url_path for p in pages.values()}:
+        # st.navigation opens the default page for a path it does not know, and says nothing
+        url_state.notice(
+            f"This app has no page at /{asked_path[:40]}: showing {current.title}. Its pages are listed in the sidebar."
+        )
     if wanted_slug in pages and wanted_slug != slug and current.url_path == "":
         # a link like /?page=sharpness&...: open that page, keeping the rest of the link
         st.switch_page(pages[wanted_slug], query_params=st.query_params.to_dict())
@@ -40,6 +47,7 @@ def run() -> None:
         url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
     page.guard(sidebar.render)
+    page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for that could not be shown
     page.guard(classroom.banner)
     if classroom.question_panel(slug):  # an open question hides the picture that answers it
@@ -48,6 +56,27 @@ def run() -> None:
         notices.warning(text, icon=":material/link_off:")
     url_state.end_run(slug)
     page.guard(lambda: classroom.publish(slug))  # a teacher's view and question, for the followers
+
+
+def _asked_path() -> str | None:
+    """The page path the browser asked for ("" for the default page). Streamlit keeps it in the run's
+    context only; None where that is not available (then nothing is said)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return ctx.pages_manager.intended_page_name if ctx is not None else None
+    except Exception:  # an internal of Streamlit's: a later version may move it
+        return None
+
+
+def _check_head_link() -> None:
+    entry = next((e for e in registry.run_models() if e.label == st.session_state.get("model")), None)
+    if entry is None:
+        return
+    facts = captures.model_facts(registry.model_ref(entry))
+    if facts["model_type"] != "bigram":
+        url_state.check_head_link(facts["n_layer"], facts["n_head"])
 
 
 run()

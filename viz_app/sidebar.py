@@ -13,6 +13,7 @@ from .backend import captures, imported, registry, train_jobs, uploads
 
 _UPLOADS = "_uploads"  # upload_state's record: uploader file_id -> registered label, or False
 _MODEL_PICK = "_model_pick"  # select_model's label, for the picker to take before it is drawn
+SESSION_ONLY = (" (trained here)", " (uploaded)")  # registry.register_session_model's suffixes
 
 
 def _suffix(name: str) -> str:
@@ -58,11 +59,27 @@ def _take_upload() -> None:
     except CheckpointError as e:
         upload_state.remember_upload(files, _UPLOADS, False)
         message = str(e).replace(str(src), model.name)  # the server's temp paths mean nothing to the student
-        st.error(message.replace(str(vocab_path), vocab.name) if vocab else message)
+        st.error(upload_refusal(message.replace(str(vocab_path), vocab.name) if vocab else message, model.name))
         return
     entry = registry.register_session_model(Path(model.name).stem, path, source="uploaded")
     upload_state.remember_upload(files, _UPLOADS, entry.label)
     st.session_state["model"] = entry.label  # the picker is drawn after this, so this selects it
+
+
+UNREADABLE = "is not a readable PyTorch file"  # nanogpt.convert's words when torch.load itself failed
+
+
+def upload_refusal(message: str, name: str) -> str:
+    """The sentence a refused upload gets. When torch.load itself failed, the library's message quotes
+    PyTorch's (cut to a line: half a sentence about weights_only and a stray backtick, nothing a student
+    can act on): one sentence instead, saying what was wrong and what to upload."""
+    if UNREADABLE not in message:
+        return message
+    return (
+        f"{name} is not a model file this app can read (it is damaged, or torch.save did not save a model's "
+        "weights in it): upload nanoGPT's ckpt.pt, the lecture's `torch.save(model.state_dict(), ...)` file, or a "
+        ".safetensors checkpoint."
+    )
 
 
 def _facts(entry: registry.ModelEntry) -> None:
@@ -102,11 +119,22 @@ def _missing_model(labels: list[str]) -> None:
     """A link that names a model this session does not have (trained or uploaded in another session,
     or before a refresh) opens the default: say so, never swap it silently."""
     asked = url_state.opened_with().get("model")
-    if asked and asked not in labels and st.session_state.get("model") == labels[0]:
+    if not (asked and asked not in labels and st.session_state.get("model") == labels[0]):
+        return
+    if asked.endswith(SESSION_ONLY):
         st.warning(
             f"The link asked for **{asked}**, which this session does not have: a model trained or uploaded in "
             "the browser lives in that browser session only, and a refresh or a new tab starts a new one. "
             f"Showing **{labels[0]}** instead. To keep a trained model, download it and upload it here again.",
+            icon=":material/report:",
+        )
+    else:  # a name no session could have: a typo, or a model this server was never given
+        shown = asked if len(asked) <= 40 else asked[:40] + "…"
+        st.warning(
+            f"The link asked for a model named **{shown}**, and this app has no model of that name (it has "
+            + ", ".join(f"**{label}**" for label in labels[:6])
+            + (", …" if len(labels) > 6 else "")
+            + f"). Showing **{labels[0]}** instead.",
             icon=":material/report:",
         )
 

@@ -32,6 +32,8 @@ MAX_URL_PROMPT = 2000  # characters; browsers and proxies cut long URLs
 FIGURE_FORMATS = ("png", "svg")  # what the modebar's camera button saves, in the browser (no server dependency)
 TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 PICK_HEAD = "_pick_head"  # the session's link named no head: the first page that shows one picks a focused one
+HEAD_KEYS = ("layer", "head")
+FOCUSED_INSTEAD = "showing this model's most focused head instead."  # not layer 0 head 0, often a uniform head
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,11 @@ def declare(keys) -> None:
                     ss[key.name] = key.parse(raw)
                     from_link.add(key.name)
                 except ValueError as e:
-                    notice(f"The link's {key.name}={_shown(raw)} was ignored ({e}): showing the default.")
+                    if key.name in HEAD_KEYS:  # the first page that shows a head picks a focused one
+                        ss[PICK_HEAD] = True
+                        notice(f"The link's {key.name}={_shown(raw)} was ignored ({e}): {FOCUSED_INSTEAD}")
+                    else:
+                        notice(f"The link's {key.name}={_shown(raw)} was ignored ({e}): showing the default.")
         settle(key.name)
         if key.default is not None:
             ss.setdefault(key.name, key.default)
@@ -221,6 +227,23 @@ def clamp(name: str, options, default=None, *, explained: bool = False) -> None:
     elif offered.get(name) != options:
         ss[name] = ss[name]
     offered[name] = options
+
+
+def check_head_link(n_layer: int, n_head: int) -> None:
+    """A link's layer or head the sidebar's model does not have (layer=99): said above the page, and
+    the first page that shows a head opens the model's most focused one instead (app.py calls this
+    once the model is known, before the page draws; a widget's clamp would come after that page's pick)."""
+    ss = st.session_state
+    from_link, sizes = ss.get(_FROM_LINK, set()), {"layer": n_layer, "head": n_head}
+    wrong = [name for name in HEAD_KEYS if name in from_link and not 0 <= ss.get(name, 0) < sizes[name]]
+    for name in wrong:
+        from_link.discard(name)
+        notice(
+            f"The link's {name}={ss[name]} is not in this model ({n_layer} layers × {n_head} heads): {FOCUSED_INSTEAD}"
+        )
+    if wrong:
+        ss["layer"], ss["head"] = 0, 0  # in range until a page picks
+        ss[PICK_HEAD] = True
 
 
 def show_head(layer: int, head: int, **also) -> None:

@@ -114,7 +114,9 @@ def test_nonsense_in_a_link_opens_the_defaults_with_a_notice(make_app):
     at = make_app(layer="99", head="-3", scale="banana", page="nope", prompt=long).run()
     assert_clean(at)
     assert [h.value for h in at.header] == ["Attention"]
-    assert at.segmented_control(key="layer").value == 0 and at.segmented_control(key="head").value == 0
+    # a head the model lacks opens the model's most focused head (layer 1 of the tiny model), not layer 0 head 0
+    assert at.segmented_control(key="layer").value == 1
+    assert "showing this model's most focused head instead" in texts(at.warning)
     assert at.segmented_control(key="scale").value == "head_size"
     assert at.sidebar.text_area(key="prompt").value == DEFAULT_PROMPT
     notices = texts(at.warning)
@@ -124,7 +126,7 @@ def test_nonsense_in_a_link_opens_the_defaults_with_a_notice(make_app):
     at.segmented_control(key="head").set_value(1).run()
     assert_clean(at)
     assert not at.warning  # said once
-    assert at.query_params["layer"] == "0" and at.query_params["head"] == "1"
+    assert at.query_params["layer"] == "1" and at.query_params["head"] == "1"
 
 
 def test_a_megabyte_prompt_in_a_link_opens_the_defaults(make_app):
