@@ -144,6 +144,13 @@ def _table(results: dict, chosen: str) -> None:
         )
 
 
+def dedented(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Source lines with the indentation they all share removed (their numbers still say where they are)."""
+    indents = [len(text) - len(text.lstrip()) for _, text in lines if text.strip()]
+    cut = min(indents, default=0)
+    return [(number, text[cut:]) for number, text in lines]
+
+
 def _code_lines(variant: str) -> None:
     overrides = VARIANTS[variant]
     if not overrides:
@@ -157,7 +164,9 @@ def _code_lines(variant: str) -> None:
     for switch, lines in variant_lines(variant).items():
         st.caption(f"The lines of `nanogpt/model.py` that `config.{switch}` changes, read from the source now:")
         if lines:
-            st.code(ablation_results.format_lines(lines), language="python")
+            # the common indentation taken off, and wrapped where a line is still too long: at 1280 px the
+            # column holds about 50 characters, and a scrolled line hid its end ("... else attn_")
+            st.code(ablation_results.format_lines(dedented(lines)), language="python", wrap_lines=True)
         else:
             st.warning(f"No line of nanogpt/model.py reads `config.{switch}`.")
     run_only = [k for k in overrides if k not in MODEL_FIELDS]
