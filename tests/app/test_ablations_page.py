@@ -95,13 +95,16 @@ def test_the_chosen_variant_shows_the_lines_of_model_py_its_switch_changes(make_
     assert_clean(at)
     lines = model_lines(at)
     assert [n for n, _ in lines] == [n for n, _ in switch_lines("ffn")]
-    assert all(source[n - 1].rstrip() == text for n, text in lines)  # the real file, line for line
+    # the real file, line for line (the indentation the lines share is taken off)
+    assert all(source[n - 1].rstrip().endswith(text) and source[n - 1].strip() == text.strip() for n, text in lines)
     assert any("config.ffn" in text for _, text in lines)
     assert "No measured run of `no-ffn`" in texts(at.info)  # not in this results file
     at.selectbox(key="ablation_variant").set_value("no-scale").run()
     assert_clean(at)
     lines = model_lines(at)
-    assert lines and all(source[n - 1].rstrip() == text for n, text in lines)
+    assert lines and all(
+        source[n - 1].rstrip().endswith(text) and source[n - 1].strip() == text.strip() for n, text in lines
+    )
     assert any("scale" in text for _, text in lines)
     results = read_results(results_dir)
     metric = next(m for m in at.metric if m.label == "val loss of no-scale")
