@@ -117,6 +117,7 @@ def layer_heatmaps(
         xname, yname = axis_names(h + 1)
         traces.append(
             go.Heatmap(
+                _validate=False,  # unchecked: see kit.figure
                 z=z,
                 x=labels,
                 y=labels,
@@ -196,6 +197,7 @@ def model_grid(
     what = "weight" if factor == 1 else f"max weight over {factor}x{factor} cells"
     traces = [
         go.Heatmap(
+            _validate=False,  # unchecked: see kit.figure
             z=z,
             x=x,
             y=y,
@@ -264,6 +266,7 @@ def score_parts(q: np.ndarray, k: np.ndarray, product: np.ndarray, *, style: Fig
         xname, yname = axis_names(n)
         traces.append(
             go.Bar(
+                _validate=False,  # unchecked: see kit.figure
                 x=dims,
                 y=values,
                 marker=two_colours(np.asarray(values) < 0, style),
@@ -298,6 +301,7 @@ def softmax_row(
     layout["yaxis2"]["rangemode"] = "tozero"
     traces = [
         go.Bar(
+            _validate=False,  # unchecked: see kit.figure
             x=labels,
             y=scores,
             marker=colours,
@@ -305,6 +309,7 @@ def softmax_row(
             hovertemplate="key %{x}<br>score %{y:.3f}<extra></extra>",
         ),
         go.Bar(
+            _validate=False,  # unchecked: see kit.figure
             x=labels,
             y=weights,
             marker=colours,

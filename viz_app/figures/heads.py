@@ -189,6 +189,7 @@ def head_heatmap(
         else dict(colorscale=colorscale(style.scores), zmid=0.0)
     )
     heatmap = go.Heatmap(
+        _validate=False,  # unchecked: see kit.figure
         z=masked(matrix[start:stop, start:stop], causal),
         x=labels,
         y=labels,

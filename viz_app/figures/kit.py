@@ -123,6 +123,12 @@ def ticks(labels: list[str], chars: str, max_ticks: int) -> dict:
     )
 
 
+# Unchecked traces (go.Heatmap(_validate=False, ...), the Attention page's): Plotly checks every value of a
+# trace as it is made (each bar's colour against a regex, a colour scale against the named ones), half of
+# building a new prompt's figures on that page; the JSON is the same. tests/test_figures_checked.py checks
+# each such figure whole (go.Figure(fig.to_dict())), so a wrong property still fails a test.
+
+
 def figure(traces: list, style: FigureStyle, height: int | None, title: str | None = None, **layout) -> go.Figure:
     """The figure as drawn: the app shows it without Streamlit's chart theme (page.chart), so the
     style's font size reaches every label, ticks included, and the look is set here: plotly.js's
@@ -165,6 +171,7 @@ def click_targets(x, y, *, size: int, style: FigureStyle, customdata=None, hover
     markers, never heatmap cells. The clicked one lights up in the accent colour. Draw them after
     the heatmap, on the same axes, so they are on top."""
     return go.Scatter(
+        _validate=False,  # unchecked: see figure()
         x=x,
         y=y,
         customdata=customdata,
