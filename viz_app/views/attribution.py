@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz_app import controls, page
+from viz_app import controls, page, presenter
 from viz_app.backend import attributions, captures
 from viz_app.figures import attribution as figs
 from viz_app.figures import heads
@@ -21,19 +21,24 @@ STATE = (
 ABLATIONS = {"zeroed": "zeroed", "mean": "set to its mean"}
 
 
-def _pickers(ctx: page.PageContext) -> tuple[int, int | None]:
-    """The position and the target character; returns (position, target id or None for the top choice)."""
+def _pickers(ctx: page.PageContext, host) -> tuple[int, int | None]:
+    """The position and the target character, in the row host; returns (position, target id or None
+    for the top choice)."""
     text = ctx.prompt.text
     n = len(text)
     positions = list(range(n))
-    controls.slider_choice(
-        "After the character at",
-        positions,
-        key="why_pos",
-        default=n - 1,
-        format_func=lambda i: f"{i}: {text[max(0, i - 12) : i].replace(chr(10), '↵')}[{visible_char(text[i])}]",
-        help="The model predicts the next character after every position; the last is the one Generate samples next.",
-    )
+    presenting = presenter.on()
+    with host:
+        controls.slider_choice(
+            "After the character at",
+            positions,
+            key="why_pos",
+            default=n - 1,
+            format_func=lambda i: f"{i}: {text[max(0, i - 12) : i].replace(chr(10), '↵')}[{visible_char(text[i])}]",
+            help="The model predicts the next character after every position; the last is the one Generate "
+            "samples next.",
+            width=620 if presenting else "stretch",  # projected: one row with the character's picker
+        )
     position = st.session_state["why_pos"]
     why = attributions.why(ctx.ref, ctx.prompt.ids, position, None)
     choices = [TOP] + [ctx.ckpt.tokenizer.decode([i]) for i in attributions.top_choices(why)]
@@ -43,7 +48,10 @@ def _pickers(ctx: page.PageContext) -> tuple[int, int | None]:
             return f"its top choice '{visible_char(ctx.ckpt.tokenizer.decode([why.target]))}'"
         return f"'{visible_char(c)}' ({why.probs[ctx.ckpt.tokenizer.stoi[c]]:.0%})"
 
-    picked = controls.dropdown("Explain the logit of", choices, key="why_target", format_func=label)
+    with host:
+        picked = controls.dropdown(
+            "Explain the logit of", choices, key="why_target", format_func=label, width=300 if presenting else "stretch"
+        )
     return position, None if picked == TOP else ctx.ckpt.tokenizer.stoi[picked]
 
 
@@ -68,8 +76,10 @@ def render() -> None:
     ctx = page.page_context(needs_attention=True)
     if ctx is None:
         return
+    # presenter mode: the two pickers in one row, the bars under it, the numbers below them
+    top, more, picture = presenter.stage()
     try:
-        position, target = _pickers(ctx)
+        position, target = _pickers(ctx, top if presenter.on() else more)
         why = attributions.why(ctx.ref, ctx.prompt.ids, position, target)
     except ValueError as e:  # a post-norm or residual-free model is no sum of parts
         st.info(f"This model cannot be taken apart this way: {e}.", icon=":material/info:")
@@ -77,26 +87,29 @@ def render() -> None:
     decode = ctx.ckpt.tokenizer.decode
     char, other = visible_char(decode([why.target])), visible_char(decode([why.runner_up]))
     style = page.figure_style()
-    a, b, c = st.columns(3)
-    a.metric(f"logit of '{char}'", f"{why.logit:.2f}")
-    b.metric(f"p('{char}')", f"{why.probs[why.target]:.1%}")
-    c.metric(f"runner-up '{other}'", f"{why.probs[why.runner_up]:.1%}")
-    st.caption(
-        "The final residual stream is a sum: the embeddings, every head's output, every MLP's. With the final "
-        "LayerNorm's scale taken from this very pass, each part's share of the logit is exact, and the bars add "
-        "up to the logit the model computed."
-    )
-    page.chart(
-        page.figure(
-            figs.component_bars,
-            why.names,
-            why.values,
-            title=f"What pushed the logit of '{char}' up or down",
-            total_label=f"= the logit of '{char}'",
-            style=style,
-        ),
-        name=f"why-components-{position}-{why.target}",
-    )
+    with more:
+        a, b, c = st.columns(3)
+        a.metric(f"logit of '{char}'", f"{why.logit:.2f}")
+        b.metric(f"p('{char}')", f"{why.probs[why.target]:.1%}")
+        c.metric(f"runner-up '{other}'", f"{why.probs[why.runner_up]:.1%}")
+        st.caption(
+            "The final residual stream is a sum: the embeddings, every head's output, every MLP's. With the final "
+            "LayerNorm's scale taken from this very pass, each part's share of the logit is exact, and the bars add "
+            "up to the logit the model computed."
+        )
+    with picture:
+        page.chart(
+            page.figure(
+                figs.component_bars,
+                why.names,
+                why.values,
+                title=f"What pushed the logit of '{char}' up or down",
+                total_label=f"= the logit of '{char}'",
+                style=style,
+            ),
+            name=f"why-components-{position}-{why.target}",
+            fit=True,
+        )
     page.chart(
         page.figure(
             figs.component_bars,

@@ -5,12 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt.induction import SCORE_THRESHOLD, default_length
-from viz_app import controls, page
+from viz_app import controls, page, presenter
 from viz_app.backend import inductions
 from viz_app.figures import heads
 from viz_app.figures import induction as figs
 from viz_app.url_state import Key
 
+INTRO = (
+    "The probe: a sequence of distinct random characters, then the same sequence again. Nothing in the first copy "
+    "can be guessed, but a model that reads its context can predict the whole second copy: an induction head at a "
+    "character of the second copy looks at the character that came after the same character last time, and copies it."
+)
 SEEDS = tuple(range(5))
 STATE = (
     Key("ind_len", lo=2, url="changed", follows=("model",)),  # opens on the longest the model allows
@@ -47,39 +52,42 @@ def _shown_head(probe: inductions.Probe) -> tuple[int, int]:
 
 def render() -> None:
     st.header("Induction heads")
-    st.caption(
-        "The probe: a sequence of distinct random characters, then the same sequence again. Nothing in the "
-        "first copy can be guessed, but a model that reads its context can predict the whole second copy: an "
-        "induction head at a character of the second copy looks at the character that came after the same "
-        "character last time, and copies it."
-    )
+    intro = st.container()  # presenter mode: under the picture, which gets the window
     ctx = page.page_context(needs_attention=True)
     if ctx is None:
+        with intro:
+            st.caption(INTRO)
         return
     cfg = ctx.config
     longest = default_length(cfg.block_size, cfg.vocab_size)
-    with controls.row():
+    # presenter mode: the probe's pickers in one row, the two grids under it, the losses below them
+    top, more, picture = presenter.stage()
+    with more if presenter.on() else intro:
+        st.caption(INTRO)
+    with top:
         n = controls.slider_choice("Characters per copy", lengths(longest), key="ind_len", default=longest, width=320)
         seed = controls.choice("Random sequence", SEEDS, key="ind_seed")
     probe = inductions.probe(ctx.ref, n, seed)
     style = page.figure_style()
     ablated = ", ".join(f"L{l}H{h}" for l, h in probe.ablated_heads)
-    a, b, c = st.columns(3)
-    a.metric("loss on the first copy", f"{probe.loss_first:.2f}")
-    b.metric("loss on the second copy", f"{probe.loss_second:.2f}", f"{probe.loss_second - probe.loss_first:+.2f}",
-             delta_color="inverse")  # fmt: skip
-    c.metric(f"second copy with {ablated} zeroed", f"{probe.ablated_loss_second:.2f}",
-             f"{probe.ablated_loss_second - probe.loss_second:+.2f}", delta_color="inverse")  # fmt: skip
-    best = float(probe.scores.max())
-    if best < SCORE_THRESHOLD:
-        st.info(
-            f"No head of **{ctx.entry.label}** attends to the induction target (the best score is {best:.2f}; an "
-            f"induction head scores above {SCORE_THRESHOLD}). It has not learned to copy from its context: the second "
-            "copy is no easier for it than the first.",
-            icon=":material/search_off:",
-        )
+    with more:
+        a, b, c = st.columns(3)
+        a.metric("loss on the first copy", f"{probe.loss_first:.2f}")
+        b.metric("loss on the second copy", f"{probe.loss_second:.2f}",
+                 f"{probe.loss_second - probe.loss_first:+.2f}", delta_color="inverse")  # fmt: skip
+        c.metric(f"second copy with {ablated} zeroed", f"{probe.ablated_loss_second:.2f}",
+                 f"{probe.ablated_loss_second - probe.loss_second:+.2f}", delta_color="inverse")  # fmt: skip
+        best = float(probe.scores.max())
+        if best < SCORE_THRESHOLD:
+            st.info(
+                f"No head of **{ctx.entry.label}** attends to the induction target (the best score is {best:.2f}; an "
+                f"induction head scores above {SCORE_THRESHOLD}). It has not learned to copy from its context: the "
+                "second copy is no easier for it than the first.",
+                icon=":material/search_off:",
+            )
     layer, head = _shown_head(probe)
-    left, right = st.columns(2)
+    with picture:
+        left, right = st.columns(2)
     with left:
         key = "ind_grid"
         page.chart(
@@ -92,6 +100,7 @@ def render() -> None:
                 style=style,
             ),  # fmt: skip
             name=f"induction-scores-n{n}-s{seed}",
+            fit=True,
             key=key,
             on_select=_pick_on_click(key),
             selection_mode="points",
@@ -107,6 +116,7 @@ def render() -> None:
                 style=style,
             ),  # fmt: skip
             name=f"induction-prev-n{n}-s{seed}",
+            fit=True,
         )
     st.caption(
         "Induction score: the mean weight a head puts, from each character of the second copy, on the character "

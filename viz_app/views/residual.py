@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import compare_section, controls, export, page
+from viz_app import compare_section, controls, export, page, presenter
 from viz_app.backend import captures
 from viz_app.figures import compare as compare_figs
 from viz_app.figures import kit
@@ -16,11 +16,11 @@ from viz_app.url_state import Key
 STATE = (Key("lens_pos", lo=0),)  # the logit lens' position: opens on the prompt's last character
 
 
-def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
+def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, picture) -> None:
+    """The norms as a heatmap and as lines; presenter mode projects the heatmap alone, in `picture`."""
     chars = ctx.prompt.text
-    st.subheader("The residual stream at every point")
-    tabs = st.tabs(["Heatmap", "Lines"])
-    with tabs[0]:
+
+    def heatmap() -> None:
         page.chart(
             page.figure(
                 figs.position_heatmap,
@@ -31,7 +31,18 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> No
                 style=page.figure_style(),
             ),
             name=f"residual-norms-{scale}",
+            fit=True,
         )
+
+    st.subheader("The residual stream at every point")
+    if presenter.on():
+        with picture:
+            heatmap()
+        tabs = [None, st.container()]
+    else:
+        tabs = st.tabs(["Heatmap", "Lines"])
+        with tabs[0]:
+            heatmap()
     with tabs[1]:
         page.chart(
             page.figure(
@@ -144,9 +155,13 @@ def render() -> None:
             icon=":material/info:",
         )
         return
-    scale = controls.scale_switch(ctx.ckpt)
+    # presenter mode: the heatmap right under the title, the scale switch and the rest below it
+    top, more, picture = presenter.stage()
+    with more:
+        scale = controls.scale_switch(ctx.ckpt)
     data = captures.residual_data(ctx.ref, ctx.prompt.ids, scale)
-    _norms(ctx, data, scale)
+    with more:
+        _norms(ctx, data, scale, picture)
     _compare_section(ctx, data, scale)
     _writes(ctx, data, scale)
     _lens(ctx, data, scale)
