@@ -233,15 +233,18 @@ def model_grid(
         traces,
         style,
         None if fit else height,
+        # ranges fixed to the cells: the click targets (most of a tile wide) would otherwise pad the axes,
+        # leaving a blank band between the tiles and their names
         xaxis=dict(
             axis,
             side="top",
+            range=[-0.5, len(x) - 0.5],
             tickvals=tick_positions(len(x), tile, middle),
             ticktext=[f"head {h}" for h in range(n_head)],
         ),
         yaxis=dict(
             axis,
-            autorange="reversed",
+            range=[len(y) - 0.5, -0.5],
             scaleanchor="x",
             tickvals=tick_positions(len(y), tile, middle),
             ticktext=[f"layer {i}" for i in range(n_layer)],
