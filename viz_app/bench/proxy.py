@@ -57,10 +57,12 @@ def process_of(hall, cookie: str, probe: str) -> int | None:
     request = urllib.request.Request(f"{hall.url}/_stcore/health?probe={probe}", headers={"Cookie": cookie})
     with urllib.request.urlopen(request, timeout=30):
         pass
-    for line in reversed((hall.run / "access.log").read_text().splitlines()):
-        if f"probe={probe} " in line:
-            port = int(line.split("upstream=", 1)[1].split()[0].split(",")[-1].rsplit(":", 1)[1])
-            return hall.worker_ports.index(port)
+    for _ in range(100):  # nginx logs a request just after its response: wait for the line
+        for line in reversed((hall.run / "access.log").read_text().splitlines()):
+            if f"probe={probe} " in line:
+                port = int(line.split("upstream=", 1)[1].split()[0].split(",")[-1].rsplit(":", 1)[1])
+                return hall.worker_ports.index(port)
+        time.sleep(0.05)
     return None
 
 
@@ -116,6 +118,8 @@ async def _kill(hall, n: int) -> list[str]:
     stayed = [o for o in outcomes if not isinstance(o, BaseException) and o[0] == "stayed"]
     same = sum(1 for o in moved if o[2])
     verdict = "ok" if not failed and same == len(moved) == on_it and len(stayed) == n - on_it else "MISS"
+    if len(moved) != on_it:
+        failed.append(RuntimeError(f"nginx's cookie put {on_it} on the killed process, {len(moved)} lost it"))
     lines = [
         f"one app process killed mid-class: {len(moved)} of {n} students were on it and reconnected to a live "
         f"one, {same} with the same view from their link ({percentiles([o[1] for o in moved])} to their next "
