@@ -191,8 +191,44 @@ def _array_key(array: np.ndarray) -> tuple:
     return key
 
 
+_SCALARS = (str, int, float, bool, type(None), FigureStyle)
+
+
+def _feed(h, value) -> bool:
+    """Feed one figure argument into the key's hash, by content and type; False for a kind it does not
+    know (Streamlit's hashing takes the call then)."""
+    kind = type(value)
+    if kind in _SCALARS or isinstance(value, np.generic):
+        text = f"{kind.__name__}{value!r}"  # repr: exact for floats, quoted and escaped for strings
+    elif kind is np.ndarray:
+        text = f"ndarray{_array_key(value)!r}"
+    elif kind in (tuple, list):
+        h.update(f"{kind.__name__}{len(value)}(".encode())
+        return all(_feed(h, item) for item in value)
+    elif kind is dict:
+        h.update(f"dict{len(value)}(".encode())
+        keys = sorted(value) if all(type(k) is str for k in value) else list(value)  # keywords in any order
+        return all(_feed(h, k) and _feed(h, value[k]) for k in keys)
+    else:
+        return False
+    h.update(f"{len(text)}:{text}".encode())  # length first: no two sequences of arguments read the same
+    return True
+
+
+def _key(name: str, args: tuple, kwargs: dict) -> str | None:
+    h = hashlib.blake2b(name.encode())
+    return h.hexdigest() if _feed(h, args) and _feed(h, kwargs) else None
+
+
 # ~100 kB to 1 MB a figure; a class on one prompt shares a few dozen of them
-@st.cache_resource(max_entries=512, show_spinner=False, hash_funcs={FigureStyle: repr, np.ndarray: _array_key})
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _built_by_key(key: str, _build, _args: tuple, _kwargs: dict):
+    """Keyed by _key alone (Streamlit leaves arguments named _* out of its hash): hashing every
+    argument the way Streamlit does cost more than a millisecond a figure on every run."""
+    return kit.shared(_build(*_args, **_kwargs))
+
+
+@st.cache_resource(max_entries=128, show_spinner=False, hash_funcs={FigureStyle: repr, np.ndarray: _array_key})
 def _built(_build, name: str, args: tuple, kwargs: dict):
     return kit.shared(_build(*args, **kwargs))  # name stands for _build in the cache key: hashed by name
 
@@ -201,7 +237,11 @@ def figure(build, *args, **kwargs):
     """build(*args, **kwargs), a figure of viz_app.figures, built once for every session that asks for
     the same one (its arrays are hashed by content) and shared: Plotly checks every value of a figure
     as it is built, the costliest part of a page run. Shared, so nobody may change it afterwards."""
-    return _built(build, f"{build.__module__}.{build.__qualname__}", args, kwargs)
+    name = f"{build.__module__}.{build.__qualname__}"
+    key = _key(name, args, kwargs)
+    if key is None:  # an argument of a kind _feed does not know: Streamlit hashes it
+        return _built(build, name, args, kwargs)
+    return _built_by_key(key, build, args, kwargs)
 
 
 def chart(fig, *, name: str, fit: bool = False, **kwargs):

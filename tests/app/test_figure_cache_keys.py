@@ -36,3 +36,23 @@ def test_a_read_only_arrays_key_is_kept_while_it_lives_and_a_writable_ones_never
     del shared
     gc.collect()
     assert gone not in page._DIGESTS
+
+
+def test_figure_keys_differ_with_any_argument_and_fall_back_for_unknown_kinds():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    base = page._key("f", (a, "text"), {"window": (0, 3), "style": page.DEFAULT_STYLE})
+    assert base == page._key("f", (a.copy(), "text"), {"window": (0, 3), "style": page.DEFAULT_STYLE})
+    others = [
+        page._key("g", (a, "text"), {"window": (0, 3), "style": page.DEFAULT_STYLE}),  # another figure
+        page._key("f", (a + 1, "text"), {"window": (0, 3), "style": page.DEFAULT_STYLE}),
+        page._key("f", (a, "text "), {"window": (0, 3), "style": page.DEFAULT_STYLE}),
+        page._key("f", (a, "text"), {"window": (0, 2), "style": page.DEFAULT_STYLE}),
+        page._key("f", (a, "text"), {"window": [0, 3], "style": page.DEFAULT_STYLE}),  # a list is not a tuple
+        page._key("f", (a, "text"), {"window": (0, 3.0), "style": page.DEFAULT_STYLE}),  # nor a float an int
+        page._key("f", (a, "text"), {"window": (0, 3), "style": page.PRESENTER_STYLE}),
+        page._key("f", (a, "te", "xt"), {"window": (0, 3), "style": page.DEFAULT_STYLE}),
+        page._key("f", (a, "text"), {"window": (0, 3), "style": page.DEFAULT_STYLE, "title": None}),
+    ]
+    assert None not in others and len({base, *others}) == len(others) + 1
+    assert base == page._key("f", (a, "text"), {"style": page.DEFAULT_STYLE, "window": (0, 3)})  # any order
+    assert page._key("f", (object(),), {}) is None  # Streamlit's hashing takes it
