@@ -222,7 +222,7 @@ def head_heatmap(
         xaxis=dict(
             axis,
             # fitted, the axis title hugs the characters: every pixel of height is a row of the map
-            title=dict(text="key (attended to)", **({"standoff": 2} if fit else {})),
+            title=dict(text="key (attended to)", **({"standoff": 6} if fit else {})),
             constrain="domain",
             range=[-0.5, len(labels) - 0.5],
         ),
