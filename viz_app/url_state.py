@@ -146,12 +146,14 @@ def in_full_run() -> bool:
 
 
 def keep_shared() -> None:
-    """Every shared key as a plain session value, so the next page's widget starts from it: at the
-    start of every run, and of every fragment run (page.fragment), after which Streamlit would
-    otherwise drop the values of the widgets the fragment did not draw (the layer and head)."""
+    """Every declared key as a plain session value, so a widget starts from it when its page is drawn
+    again: at the start of every run, and of every fragment run (page.fragment). Streamlit drops the
+    value of a widget a run does not draw, so without this a page switch, or a fragment that draws only
+    its own widgets, would send a page's controls (Generate's step, the layer and head) back to their
+    defaults. `shared` says more: the key is also in the links of pages that do not draw it."""
     ss = st.session_state
     for key in ss.get(_DECLARED, {}).values():
-        if key.shared and key.name in ss:
+        if key.name in ss:
             ss[key.name] = ss[key.name]
 
 

@@ -62,6 +62,7 @@ def test_pause_shows_the_newest_step_even_when_the_browser_sends_an_older_one(ma
 
 def test_the_head_and_step_shown_survive_a_page_switch_and_the_link_names_them(make_app):
     at = open_generate(make_app, gen_count="4")
+    at.slider(key="gen_temp").set_value(1.3).run()  # a page-only control
     at.button(key="gen_many").click().run()
     at.segmented_control(key="layer").set_value(1)
     at.segmented_control(key="head").set_value(0).run()
@@ -75,4 +76,4 @@ def test_the_head_and_step_shown_survive_a_page_switch_and_the_link_names_them(m
     at.switch_page("views/generate.py").run()
     assert_clean(at)
     assert (at.segmented_control(key="layer").value, at.segmented_control(key="head").value) == (1, 0)
-    # not yet: the step comes back as 4 (the newest), not 2; see the report of issue #22
+    assert at.slider(key="gen_step").value == 2 and at.slider(key="gen_temp").value == 1.3
