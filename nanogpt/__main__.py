@@ -249,7 +249,7 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model; any config field can be overridden: --n_layer 8")
     p.add_argument("--preset", default="baby", help="baby | lecture | bigram (default: baby)")
-    p.add_argument("--data", default=None, help="tinyshakespeare | shakespeare-plays | path to a .txt")
+    p.add_argument("--data", default=None, help="tinyshakespeare | shakespeare-plays | python-stdlib | path to a .txt")
     p.add_argument("--out", default=None, help="checkpoint path (default: out/model.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from the last saved state")
     p.set_defaults(func=cmd_train)
@@ -274,7 +274,9 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ablate", help="train the lecture's variants on one budget; config fields as in train")
-    p.add_argument("--data", default="tinyshakespeare", help="tinyshakespeare | shakespeare-plays | path to a .txt")
+    p.add_argument(
+        "--data", default="tinyshakespeare", help="tinyshakespeare | shakespeare-plays | python-stdlib | path to a .txt"
+    )
     p.add_argument("--preset", default="baby", help="baby | lecture | bigram (default: baby)")
     p.add_argument("--variants", default=None, help="comma-separated, e.g. full,no-residual (default: all)")
     p.add_argument("--steps", type=int, default=None, help="training steps per variant (default: the preset's)")

