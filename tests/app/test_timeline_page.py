@@ -75,7 +75,10 @@ def test_a_model_without_a_timeline_says_so(make_app, timeline_folder):
     at = make_app(timeline_folder, model="tiny").run()
     at = at.switch_page("views/timeline.py").run()
     assert_clean(at)
-    assert "has no training timeline" in texts(at.info)
+    said = texts(at.info)
+    assert "has no training timeline" in said
+    # the Train page saves snapshots as it trains (c1e334e): its models do have a timeline
+    assert "model trained on the Train page has one" in said, said
     at.button(key="tl_open").click().run()
     assert at.sidebar.selectbox(key="model").value == "tl"
 
@@ -92,3 +95,13 @@ def test_the_head_map_zooms_like_the_attention_page_and_keeps_the_window_there(m
     at = at.switch_page("views/attention.py").run()
     assert at.slider(key="window").value == (10, 20)
     assert heatmaps(figure_titled(at, " · 1/√head_size"))[0]["x"][0].endswith("@10")
+
+
+def test_the_max_weight_grid_is_coloured_as_on_the_sharpness_page(make_app, timeline_folder):
+    """The same number in the same colours on both pages (Sharpness draws mean max weight in magma)."""
+    at = open_timeline(make_app, timeline_folder, tl_step="30")
+    assert_clean(at)
+    timeline = heatmaps(figure_titled(at, "mean max weight"))[0]["colorscale"]
+    at = at.switch_page("views/sharpness.py").run()
+    sharpness = heatmaps(figure_titled(at, "mean max weight (1 = one-hot)"))[0]["colorscale"]
+    assert timeline == sharpness

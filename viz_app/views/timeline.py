@@ -25,7 +25,7 @@ def _no_timeline(ctx: page.PageContext) -> None:
              "shakespeare-small's)")  # fmt: skip
     st.info(
         f"**{ctx.entry.label}** has no training timeline here: no snapshots of its training lie beside it. "
-        f"{where}; a model trained on the Train page shows attention forming there.",
+        f"{where}. Every model trained on the Train page has one too: it saves its weights as it trains.",
         icon=":material/timeline:",
     )
     if shipped is not None and st.button(f"Show {shipped.label}'s timeline", key="tl_open", type="primary"):
@@ -99,6 +99,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
                 sharp.mean_max_weight,
                 title="mean max weight (1 = one-hot)",
                 tags=sharp.tags,
+                scale="Magma",  # as the Sharpness page draws the same number
                 highlight=(layer, head),
                 style=style,
             ),
