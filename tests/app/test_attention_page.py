@@ -9,7 +9,7 @@ import numpy as np
 from nanogpt import metrics
 from viz_app.backend import captures, registry
 
-from .app_helpers import PROMPT, array, assert_clean, charts, figure_titled, heatmaps, texts
+from .app_helpers import PROMPT, array, assert_clean, charts, figure_titled, heatmaps, texts, titles
 
 HEAD_MAP = " · 1/√head_size"  # the one-head map's title ends with its scale (the others do not)
 
@@ -52,6 +52,20 @@ def test_the_side_by_side_compares_the_same_head_under_another_scale(make_app):
     assert any("1/√n_embd" in label for label in labels) and any("1/√head_size" in label for label in labels)
     titles = [fig["layout"].get("title", {}).get("text", "") for fig in charts(at)]
     assert any("1/√n_embd" in t for t in titles) and any("1/√head_size" in t for t in titles)
+
+
+def test_each_none_says_where_the_scale_is_off(make_app):
+    """The switch at the top takes the scale off in every layer; the side by side, by default, in the
+    shown layer only: two different models under one word, so each label says which."""
+    at = make_app(scale="none", layer="1", head="0").run()
+    assert_clean(at)
+    assert "layer 1 · head 0 · none, every layer" in titles(figure_titled(at, "layer 1 · head 0 · none"))[0]
+    labels = [m.label for m in at.metric]
+    assert "Mean entropy · none, layer 1 only" in labels, labels
+    assert "Mean max weight · none, layer 1 only" in labels, labels
+    assert "Mean entropy · 1/√head_size (as trained)" in labels, labels
+    at.segmented_control(key="compare_where").set_value("all").run()
+    assert "Mean entropy · none, every layer" in [m.label for m in at.metric]
 
 
 def test_layer_and_head_pickers_change_what_is_drawn(make_app):

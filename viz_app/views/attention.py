@@ -47,8 +47,10 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
     style = page.figure_style()
     tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
     presenting = presenter.on()
-    # projected, the map shares the width with the text view: the head's job on a line of its own
-    title = f"layer {layer} · head {head} · {kit.SCALE_LABELS[data.scale]}{'<br>' if presenting else ' · '}"
+    # projected, the map shares the width with the text view: the head's job on a line of its own.
+    # "none" here is the switch at the top, every layer; the side by side's defaults to one layer: say which
+    scale = kit.SCALE_LABELS[data.scale] + _where(data.scale, ctx.config.attn_scale, None)
+    title = f"layer {layer} · head {head} · {scale}{'<br>' if presenting else ' · '}"
     fig = page.figure(
         heads.head_heatmap,
         matrices[layer, head],
@@ -253,14 +255,15 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
             ent_other = float(sharp[other].mean_entropy[head])
             peak_other = float(sharp[other].mean_max_weight[head])
             m1, m2 = st.columns(2)
+            named = kit.SCALE_LABELS[setting] + _where(setting, ctx.config.attn_scale, only)  # "none, layer 1 only"
             m1.metric(
-                f"Mean entropy · {kit.SCALE_LABELS[setting]}",
+                f"Mean entropy · {named}",
                 f"{ent:.3f} nats",
                 delta=f"{ent - ent_other:+.3f} vs {kit.SCALE_LABELS[other]}",
                 delta_color="off",
             )
             m2.metric(
-                f"Mean max weight · {kit.SCALE_LABELS[setting]}",
+                f"Mean max weight · {named}",
                 f"{peak:.3f}",
                 delta=f"{peak - peak_other:+.3f}",
                 delta_color="off",
