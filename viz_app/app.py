@@ -46,7 +46,7 @@ def run() -> None:
     if wanted_slug is not None and wanted_slug not in pages:
         url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
-    page.guard(sidebar.render)
+    page.guard(lambda: sidebar.render(PAGES[slug].model))
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for that could not be shown
     page.guard(classroom.banner)

@@ -16,6 +16,7 @@ class PageInfo:
     title: str
     icon: str
     url_path: str  # "" for the default page
+    model: str = ""  # the shipped model this page opens on while the session has chosen none ("": the app's default)
 
     @property
     def default(self) -> bool:
@@ -27,10 +28,12 @@ PAGES: dict[str, PageInfo] = {  # the slug is also the `page` query parameter of
     "sharpness": PageInfo("views/sharpness.py", "Sharpness", ":material/filter_center_focus:", "sharpness"),
     "residual": PageInfo("views/residual.py", "Residual stream", ":material/stacked_line_chart:", "residual"),
     "why": PageInfo("views/attribution.py", "Why this character?", ":material/help:", "why"),
-    "induction": PageInfo("views/induction.py", "Induction heads", ":material/content_copy:", "induction"),
+    "induction": PageInfo(
+        "views/induction.py", "Induction heads", ":material/content_copy:", "induction", model="python-small"
+    ),  # Shakespeare's models learn no induction head; the model of Python source does
     "timeline": PageInfo("views/timeline.py", "Timeline", ":material/timeline:", "timeline"),
     "generate": PageInfo("views/generate.py", "Generate", ":material/edit_note:", "generate"),
     "train": PageInfo("views/train.py", "Train", ":material/model_training:", "train"),
     "ablations": PageInfo("views/ablations.py", "Ablations", ":material/content_cut:", "ablations"),
-    "lesson": PageInfo("views/lesson.py", "Lesson", ":material/school:", "lesson"),
+    "lesson": PageInfo("views/lesson.py", "Lesson", ":material/school:", "lesson", model="shakespeare-lecture"),
 }

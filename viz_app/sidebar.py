@@ -13,6 +13,7 @@ from .backend import captures, imported, registry, train_jobs, uploads
 
 _UPLOADS = "_uploads"  # upload_state's record: uploader file_id -> registered label, or False
 _MODEL_PICK = "_model_pick"  # select_model's label, for the picker to take before it is drawn
+_MODEL_AUTO = "_model_auto"  # the model a page chose for a session that has chosen none
 SESSION_ONLY = (" (trained here)", " (uploaded)")  # registry.register_session_model's suffixes
 
 
@@ -174,8 +175,23 @@ def _take_model_pick() -> None:
         st.session_state["model"] = label
 
 
-def render() -> None:
-    """Draw the sidebar; the chosen model's label ends up in st.session_state['model']."""
+def _page_model(labels: list[str], preferred: str) -> None:
+    """Until the session chooses a model, each page opens on its own (pages.PageInfo.model: the Lesson on
+    the lecture's model, Induction on the one that has induction heads), the rest on the app's default.
+
+    Chosen means the model is not the one this function set last: the picker, a link, a Lesson step, an
+    upload, Train's "Look at it" or the teacher's view put it there, and it stays on every page."""
+    ss = st.session_state
+    current = ss.get("model")
+    if current is not None and current != ss.get(_MODEL_AUTO):
+        return
+    ss["model"] = ss[_MODEL_AUTO] = preferred if preferred in labels else labels[0]
+
+
+def render(preferred: str = "") -> None:
+    """Draw the sidebar; the chosen model's label ends up in st.session_state['model'].
+
+    `preferred` is the page's own model while the session has chosen none (_page_model)."""
     registry.remember_run_models(None)  # until this run's list is made
     with st.sidebar:
         st.markdown("### :material/science: Attention lab")
@@ -201,6 +217,7 @@ def render() -> None:
             else:
                 labels = [e.label for e in entries]
                 _take_model_pick()  # e.g. the Train page's "Look at it"
+                _page_model(labels, preferred)
                 url_state.clamp("model", labels, default=labels[0], explained=True)  # _missing_model says why
                 _missing_model(labels)
                 label = st.selectbox("Model", labels, key="model")

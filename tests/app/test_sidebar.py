@@ -31,6 +31,34 @@ def test_the_default_model_is_shakespeare_small_when_present(make_app, tmp_path,
     assert at.sidebar.selectbox(key="model").options == ["shakespeare-small", "another", "zz"]
 
 
+def test_pages_open_on_their_own_model_until_the_session_chooses_one(make_app, tmp_path, tiny_ckpt):
+    """The Lesson opens on the lecture's model and Induction on the model with induction heads; the
+    other pages on the default; once the picker chose, every page keeps that choice."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("shakespeare-small", "shakespeare-lecture", "python-small"):
+        shutil.copy2(tiny_ckpt, folder / f"{name}.safetensors")
+    at = make_app(folder).run()
+    assert_clean(at)
+    model = lambda: at.sidebar.selectbox(key="model").value  # noqa: E731
+    assert model() == "shakespeare-small"
+    for page, wanted in (
+        ("lesson", "shakespeare-lecture"),
+        ("induction", "python-small"),
+        ("attention", "shakespeare-small"),
+    ):
+        at.switch_page(f"views/{page}.py").run()
+        assert_clean(at)
+        assert model() == wanted, page
+    at.sidebar.selectbox(key="model").set_value("python-small").run()
+    for page in ("lesson", "sharpness"):
+        at.switch_page(f"views/{page}.py").run()
+        assert model() == "python-small", page
+    linked = make_app(folder, model="shakespeare-small").run()  # a link that names a model chose it
+    linked.switch_page("views/lesson.py").run()
+    assert linked.sidebar.selectbox(key="model").value == "shakespeare-small"
+
+
 def test_a_broken_checkpoint_is_reported_by_name(make_app, tmp_path, tiny_ckpt):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
