@@ -178,3 +178,11 @@ def test_the_compute_dtype_reaches_the_run_and_its_checkpoint(train_app, tiny_te
     view = job.view()
     assert view.status == "done"
     assert read_metadata(view.checkpoint)["compute_dtype"] == "bfloat16"
+
+
+def test_pythons_own_source_is_offered_as_text_to_train_on(train_app):
+    at = train_app(tr_data="python-stdlib")
+    assert_clean(at)
+    radio = at.radio(key="tr_data")
+    assert radio.value == "python-stdlib"
+    assert any("Python's own source code" in option for option in radio.options)

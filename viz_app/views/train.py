@@ -17,7 +17,7 @@ from viz_app.figures import train as figs
 from viz_app.pages import PAGES
 from viz_app.url_state import Key
 
-SOURCES = ("tinyshakespeare", "shakespeare-plays", "upload")
+SOURCES = ("tinyshakespeare", "shakespeare-plays", "python-stdlib", "upload")
 CONFIG_WIDGETS = {  # widget key -> the TrainConfig / GPTConfig field it sets (sizes, steps, lr, ...)
     "tr_layers": "n_layer",
     "tr_heads": "n_head",
@@ -84,7 +84,11 @@ def _source_label(source: str) -> str:
             return "tiny Shakespeare"
         except DataError:
             return "tiny Shakespeare (missing from data/)"
-    return {"shakespeare-plays": "Shakespeare's plays (offline)", "upload": "my own .txt file"}[source]
+    return {
+        "shakespeare-plays": "Shakespeare's plays (offline)",
+        "python-stdlib": "Python's own source code (offline: where induction heads form)",
+        "upload": "my own .txt file",
+    }[source]
 
 
 def _data_choice() -> tuple[str | None, str | None]:
