@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,22 @@ def test_a_model_without_induction_says_so_honestly(make_app):
     at = open_induction(make_app)  # the tiny 2 x 2 model trained 60 steps
     assert_clean(at)
     assert "has not learned to copy from its context" in texts(at.info)
+
+
+def test_a_model_without_induction_offers_the_shipped_one_that_has_it(make_app, tmp_path, tiny_ckpt, hand_built_folder):
+    """Beside a model that learned no induction head, the page offers its own model (python-small) and opens it."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy2(tiny_ckpt, folder / "shakespeare-small.safetensors")
+    shutil.copy2(hand_built_folder / "hand.safetensors", folder / "python-small.safetensors")
+    at = open_induction(make_app, folder, model="shakespeare-small")  # the link chose the model without them
+    assert_clean(at)
+    assert "has not learned to copy from its context" in texts(at.info)
+    at.button(key="ind_open_copying_model").click().run()
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="model").value == "python-small"
+    assert "has not learned to copy" not in texts(at.info)
+    assert array(heatmaps(figure_titled(at, "Induction score"))[0]["z"])[INDUCTION_HEAD] > 0.9
 
 
 def test_nonsense_in_the_link_opens_the_defaults(make_app, hand_built_folder):

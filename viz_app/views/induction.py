@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt.induction import SCORE_THRESHOLD, default_length
-from viz_app import controls, page, presenter
-from viz_app.backend import inductions
+from viz_app import controls, page, presenter, sidebar
+from viz_app.backend import inductions, registry
 from viz_app.figures import heads
 from viz_app.figures import induction as figs
+from viz_app.pages import PAGES
 from viz_app.url_state import Key
 
 INTRO = (
@@ -50,6 +51,20 @@ def _shown_head(probe: inductions.Probe) -> tuple[int, int]:
     return best // H, best % H
 
 
+def _offer_a_model_that_copies(ctx: page.PageContext) -> None:
+    """The page's own model (pages.PageInfo.model) learned induction heads: offer it beside a model that did not."""
+    own = PAGES["induction"].model
+    if own == ctx.entry.label or not any(e.label == own for e in registry.shipped_models()):
+        return
+    st.caption(
+        f"**{own}**, shipped beside it, did learn them: the same architecture trained on Python's own source code, "
+        "where a name defined once is used again a few lines later, so copying from the context pays."
+    )
+    if st.button(f"Show {own}", key="ind_open_copying_model", icon=":material/content_copy:"):
+        sidebar.select_model(own)
+        st.rerun()
+
+
 def render() -> None:
     st.header("Induction heads")
     intro = st.container()  # presenter mode: under the picture, which gets the window
@@ -85,6 +100,7 @@ def render() -> None:
                 "second copy is no easier for it than the first.",
                 icon=":material/search_off:",
             )
+            _offer_a_model_that_copies(ctx)
     layer, head = _shown_head(probe)
     with picture:
         left, right = st.columns(2)
