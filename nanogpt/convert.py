@@ -116,26 +116,28 @@ def read_torch_file(path: str | os.PathLike):
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError as e:
-        asked = re.search(r"GLOBAL (\S+)", str(e))
+    except Exception as e:  # noqa: BLE001 - torch.load fails on damaged files with many types
+        asked = re.search(r"GLOBAL (\S+)", str(e)) if isinstance(e, pickle.UnpicklingError) else None
         if asked:
             raise CheckpointError(
                 f"{path} was refused: it asks for {asked.group(1)}, which could run code; a "
                 "checkpoint needs only tensors and plain values. Save the model's "
                 "state_dict (or nanoGPT's checkpoint dict) with torch.save."
             ) from None
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch file ({_first_line(e)}); it may be truncated."
-        ) from None
-    except Exception as e:  # noqa: BLE001 - torch.load fails on damaged files with many types
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch file ({_first_line(e)}); it may be truncated "
-            "or not a torch.save file at all."
-        ) from None
+        # torch's own text is for its developers (a miniz error, a paragraph about weights_only that a
+        # line cut mid-word): the user gets what is wrong and what to give instead; the cause stays chained
+        raise CheckpointError(unreadable(path)) from e
 
 
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+UNREADABLE = "is not a model file PyTorch can read"  # the app's upload message finds this (viz_app/sidebar.py)
+
+
+def unreadable(name: str | os.PathLike, verb: str = "use") -> str:
+    """The one sentence for a file torch.load failed on; the app says "upload" where the CLI says "use"."""
+    return (
+        f"{name} {UNREADABLE} (it is damaged, or torch.save did not save a model's weights in it): {verb} "
+        "nanoGPT's ckpt.pt, the lecture's `torch.save(model.state_dict(), ...)` file or a .safetensors checkpoint."
+    )
 
 
 def detect_format(obj, path) -> str:

@@ -320,3 +320,42 @@ def test_weights_that_do_not_fit_get_one_line(tmp_path, capsys):
     torch.save({"weights": torch.ones(2)}, other)
     assert convert(other, "--out", tmp_path / "x.safetensors") == 2
     one_error_line(capsys.readouterr().err, other, "neither a nanoGPT checkpoint")
+
+
+def _damaged_zip(tmp_path) -> Path:
+    """A torch.save zip whose records torch cannot read (PytorchStreamReader's miniz error)."""
+    good = tmp_path / "good.pt"
+    torch.save(torch.zeros(4), good)
+    broken = bytearray(good.read_bytes())
+    broken[200:600] = bytes(b ^ 0x5A for b in broken[200:600])
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(bytes(broken))
+    return path
+
+
+def _garbage_pickle(tmp_path) -> Path:
+    """A torch.save zip whose data.pkl is no pickle (PyTorch's 'Weights only load failed...' paragraph)."""
+    import zipfile
+
+    good = tmp_path / "good.pt"
+    torch.save(torch.zeros(4), good)
+    path = tmp_path / "garbage.pt"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as out:
+        for name in src.namelist():
+            out.writestr(name, b"\x80\x02not a pickle" if name.endswith("data.pkl") else src.read(name))
+    return path
+
+
+@pytest.mark.parametrize("make", [_damaged_zip, _garbage_pickle])
+def test_a_file_torch_cannot_read_gets_one_sentence_of_what_is_wrong_and_what_to_use(tmp_path, capsys, make):
+    from nanogpt.convert import unreadable
+
+    src = make(tmp_path)
+    assert convert(src, "--out", tmp_path / "x.safetensors", "--meta", NANOGPT_DIR / "meta.pkl") == 2
+    err = capsys.readouterr().err
+    one_error_line(err, src, "damaged", "nanoGPT's ckpt.pt")
+    said = err.removeprefix("error: ").strip()
+    assert said == unreadable(src)  # the wording lives in one place, the app's upload message uses it too
+    # PyTorch's own text is for its developers, and was cut mid-word: none of it
+    assert "weights_only" not in said and "PytorchStreamReader" not in said and "miniz" not in said
+    assert said.endswith(".") and said.count(". ") == 0  # one sentence

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from nanogpt import convert
 from nanogpt.checkpoint import CheckpointError
 
 from . import classroom, presenter, upload_state, url_state
@@ -67,20 +68,10 @@ def _take_upload() -> None:
     st.session_state["model"] = entry.label  # the picker is drawn after this, so this selects it
 
 
-UNREADABLE = "is not a readable PyTorch file"  # nanogpt.convert's words when torch.load itself failed
-
-
 def upload_refusal(message: str, name: str) -> str:
-    """The sentence a refused upload gets. When torch.load itself failed, the library's message quotes
-    PyTorch's (cut to a line: half a sentence about weights_only and a stray backtick, nothing a student
-    can act on): one sentence instead, saying what was wrong and what to upload."""
-    if UNREADABLE not in message:
-        return message
-    return (
-        f"{name} is not a model file this app can read (it is damaged, or torch.save did not save a model's "
-        "weights in it): upload nanoGPT's ckpt.pt, the lecture's `torch.save(model.state_dict(), ...)` file, or a "
-        ".safetensors checkpoint."
-    )
+    """The sentence a refused upload gets: the library's, with "upload" where the command line says
+    "use" when torch.load itself failed (nanogpt.convert.unreadable: one wording for both)."""
+    return convert.unreadable(name, verb="upload") if convert.UNREADABLE in message else message
 
 
 def _facts(entry: registry.ModelEntry) -> None:

@@ -6,7 +6,7 @@ import zipfile
 
 import torch
 
-from nanogpt import metrics
+from nanogpt import convert, metrics
 from viz_app import sidebar
 from viz_app.backend import captures, registry
 
@@ -68,8 +68,9 @@ def test_a_damaged_pt_gets_one_sentence_of_what_is_wrong_and_what_to_upload(make
     at = upload(make_app().run(), path)
     assert not at.exception
     (message,) = [e.value for e in at.sidebar.error]
-    assert message == sidebar.upload_refusal("random.pt is not a readable PyTorch file (...)", "random.pt")
-    assert message.startswith("random.pt is not a model file this app can read") and message.count(". ") == 0
+    assert message == convert.unreadable("random.pt", verb="upload")  # the library's sentence, said to upload
+    assert message.startswith("random.pt is not a model file PyTorch can read") and message.count(". ") == 0
+    assert "upload nanoGPT's ckpt.pt" in message
     assert "weights_only" not in message and "PytorchStreamReader" not in message
     assert at.sidebar.selectbox(key="model").value == "tiny"
 
