@@ -183,6 +183,16 @@ def test_residual_figures():
     assert np.allclose(bars.data[0].y, norms[:2].mean(-1))
 
 
+def test_the_residual_heatmap_shows_a_window_with_every_character_labelled():
+    labels = ["embed", "L0 +attn", "L0 +mlp"]
+    norms = np.arange(3 * 32, dtype=float).reshape(3, 32)
+    heat = residual_figs.position_heatmap(labels, norms, CHARS, title="norms", window=(20, 32))
+    assert np.array_equal(np.asarray(heat.data[0].z), norms[:, 20:32])  # the window's columns, nothing else
+    assert list(heat.data[0].x) == kit.position_labels(CHARS[20:32], 20)  # hover names the real positions
+    assert list(heat.layout.xaxis.ticktext) == [kit.visible_char(c) for c in CHARS[20:32]]  # every one labelled
+    assert len(residual_figs.position_heatmap(labels, norms, CHARS, title="norms").data[0].x) == 32  # None: all
+
+
 def test_logit_lens_with_and_without_the_next_character():
     labels = ["embed", "L0 +attn", "L0 +mlp"]
     probs = np.sort(np.random.default_rng(5).random((3, 4)), axis=1)[:, ::-1]

@@ -44,6 +44,12 @@ ZOOM = 24
 FIT_HEIGHT_PX, FIT_WIDTH_PX, CHAR_PX = 534, 1076, 20.5
 
 
+# characters a projected strip of positions (Residual's norms: points down, positions across) shows, the
+# prompt's last ones: each labelled at 20 px at 1280 wide, where about 1040 px of the 1216 px element is
+# left beside the points' names and the colour bar (measured in Chromium: 21.6 px a character)
+STRIP = 48
+
+
 def grid_zoom(rows: int, cols: int, *, vspace: float = 0.07, hspace: float = 0.04) -> int:
     """Characters a map of rows x cols square tiles (Every head of the layer) shows in presenter mode,
     each labelled at 20 px at 1280 x 720: as many as the smaller side of a tile holds, at most ZOOM."""

@@ -153,14 +153,7 @@ def test_induction_projects_both_head_grids_under_one_row_of_pickers(shipped_ser
     assert not problems, problems
 
 
-RESIDUAL_WINDOW = (
-    "figures/residual.position_heatmap draws every position, labelled every other one at 20 px: it needs a window "
-    "(the other helper's file; see the report)"
-)
-
-
 @pytest.mark.parametrize(("width", "height"), SIZES)
-@pytest.mark.xfail(reason=RESIDUAL_WINDOW, strict=True)
 def test_the_residual_stream_projects_its_norms_with_every_character_labelled(shipped_server, page, width, height):
     open_presenting(page, f"{shipped_server}/residual?presenter=1", width, height)
     pic = measure(page, "‖x‖ per position")

@@ -28,11 +28,15 @@ def position_heatmap(
     title: str,
     value_name: str = "norm",
     max_ticks: int = 64,
+    window: tuple[int, int] | None = None,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """A value per (point in the model, position), (P, T): e.g. the residual norm. max_ticks: as many
-    character ticks as the figure's width holds (64 across a page, fewer in a column)."""
-    labels = position_labels(chars[: values.shape[-1]])
+    character ticks as the figure's width holds (64 across a page, fewer in a column). window: the
+    positions [start, stop) shown (a projector's strip of characters, each labelled), None: all."""
+    start, stop = window if window is not None else (0, values.shape[-1])
+    values, chars = values[:, start:stop], chars[start:stop]
+    labels = position_labels(chars[: values.shape[-1]], start)
     heatmap = go.Heatmap(
         z=np.asarray(values, dtype=np.float32),
         x=labels,

@@ -19,6 +19,9 @@ STATE = (Key("lens_pos", lo=0),)  # the logit lens' position: opens on the promp
 def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, picture) -> None:
     """The norms as a heatmap and as lines; presenter mode projects the heatmap alone, in `picture`."""
     chars = ctx.prompt.text
+    # projected, the prompt's last characters that fit across, each labelled (all 117 would be every other one)
+    n = len(chars)
+    window = (max(0, n - presenter.STRIP), n) if presenter.on() else None
 
     def heatmap() -> None:
         page.chart(
@@ -28,6 +31,8 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, pictu
                 data.norms,
                 chars,
                 title="‖x‖ per position",
+                window=window,
+                max_ticks=presenter.STRIP,
                 style=page.figure_style(),
             ),
             name=f"residual-norms-{scale}",
@@ -58,6 +63,11 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, pictu
     st.caption(
         "‖x‖ is the L2 norm of the residual vector: after the embeddings, then after each block's "
         "attention (+attn) and feed-forward (+mlp) have added their output to it."
+        + (
+            f" The heatmap shows characters {window[0]}–{n - 1} of {n}, the last that fit across."
+            if window and window[0]
+            else ""
+        )
     )
 
 
