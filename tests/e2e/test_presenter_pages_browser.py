@@ -213,14 +213,10 @@ def test_the_text_view_shades_what_a_hovered_character_looks_at(shipped_server, 
     assert not problems, problems
 
 
-SHARPNESS_FIT = "views/sharpness.py draws its grids with page.chart(fit=True) (the other helper's file; see the report)"
 GENERATE_FIT = "views/generate.py puts its text under one row of controls (the other helper's file; see the report)"
 
 
-@pytest.mark.parametrize(
-    ("width", "height"),
-    [SIZES[0], pytest.param(*SIZES[1], marks=pytest.mark.xfail(reason=SHARPNESS_FIT, strict=True))],
-)
+@pytest.mark.parametrize(("width", "height"), SIZES)
 def test_sharpness_projects_both_head_grids_growing_with_the_window(shipped_server, page, width, height):
     open_presenting(page, f"{shipped_server}/sharpness?presenter=1", width, height)
     grids = [measure(page, "mean normalised entropy"), measure(page, "mean max weight")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import compare_section, controls, export, page
+from viz_app import compare_section, controls, export, page, presenter
 from viz_app.backend import captures
 from viz_app.figures import heads
 from viz_app.figures import sharpness as figs
@@ -30,13 +30,28 @@ TAG_HELP = (
 )
 
 
-def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) -> None:
+def _controls(ctx: page.PageContext):
+    """(layer, head, scale, where the grids go). Presenter mode: layer and head in one row, the grids
+    right under it, the scale switch below them (its caption would push the fitted grids past the
+    window's bottom); otherwise the three in one row above the grids."""
+    if not presenter.on():
+        return (*controls.model_controls(ctx.ckpt), st.container())
+    top, more, picture = presenter.stage()
+    layer, head, _ = controls.layer_head_picker(ctx.config.n_layer, ctx.config.n_head, host=top)
+    with more:
+        scale = controls.scale_switch(ctx.ckpt)
+    return layer, head, scale, picture
+
+
+def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str, picture) -> None:
     style = page.figure_style()
     grids = (
         ("entropy", sharp.mean_normalized_entropy, "mean normalised entropy (1 = uniform)", None),
         ("max_weight", sharp.mean_max_weight, "mean max weight (1 = one-hot)", "Magma"),
     )
-    for col, (what, values, title, colours) in zip(st.columns(2), grids, strict=True):
+    with picture:
+        columns = st.columns(2)
+    for col, (what, values, title, colours) in zip(columns, grids, strict=True):
         with col:
             key = f"sharp_grid_{what}"
             page.chart(
@@ -51,6 +66,7 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str) ->
                     style=style,
                 ),
                 name=f"sharpness-{what}-{scale}",
+                fit=True,  # presenter mode: as tall as the window under the row of pickers
                 key=key,
                 on_select=controls.pick_head_on_click(key),
                 selection_mode="points",
@@ -158,9 +174,9 @@ def render() -> None:
         return
     cfg = ctx.config
     page.open_on_a_focused_head(ctx)
-    layer, head, scale = controls.model_controls(ctx.ckpt)
+    layer, head, scale, picture = _controls(ctx)
     sharp = captures.sharpness(ctx.ref, ctx.prompt.ids, scale)
-    _head_grids(sharp, layer, head, scale)
+    _head_grids(sharp, layer, head, scale, picture)
     _compare_section(ctx, scale)
     _curves(ctx, sharp, layer, head, scale)
     _tag_table(sharp)
