@@ -26,6 +26,9 @@ PRESENTER_CSS = """<style>
 .block-container { padding-top: 0.5rem !important; padding-bottom: 1rem !important;
   padding-left: 2rem !important; padding-right: 2rem !important; }
 [data-testid="stMain"] h2 { font-size: 1.4rem !important; padding: 0 0 0 3rem !important; }
+/* presenter.stage's row of controls starts under the title, clear of the way back: a row of buttons
+   without labels (Generate's Next) rose into the corner of that button */
+div.st-key-presenter-top { padding-left: 3rem !important; }
 /* the picture (page.chart(fit=True)): the window's height less what is above it (the title and one
    row of controls, 7.25 rem), measured in Chromium at 1280 x 720 and 1920 x 1080 */
 div[class*="st-key-presenter-fit"] { height: calc(100vh - 7.25rem) !important; min-height: 22rem;
@@ -66,10 +69,11 @@ def stage():
     """(one row of controls, more controls, the picture): in presenter mode the picture comes right
     under the row and everything else goes below it, so the room sees the picture without scrolling;
     otherwise the more controls come before the picture, as on a laptop."""
-    top = st.container(horizontal=True, gap="medium")
     if on():
+        top = st.container(horizontal=True, gap="medium", key="presenter-top")  # beside the way back (CSS)
         picture = st.container()
         return top, st.container(), picture
+    top = st.container(horizontal=True, gap="medium")
     more = st.container()
     return top, more, st.container()
 

@@ -213,9 +213,6 @@ def test_the_text_view_shades_what_a_hovered_character_looks_at(shipped_server, 
     assert not problems, problems
 
 
-GENERATE_FIT = "views/generate.py puts its text under one row of controls (the other helper's file; see the report)"
-
-
 @pytest.mark.parametrize(("width", "height"), SIZES)
 def test_sharpness_projects_both_head_grids_growing_with_the_window(shipped_server, page, width, height):
     open_presenting(page, f"{shipped_server}/sharpness?presenter=1", width, height)
@@ -234,7 +231,6 @@ GENERATED = """() => {
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
-@pytest.mark.xfail(reason=GENERATE_FIT, strict=True)
 def test_generate_projects_its_text_under_one_row_of_controls(shipped_server, page, width, height):
     open_presenting(page, f"{shipped_server}/generate?presenter=1&gen_n=20", width, height)
     text = page.evaluate(GENERATED)

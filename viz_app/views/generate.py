@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from nanogpt.data import DataError
-from viz_app import controls, export, page, url_state
+from viz_app import controls, export, page, presenter, url_state
 from viz_app.backend import captures, generation_runs
 from viz_app.figures import generate as figs
 from viz_app.figures.kit import visible_char
@@ -111,11 +111,11 @@ def _due_characters() -> int:
 
 
 def _buttons(
-    ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, count: int
+    ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, count: int, row
 ) -> None:
     ss = st.session_state
     added = 0
-    with controls.row():
+    with row:
         if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full):
             added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
         if st.button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
@@ -235,7 +235,11 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
         return
     if not 1 <= ss.get("gen_step", 0) <= n:
         ss["gen_step"] = n
-    if n > 1:
+    # the step's slider above the text; projected, under it: the text right under the one row of buttons
+    slider_slot, text_slot = st.container(), st.container()
+    if presenter.on():
+        slider_slot, text_slot = text_slot, slider_slot
+    with slider_slot:
         index = (
             st.slider(
                 "Timeline: step",
@@ -245,12 +249,12 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
                 help="Replay any earlier step: its text, its distributions and its attention, exactly as they were.",
             )
             - 1
+            if n > 1
+            else 0
         )
-    else:
-        index = 0
     step = run.steps[index]
     generated = tokenizer.decode([s.token for s in run.steps[: index + 1]])
-    st.markdown(figs.text_html(ctx.prompt.text, generated, highlight=index, style=style), unsafe_allow_html=True)
+    text_slot.markdown(figs.text_html(ctx.prompt.text, generated, highlight=index, style=style), unsafe_allow_html=True)
     knobs = f"temperature {step.temperature:g}" + (f", top-k {step.top_k}" if step.top_k else ", no top-k")
     note = f" The context was full: the model read the last {step.context_len} characters." if step.cropped else ""
     st.caption(f"Step {index + 1} of {n} · sampled with {knobs}.{note}")
@@ -417,11 +421,17 @@ def render() -> None:
     if ctx is None:
         return
     page.open_on_a_focused_head(ctx)
-    temperature, top_k, seed, count = _controls(ctx.ckpt.tokenizer.vocab_size)
+    if presenter.on():  # one row of buttons, the text and its pictures under it, the sampling knobs below them
+        buttons, knobs, picture = presenter.stage()
+    else:  # the knobs, the buttons, the text
+        knobs, buttons, picture = st.container(), controls.row(), st.container()
+    with knobs:
+        temperature, top_k, seed, count = _controls(ctx.ckpt.tokenizer.vocab_size)
     run = _current_run(ctx, seed, temperature, top_k)
-    _buttons(ctx, run, temperature, top_k, count)
+    _buttons(ctx, run, temperature, top_k, count, buttons)
     playing = bool(st.session_state.get(PLAYING)) and not run.full
-    _live(ctx, run, temperature, top_k, playing)
+    with picture:
+        _live(ctx, run, temperature, top_k, playing)
     st.divider()
     _teacher_forcing(ctx)
 
