@@ -105,11 +105,14 @@ http {{
             proxy_buffering off;
         }}
 
-        # the page, its static files, uploads (streamed through, up to maxUploadSize) and downloads
+        # the page, its static files, uploads (streamed through, up to maxUploadSize) and downloads; a
+        # response bigger than the buffers (Plotly's 4.7 MB script) is passed on as it comes, never
+        # written to a temp file
         location / {{
             proxy_pass http://attention_lab;
             proxy_set_header Connection '';
             proxy_request_buffering off;
+            proxy_max_temp_file_size 0;
             proxy_read_timeout 10m;
             proxy_send_timeout 10m;
         }}
@@ -135,9 +138,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 def nginx_config(run: Path, listen: str, worker_ports: list[int], *, max_body_mb: int = MAX_UPLOAD_MB) -> str:
     """nginx.conf for one run: `listen` (e.g. "0.0.0.0:8501") in front of the workers' ports."""
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in worker_ports)
-    # as root, nginx's own workers drop to nobody (they only read and write the run's temp folders)
-    user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
+    # as root, nginx's own workers drop to nobody (they only pass bytes on)
+    user = f"user nobody {_nobody_group()};\n" if os.geteuid() == 0 else ""
     return NGINX_CONF.format(run=run, listen=listen, servers=servers, cookie=COOKIE, max_body=max_body_mb, user=user)
+
+
+def _nobody_group() -> str:
+    import grp
+    import pwd
+
+    return grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name  # nogroup on Debian
 
 
 def healthy(url: str, timeout: float = 3) -> bool:
@@ -180,10 +190,11 @@ class Hall:
     def start(self) -> Hall:
         for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
             (self.run / sub).mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:  # nginx's workers run as nobody: they write request and response buffers here
+        if os.geteuid() == 0:  # nginx's workers run as nobody: the temp folders are theirs (if ever used)
             import pwd
 
             nobody = pwd.getpwnam("nobody")
+            self.run.chmod(self.run.stat().st_mode | 0o711)  # mkdtemp's 0700 would shut them out
             for sub in ("tmp", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
                 os.chown(self.run / sub, nobody.pw_uid, nobody.pw_gid)
         for i, port in enumerate(self.worker_ports):

@@ -34,6 +34,7 @@ def test_the_config_hashes_the_cookie_or_the_whole_address_and_keeps_the_websock
                  "proxy_read_timeout 1d;"):  # fmt: skip
         assert line in stream
     assert "client_max_body_size 160m;" in conf and "proxy_request_buffering off;" in conf
+    assert "proxy_max_temp_file_size 0;" in conf  # big responses pass through, never via a temp file
     assert conf.count("server 127.0.0.1:") == 2
 
 

@@ -5,7 +5,9 @@ websocket, upload, download) reached the process that holds its session."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import signal
 import time
 
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 from viz_app import serve
 from viz_app.bench.proxy import process_of
 
-from .helpers import wait_idle
+from .helpers import screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -60,6 +62,8 @@ def test_each_users_upload_and_download_reach_the_process_holding_their_page(hal
             sidebar.locator("input[type=file]").set_input_files(upload)
             expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("mine (uploaded)", timeout=60_000)
             wait_idle(page)
+            # the map is drawn: Plotly's 4.7 MB script came through whole (nginx once cut it at its temp file)
+            page.locator("[data-testid=stPlotlyChart] .gtitle").first.wait_for()
             page.get_by_text("Download the numbers (NPZ / CSV)").click()
             with page.expect_download() as download:
                 page.get_by_role("button", name="NPZ").first.click()
@@ -80,3 +84,75 @@ def test_each_users_upload_and_download_reach_the_process_holding_their_page(hal
         assert seen == kinds, (seen, theirs[-20:])  # the page's websocket, its upload and its download
         elsewhere = [line for line in theirs if line.split("upstream=", 1)[1].split()[0] != f"127.0.0.1:{port}"]
         assert not elsewhere, elsewhere  # every request of this browser reached its own process
+
+
+def _title(page, text: str):
+    return page.locator("[data-testid=stPlotlyChart] .gtitle").filter(has_text=text)
+
+
+def test_a_process_killed_mid_class_its_students_reopen_their_view_and_the_others_never_notice(
+    browser, tiny_ckpt, tmp_path
+):
+    """Two students on two processes; one process dies (SIGKILL): its student's page reconnects by
+    itself to the live process and shows the same view again; the other student's websocket stays
+    open and their next click works."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if serve.find_nginx() is None:
+        pytest.skip("needs Debian's nginx (make test installs it: apt-get install nginx)")
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+    env = {"ATTENTION_LAB_CHECKPOINTS": str(folder), "ATTENTION_LAB_CLASS_DB": str(tmp_path / "classes.sqlite3")}
+    with serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None) as hall:
+        pages, cookies = [], [cookie_on(hall, 0), cookie_on(hall, 1)]
+        for value, view in zip(cookies, ("layer=1&head=1&scale=none", "layer=0&head=1"), strict=True):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_cookies([{"name": serve.COOKIE, "value": value, "url": hall.url}])
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{hall.url}/?prompt=Speak%2C%20speak.&{view}")
+            wait_idle(page)
+            pages.append(page)
+        moved, stayed = pages
+        _title(moved, "layer 1 · head 1 · none").wait_for()
+        _title(stayed, "layer 0 · head 1").wait_for()
+        before = parse_qs(urlsplit(moved.url).query)
+
+        os.killpg(hall.workers[0].pid, signal.SIGKILL)
+        hall.workers[0].wait(timeout=30)
+
+        def streams(value: str) -> list[str]:
+            log = (hall.run / "access.log").read_text().splitlines()
+            return [line for line in log if "GET /_stcore/stream" in line and f"key={value}" in line]
+
+        # nginx cut the dead process's websocket (it logs a websocket when it closes)
+        deadline = time.monotonic() + 60
+        while not streams(cookies[0]):
+            assert time.monotonic() < deadline, "the killed process's websocket was never closed"
+            time.sleep(0.3)
+        # the page reconnects by itself (to the live process: the other is dead) and the student goes on.
+        # The first run of the new session there opens the view its link names (url_state.start_run), so
+        # the click that woke it is not applied; the next one is
+        assert parse_qs(urlsplit(moved.url).query) == before
+        head = moved.get_by_role("radiogroup", name="Head")
+        head.get_by_role("radio", name="0").click()
+        moved.wait_for_timeout(1000)
+        wait_idle(moved)
+        _title(moved, "layer 1 · head 1 · none").wait_for()  # the link's view, drawn again
+        assert parse_qs(urlsplit(moved.url).query) == before
+        head.get_by_role("radio", name="0").click()
+        _title(moved, "layer 1 · head 0 · none").wait_for()  # layer and scale kept, on the live process
+        screenshot(moved, "killed-moved")
+        assert not moved.locator("[data-testid=stException]").count()
+
+        stayed.get_by_role("radiogroup", name="Head").get_by_role("radio", name="0").click()
+        _title(stayed, "layer 0 · head 0").wait_for()
+        assert not streams(cookies[1])  # its websocket never closed
+        moved.context.close()
+        deadline = time.monotonic() + 30  # nginx logs the reconnected websocket now that it closed
+        live = f"127.0.0.1:{hall.worker_ports[1]} key="
+        while not any(live in line for line in streams(cookies[0])):
+            assert time.monotonic() < deadline, streams(cookies[0])
+            time.sleep(0.3)
+        stayed.context.close()
