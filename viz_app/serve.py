@@ -16,7 +16,9 @@ browsers when one dies: nginx finds it refusing connections and passes them on t
 the ring, where their page reconnects and reopens the view its link names; the others never notice.
 A dead process is not restarted: its browsers now live on another one, and a new process under
 the old address would take their uploads and downloads away from it (the hash would send them
-back). The class store (backend/classes.py: one SQLite file in WAL mode) is shared by every process.
+back). The class store (backend/classes.py: one SQLite file in WAL mode) is shared by every process;
+each process has a temp folder of its own (TMPDIR), and so its own uploads folder (backend/uploads.py
+trims it keeping the files of its own sessions only).
 
     python -m viz_app.serve [--workers N] [--port 8501] [--host 0.0.0.0] [--run DIR]
 """
@@ -198,11 +200,16 @@ class Hall:
             for sub in ("tmp", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
                 os.chown(self.run / sub, nobody.pw_uid, nobody.pw_gid)
         for i, port in enumerate(self.worker_ports):
+            # a temp folder of its own, so its uploads folder is its own too: a process trims the uploads
+            # folder keeping only the files its own sessions use, and would delete another's
+            tmp = self.run / f"worker-{i}-tmp"
+            tmp.mkdir(exist_ok=True)
+            env = dict(self.env, TMPDIR=str(tmp))
             command = [sys.executable, "-m", "streamlit", "run", str(self.app), "--server.port", str(port),
                        "--server.address", "127.0.0.1", "--server.headless", "true",
                        "--browser.gatherUsageStats", "false"]  # fmt: skip
             out = open(self.run / f"worker-{i}.log", "w")  # noqa: SIM115 (the process keeps it)
-            self.workers.append(subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out,
+            self.workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
                                                  stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
         deadline = time.monotonic() + STARTUP_S
         for i, port in enumerate(self.worker_ports):

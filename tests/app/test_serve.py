@@ -62,6 +62,11 @@ def test_a_browser_stays_on_one_process_and_browsers_spread(tiny_dir, tmp_path):
         assert {process_of(hall, f"attention_lab_worker={i:032x}", f"other{i}") for i in range(40)} == {0, 1}
         # without a cookie, the whole address decides: the same browser, the same process
         assert len({process_of(hall, "", f"bare{i}") for i in range(5)}) == 1
+        # one class store for all; a temp folder (and so an uploads folder) each
+        environs = [dict(v.split("=", 1) for v in open(f"/proc/{p.pid}/environ").read().split("\0") if "=" in v)
+                    for p in hall.workers]  # fmt: skip
+        assert {e["ATTENTION_LAB_CLASS_DB"] for e in environs} == {str(tmp_path / "classes.sqlite3")}
+        assert len({e["TMPDIR"] for e in environs}) == 2
 
 
 @pytest.mark.slow  # real processes: nginx and two app servers, 8 sessions
