@@ -19,6 +19,9 @@ from torch.nn import functional as F
 from .capture import run_with_cache
 
 SCORE_THRESHOLD = 0.4  # ARENA's detectors call a head induction, previous-token, ... above this
+# a second copy this many nats easier than the first is copying from the context, whatever the scores
+# say: a head that puts 0.3 of its weight on the target (30 times a uniform head's share) already copies
+COPY_GAIN = 0.5
 
 
 def probe(vocab_size: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -40,6 +43,11 @@ def induction_scores(pattern: torch.Tensor, n: int) -> torch.Tensor:
     earlier occurrence (query n + i reads key i + 1, the diagonal at offset 1 - n)."""
     diagonal = pattern.diagonal(offset=1 - n, dim1=-2, dim2=-1)  # (..., n + 1): rows n - 1 .. 2n - 1
     return diagonal[..., 1:].mean(dim=-1)  # rows n .. 2n - 1: the second copy's queries
+
+
+def uniform_score(n: int) -> float:
+    """The induction score of a head that spreads its weight evenly: query n + i sees n + i + 1 keys."""
+    return sum(1.0 / (n + i + 1) for i in range(n)) / n
 
 
 def previous_token_scores(pattern: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from hand_built import INDUCTION_HEAD, PREV_TOKEN_HEAD, VOCAB, induction_model
 from nanogpt.__main__ import main
 from nanogpt.capture import run_with_cache
 from nanogpt.checkpoint import save_checkpoint
-from nanogpt.induction import induction, induction_scores, previous_token_scores, probe
+from nanogpt.induction import induction, induction_scores, previous_token_scores, probe, uniform_score
 
 
 def scores_by_hand(patterns: torch.Tensor, n: int) -> torch.Tensor:
@@ -89,3 +89,10 @@ def test_induction_command_json_is_recomputed_from_the_patterns(tmp_path, capsys
     assert out["loss_second"] < out["loss_first"]
     assert main(["induction", "--ckpt", str(path), "--length", "17"]) == 2  # 34 > block 32
     assert "do not fit" in capsys.readouterr().err
+
+
+def test_the_uniform_score_is_what_an_even_spread_puts_on_the_target():
+    n = 5
+    T = 2 * n
+    even = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]  # (T, T): each row spread evenly
+    assert abs(float(induction_scores(even, n)) - uniform_score(n)) < 1e-6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nanogpt.induction import SCORE_THRESHOLD, default_length
+from nanogpt.induction import COPY_GAIN, SCORE_THRESHOLD, default_length, uniform_score
 from viz_app import controls, page, presenter, sidebar
 from viz_app.backend import inductions, registry
 from viz_app.figures import heads
@@ -93,7 +93,19 @@ def render() -> None:
         c.metric(f"second copy with {ablated} zeroed", f"{probe.ablated_loss_second:.2f}",
                  f"{probe.ablated_loss_second - probe.loss_second:+.2f}", delta_color="inverse")  # fmt: skip
         best = float(probe.scores.max())
-        if best < SCORE_THRESHOLD:
+        gain = probe.loss_first - probe.loss_second  # how much easier the second copy is
+        if best < SCORE_THRESHOLD and gain >= COPY_GAIN:
+            top_layer, top_head = divmod(int(probe.scores.argmax()), probe.scores.shape[1])
+            st.info(
+                f"**L{top_layer}H{top_head}** is an induction head, a partial one: it puts {best:.2f} of its weight "
+                f"on the induction target ({best / uniform_score(n):.0f} times what an even spread puts there; "
+                f"ARENA's detector asks for {SCORE_THRESHOLD}), and the second copy is {gain:.1f} nats easier "
+                "than the first. Zeroing "
+                f"{ablated} costs the second copy {probe.ablated_loss_second - probe.loss_second:+.1f} nats: the "
+                "copying goes with it.",
+                icon=":material/content_copy:",
+            )
+        elif best < SCORE_THRESHOLD:
             st.info(
                 f"No head of **{ctx.entry.label}** attends to the induction target (the best score is {best:.2f}; an "
                 f"induction head scores above {SCORE_THRESHOLD}). It has not learned to copy from its context: the "
