@@ -100,6 +100,21 @@ def scale_switch(ckpt: Checkpoint) -> str:
     return setting
 
 
+def opening_window(n: int, stored, *, span: int | None = ZOOM) -> tuple[int, int] | None:
+    """The window window_picker shows for a prompt of n characters and the stored one (None: no
+    picker, under 8 characters); an in-app link to a page with the picker names it (url_state.link)."""
+    if n < 8:
+        return None
+    if presenter.on() and span is not None:
+        span = min(span, presenter.ZOOM)
+    if not (isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n):
+        return (max(0, n - span), n) if span else (0, n)
+    if presenter.on() and stored[1] - stored[0] > presenter.ZOOM:
+        # projected, every character must be readable: a window that fits, ending where it ended
+        return stored[1] - presenter.ZOOM, stored[1]
+    return tuple(stored)
+
+
 def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tuple[int, int]:
     """A [start, stop) window of the prompt to zoom into: its last `span` characters by default (a
     window every character of which can be labelled and clicked), or all of it (span None). The
@@ -107,14 +122,7 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     if n < 8:
         return 0, n
     url_state.settle(key)  # a new model or prompt: start again at its end
-    if presenter.on() and span is not None:
-        span = min(span, presenter.ZOOM)
-    stored = st.session_state.get(key)
-    if not (isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n):
-        st.session_state[key] = (max(0, n - span), n) if span else (0, n)
-    elif presenter.on() and stored[1] - stored[0] > presenter.ZOOM:
-        # projected, every character must be readable: a window that fits, ending where it ended
-        st.session_state[key] = (stored[1] - presenter.ZOOM, stored[1])
+    st.session_state[key] = opening_window(n, st.session_state.get(key), span=span)
     start, stop = st.slider(
         "Zoom: characters shown",
         min_value=0,

@@ -127,12 +127,19 @@ def start_run() -> str | None:
     Returns the page slug the link asked for on that first run (None afterwards)."""
     ss = st.session_state
     wanted_page = None
+    params = st.query_params.to_dict()
     if _OPENED not in ss:
-        params = st.query_params.to_dict()
-        ss[_OPENED] = params
+        ss[_OPENED] = ss[_WRITTEN] = params
         wanted_page = params.get("page")
         if "layer" not in params and "head" not in params:
             ss[PICK_HEAD] = True
+    elif params.get("page") and params != ss.get(_WRITTEN):
+        # the browser's Back or Forward: an older link of this session, which the run would otherwise
+        # overwrite with the session's view (st.switch_page without parameters arrives with none)
+        declared = ss.get(_DECLARED, {})
+        page_keys = [declared[name] for name in ss.get(_PAGE_KEYS, {}).get(params["page"], ()) if name in declared]
+        open_view(params, page_keys)
+        ss[_WRITTEN] = params
     ss[_THIS_RUN] = {}
     ss[_FULL_RUN] = True
     declare(SHELL)
@@ -294,13 +301,16 @@ def opened_with() -> dict:
     return dict(st.session_state.get(_OPENED, {}))
 
 
-def url_params(page_slug: str) -> dict[str, str]:
-    """The link to the current view: the page, and every declared url key of this run and the shared ones."""
+def url_params(page_slug: str, keys=None, values=None) -> dict[str, str]:
+    """The link to the current view: the page, and every declared url key of this run and the shared
+    ones; or to the view another page would show (link)."""
     ss = st.session_state
-    keys = {k.name: k for k in ss.get(_DECLARED, {}).values() if k.shared} | ss.get(_THIS_RUN, {})
+    shared = {k.name: k for k in ss.get(_DECLARED, {}).values() if k.shared}
+    keys = shared | (ss.get(_THIS_RUN, {}) if keys is None else {k.name: k for k in keys})
+    values = values or {}
     wanted = {"page": page_slug}
     for key in keys.values():
-        value = ss.get(key.name)
+        value = values[key.name] if key.name in values else ss.get(key.name)
         if not key.url or value is None or value == "":
             continue
         if key.url == "always" or value != key.default:
@@ -309,7 +319,17 @@ def url_params(page_slug: str) -> dict[str, str]:
     return wanted
 
 
+def link(page_slug: str, keys=(), **values) -> dict[str, str]:
+    """The query of an in-app link (st.page_link) to another page's view: the shared state, that
+    page's keys (its STATE) and `values` set, exactly as that page will write it. Exactly: Streamlit
+    then adds one history entry for the visit; a page run that rewrites the query adds another, under
+    the page the link left, and the browser's Back would land there first (st.switch_page does that)."""
+    return url_params(page_slug, (*SHELL, *keys), values)
+
+
 _PAGE = "_url_page"  # the slug of the page the last full run drew: a fragment run writes its link
+_WRITTEN = "_url_written"  # the query the app last wrote (or was opened with): another one is a Back
+_PAGE_KEYS = "_url_page_keys"  # slug -> the url keys its runs declared: a Back to its link resets those
 _FULL_RUN = "_url_full_run"  # start_run ran and end_run has not yet: not a fragment's own run
 
 
@@ -330,5 +350,8 @@ def write_url(page_slug: str | None = None) -> None:
     if page_slug is None:
         return
     wanted = url_params(page_slug)
+    ss = st.session_state
+    ss[_WRITTEN] = wanted
+    ss.setdefault(_PAGE_KEYS, {})[page_slug] = tuple(k.name for k in ss.get(_THIS_RUN, {}).values() if k.url)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

@@ -108,7 +108,7 @@ def test_a_grid_tile_and_a_sharpness_cell_open_their_head_outlined(server, page)
     page.wait_for_url(lambda url: "layer=1" in url and "head=0" in url)
     wait_idle(page)
     assert outlined(grid, 2) and outlined(chart(page, "mean normalised entropy"), 2)
-    page.get_by_role("button", name="Open layer 1 · head 0 on the Attention page").click()
+    page.get_by_role("link", name="Open layer 1 · head 0 on the Attention page").click()
     chart(page, "layer 1 · head 0").wait_for()
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import compare_section, controls, export, page, presenter
+from viz_app import compare_section, controls, export, page, presenter, url_state
 from viz_app.backend import captures
 from viz_app.figures import heads
 from viz_app.figures import sharpness as figs
 from viz_app.pages import PAGES
 from viz_app.url_state import Key
+from viz_app.views import attention
 
 CURVES = {
     "normalized": ("normalised entropy", 1.0),
@@ -43,7 +44,7 @@ def _controls(ctx: page.PageContext):
     return layer, head, scale, picture
 
 
-def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str, picture) -> None:
+def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str, picture, n_chars: int) -> None:
     style = page.figure_style()
     grids = (
         ("entropy", sharp.mean_normalized_entropy, "mean normalised entropy (1 = uniform)", None),
@@ -78,9 +79,14 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str, pi
         f"layer "
         f"{layer} · head {head} is outlined."
     )
-    if st.button(f"Open layer {layer} · head {head} on the Attention page", icon=":material/grid_on:"):
-        st.session_state["view"] = "head"
-        st.switch_page(PAGES["attention"].file)
+    # a link, not st.switch_page: the browser's Back then returns to this view in one step (url_state.link)
+    window = controls.opening_window(n_chars, st.session_state.get("window"))
+    st.page_link(
+        PAGES["attention"].file,
+        label=f"Open layer {layer} · head {head} on the Attention page",
+        icon=":material/grid_on:",
+        query_params=url_state.link("attention", attention.STATE, view="head", window=window),
+    )
 
 
 def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: int, scale: str) -> None:
@@ -176,7 +182,7 @@ def render() -> None:
     page.open_on_a_focused_head(ctx)
     layer, head, scale, picture = _controls(ctx)
     sharp = captures.sharpness(ctx.ref, ctx.prompt.ids, scale)
-    _head_grids(sharp, layer, head, scale, picture)
+    _head_grids(sharp, layer, head, scale, picture, len(ctx.prompt.ids))
     _compare_section(ctx, scale)
     _curves(ctx, sharp, layer, head, scale)
     _tag_table(sharp)
