@@ -14,7 +14,8 @@ from nanogpt.generate import generate
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = sorted(CHECKPOINTS.glob("*.safetensors"))
 # the README's table quotes these; the eval command reproduces them
-EXPECTED = {"shakespeare-small": 1.60, "bigram": 2.55}  # upper bounds of val loss from `eval`
+EXPECTED = {"shakespeare-small": 1.60, "bigram": 2.55, "python-small": 1.10}  # upper bounds of val loss from `eval`
+DATA = {"python-small": "python-stdlib"}  # the text each was trained on; the rest: tiny Shakespeare
 
 
 def test_the_default_model_and_the_baseline_are_shipped():
@@ -26,9 +27,13 @@ def test_the_default_model_and_the_baseline_are_shipped():
 def test_shipped_checkpoint_metadata(path):
     ckpt = load_checkpoint(path)
     meta = ckpt.meta
-    assert ckpt.tokenizer.vocab_size == 65 and ckpt.model.config.vocab_size == 65
-    assert "".join(ckpt.tokenizer.chars).startswith("\n !$&',-.3:;?ABC")
-    assert meta["data"]["name"] == "tinyshakespeare"
+    data = DATA.get(path.stem, "tinyshakespeare")
+    assert meta["data"]["name"] == data
+    if data == "tinyshakespeare":
+        assert ckpt.tokenizer.vocab_size == 65 and ckpt.model.config.vocab_size == 65
+        assert "".join(ckpt.tokenizer.chars).startswith("\n !$&',-.3:;?ABC")
+    else:  # python-stdlib: printable ASCII and the newline
+        assert set(ckpt.tokenizer.chars) <= {"\n"} | {chr(c) for c in range(32, 127)}
     assert meta["eval_data_sha256"] == meta["data"]["sha256"]
     assert meta["step"] > 0 and meta["wall_time"] > 0 and meta["history"]
     assert meta["eval_val_loss"] <= EXPECTED.get(path.stem, 1.60)
@@ -79,3 +84,31 @@ def test_the_readme_table_quotes_what_eval_recorded():
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.name}`"))
         quoted = float(row.split("**")[1])
         assert quoted == load_checkpoint(path).meta["eval_val_loss"], path.name
+
+
+def test_the_python_model_copies_from_its_context_and_the_shakespeare_model_does_not():
+    """#25: python-small has an induction head (L1H2) over a previous-token head, and zeroing it undoes the
+    copying; shakespeare-small has neither. The numbers the README quotes, at the probe's default length."""
+    from nanogpt.induction import COPY_GAIN, induction
+
+    python = induction(load_checkpoint(CHECKPOINTS / "python-small.safetensors").model, seed=0)
+    (layer, head, score), *_ = python.top_heads(1)
+    assert (layer, head) == (1, 2) and 0.2 < score
+    assert float(python.prev_scores[0].max()) > 0.3  # the previous-token head it reads its key from
+    assert python.loss_second < python.loss_first - 1.5 * COPY_GAIN
+    assert python.ablated_heads[0] == (1, 2) and python.ablated_loss_second > python.loss_second + 1.5
+    shakespeare = induction(load_checkpoint(CHECKPOINTS / "shakespeare-small.safetensors").model, seed=0)
+    assert float(shakespeare.scores.max()) < 0.05 and shakespeare.loss_second > shakespeare.loss_first - COPY_GAIN
+
+
+def test_the_python_models_timeline_shows_its_induction_head_forming():
+    from nanogpt.induction import induction
+    from nanogpt.timeline import timeline, timeline_dir
+
+    path = CHECKPOINTS / "python-small.safetensors"
+    frames = timeline(path)
+    assert frames[0].step == 0 and frames[-1].is_best and frames[-1].step == 6000
+    scores = [float(induction(load_checkpoint(f.path).model, seed=0).scores[1, 2]) for f in frames]
+    assert scores[0] < 0.02 < 0.2 < scores[-1]  # from an even spread (about 0.007) to the head
+    assert max(scores[: len(scores) // 3]) < 0.05  # the first third of the run copies nothing yet
+    assert sum(f.stat().st_size for f in timeline_dir(path).iterdir()) <= 12 * 2**20
