@@ -129,7 +129,7 @@ def read_torch_file(path: str | os.PathLike):
         raise CheckpointError(unreadable(path)) from e
 
 
-UNREADABLE = "is not a model file PyTorch can read"  # the app's upload message finds this (viz_app/sidebar.py)
+UNREADABLE = "is not a model file PyTorch can read"  # the app finds this in an upload's error to reword it
 
 
 def unreadable(name: str | os.PathLike, verb: str = "use") -> str:
