@@ -145,10 +145,10 @@ def test_induction_projects_both_head_grids_under_one_row_of_pickers(shipped_ser
     grids = [measure(page, "Induction score"), measure(page, "Previous-token score")]
     screenshot(page, f"presenter-induction-{width}x{height}")
     problems = [p for pic in grids for p in fits(pic, width, height) + rows_above(page, pic["top"])]
-    for pic in grids:
-        if [t["text"] for t in pic["axes"].get("y", [])] != [f"layer {i}" for i in range(6)]:
+    for pic in grids:  # the page opens on python-small (pages.PAGES["induction"].model): 2 layers x 4 heads
+        if [t["text"] for t in pic["axes"].get("y", [])] != [f"layer {i}" for i in range(2)]:
             problems.append(f"rows named {pic['axes'].get('y')}")
-        if sum(1 for t in pic["texts"] if t["text"].replace(".", "").isdigit()) < 36:
+        if sum(1 for t in pic["texts"] if t["text"].replace(".", "").isdigit()) < 8:
             problems.append("not every head's score is written in its cell")
     assert not problems, problems
 
@@ -240,4 +240,13 @@ def test_generate_projects_its_text_under_one_row_of_controls(shipped_server, pa
         problems.append(f"the text is at {text}, outside the {width} x {height} window")
     if text["px"] < 20:
         problems.append(f"the text is {text['px']} px")
+    assert not problems, problems
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_the_ablations_loss_curves_fill_the_window_under_one_row_of_pills(shipped_server, page, width, height):
+    open_presenting(page, f"{shipped_server}/ablations?presenter=1", width, height)
+    pic = measure(page, "during training")
+    screenshot(page, f"presenter-ablations-{width}x{height}")
+    problems = fits(pic, width, height) + rows_above(page, pic["top"])
     assert not problems, problems

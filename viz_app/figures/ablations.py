@@ -36,8 +36,9 @@ def loss_curves(
     order: list[str] | None = None,
     reference: str = "full",
     style: FigureStyle = DEFAULT_STYLE,
+    fit: bool = False,
 ) -> go.Figure:
-    """Loss against training step, one line per shown run.
+    """Loss against training step, one line per shown run; `fit`: as tall as the element it is drawn in.
 
     runs: label -> {"variant", "step", "train", "val", "live"}; lists of equal length. `order` fixes the
     colours (a variant's colour is its place there); a live run has its variant's colour, dashed.
@@ -73,7 +74,7 @@ def loss_curves(
     return figure(
         traces,
         style,
-        420,
+        None if fit else 420,
         f"{word} during training (lower is better)",
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text=f"{word} (nats per character)")),

@@ -13,7 +13,7 @@ import streamlit as st
 from nanogpt.ablate import VARIANTS, AblationError, results_table, variant_lines
 from nanogpt.config import MODEL_FIELDS
 from nanogpt.data import DataError
-from viz_app import controls, page, upload_state
+from viz_app import controls, page, presenter, upload_state
 from viz_app.backend import ablation_results
 from viz_app.figures import ablations as figs
 from viz_app.url_state import Key
@@ -107,18 +107,27 @@ def _shown(options: list[str]) -> list[str]:
     )
 
 
-def _curves(results: dict | None, live: dict[str, ablation_results.LiveRun]) -> None:
-    runs = _runs(results, live)
-    if not runs:
-        return
-    st.subheader("Loss curves")
-    shown = _shown(list(runs))
-    split = controls.choice("Loss on", SPLITS, key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
-    page.chart(
-        page.figure(figs.loss_curves, runs, split=split, shown=shown, order=list(VARIANTS), style=page.figure_style()),
-        name="ablation-loss-curves",
-    )
-    st.caption(
+def _curves(runs: dict[str, dict], top, picture, notes) -> None:
+    """The pills and the split in the row `top`, the curves in `picture` (the window's height in presenter
+    mode), their caption in `notes`."""
+    with top:
+        shown = _shown(list(runs))
+        split = controls.choice("Loss on", SPLITS, key="ablation_split", format_func=lambda s: SPLITS[s].split()[0])
+    with picture:
+        page.chart(
+            page.figure(
+                figs.loss_curves,
+                runs,
+                split=split,
+                shown=shown,
+                order=list(VARIANTS),
+                style=page.figure_style(),
+                fit=presenter.on(),
+            ),
+            name="ablation-loss-curves",
+            fit=True,
+        )
+    notes.caption(
         "Each curve is estimated on a few random batches at every evaluation; the table below measures the best "
         "checkpoint on the whole validation split. Dashed curves were trained live in this session at a smaller "
         "budget, so compare them with each other, not with the solid ones."
@@ -277,17 +286,25 @@ def _live_section() -> None:
 
 def render() -> None:
     st.header("Ablations")
-    st.markdown(
-        "Which pieces of the model matter? Each variant is the lecture's model with one piece removed or changed, "
-        "trained with the same data, seed and number of steps. Read the curves, find the variant that hurts most, "
-        "then find the line of code that made the difference."
-    )
-    with st.expander("Use another results file"):
-        _take_upload()
-    active = _pick_source()
+    # on a laptop the intro comes first; projected, the curves come right under one row of pills and
+    # everything else goes below them (presenter.stage)
+    first = st.container()
+    top, more, picture = presenter.stage()
+    with more if presenter.on() else first:
+        st.markdown(
+            "Which pieces of the model matter? Each variant is the lecture's model with one piece removed or "
+            "changed, trained with the same data, seed and number of steps. Read the curves, find the variant "
+            "that hurts most, then find the line of code that made the difference."
+        )
+        with st.expander("Use another results file"):
+            _take_upload()
+        active = _pick_source()
     results = active.results
-    live = ablation_results.live_runs()
-    _curves(results, live)
+    runs = _runs(results, ablation_results.live_runs())
+    if runs:
+        if not presenter.on():
+            first.subheader("Loss curves")
+        _curves(runs, top, picture, more if presenter.on() else picture)
     variant = controls.dropdown(
         "Variant to look at",
         VARIANTS,
