@@ -151,12 +151,14 @@ def test_the_scale_side_by_side_tells_what_its_numbers_show(shipped_server, page
 
 def test_the_lesson_labels_a_whole_model_and_opens_a_head_that_focuses(shipped_server, page):
     page.goto(f"{shipped_server}/lesson")
-    page.get_by_role("heading", name="2. Characters talk: one self-attention head").wait_for()
+    page.get_by_role("heading", name="3. Characters talk: one self-attention head").wait_for()  # after the scale
     page.locator("[data-testid=stMetricLabel]").filter(has_text="single-head").first.wait_for()
     wait_idle(page)
     labels = page.locator("[data-testid=stMetricLabel]").all_inner_texts()
-    assert "with it · single-head: the whole 6-layer model, 1 wide head per layer" in labels
-    assert "in the lecture: 1 head alone on the embeddings" in labels
+    assert "with it · single-head" in labels and "in the lecture" in labels  # short: a long label was cut
+    captions = " ".join(page.locator("[data-testid=stCaptionContainer]").all_inner_texts())
+    assert "single-head is the whole 6-layer model, 1 wide head per layer" in captions
+    assert "the lecture's number is 1 head alone on the embeddings" in captions
     link = page.get_by_role("link", name=re.compile("One head's weights"))
     query = parse_qs(urlsplit(link.get_attribute("href")).query)
     layer, head = int(query["layer"][0]), int(query["head"][0])
