@@ -50,6 +50,7 @@ class Key:
     follows: tuple[str, ...] = ()  # back to the default when one of these keys changes
     max_len: int | None = None  # of a text
     pair: bool = False  # two whole numbers, start < stop, written "93-117" (the zoom window)
+    fragment: bool = False  # written by a fragment's runs (a step that Play advances): see _moved
 
     def parse(self, raw: str):
         """A link's text as this key's value; ValueError when it makes no sense here."""
@@ -133,7 +134,7 @@ def start_run() -> str | None:
         wanted_page = params.get("page")
         if "layer" not in params and "head" not in params:
             ss[PICK_HEAD] = True
-    elif params.get("page") and params != ss.get(_WRITTEN):
+    elif params.get("page") and _moved(params, ss.get(_WRITTEN) or {}):
         # the browser's Back or Forward: an older link of this session, which the run would otherwise
         # overwrite with the session's view (st.switch_page without parameters arrives with none)
         declared = ss.get(_DECLARED, {})
@@ -150,6 +151,15 @@ def start_run() -> str | None:
 def in_full_run() -> bool:
     """True between start_run and end_run: the app's whole script, not a fragment of it."""
     return bool(st.session_state.get(_FULL_RUN))
+
+
+def _moved(params: dict, written: dict) -> bool:
+    """The browser's link is not the one last written, and not only in what fragments write: a fragment
+    that writes its step several times a second (Timeline's Play) is ahead of the link the browser sends
+    back with its next run, and taking that older step for a Back would jump the page back to it."""
+    declared = st.session_state.get(_DECLARED, {})
+    live = {name for name, key in declared.items() if key.fragment}
+    return {k: v for k, v in params.items() if k not in live} != {k: v for k, v in written.items() if k not in live}
 
 
 def keep_shared() -> None:

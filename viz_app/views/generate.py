@@ -20,8 +20,8 @@ STATE = (  # every one in the link when it is not the default; the CLI's: temper
     Key("gen_topk", 0, lo=0, url="changed"),
     Key("gen_seed", 1, lo=0, hi=2**31 - 1, url="changed"),
     Key("gen_count", 50, lo=1, hi=generation_runs.MAX_STEPS, url="changed"),
-    Key("gen_n", 0, lo=0, hi=generation_runs.MAX_STEPS, url="changed"),  # steps a link replays
-    Key("gen_step", 0, lo=0, url="changed"),
+    Key("gen_n", 0, lo=0, hi=generation_runs.MAX_STEPS, url="changed", fragment=True),  # steps a link replays
+    Key("gen_step", 0, lo=0, url="changed", fragment=True),
     Key("gen_all_chars", False, url="changed"),
     Key("tf_source", "validation", choices=tuple(TF_SOURCES), url="changed"),
     Key("tf_offset", 0, lo=0, url="changed"),

@@ -14,7 +14,7 @@ from viz_app.url_state import Key
 PLAY_EVERY_S = 1.5  # one step of the timeline per tick while playing: time to look at each
 PLAYING = "_tl_playing"
 _TICKED = "_tl_ticked"  # False on a full page run, True once the fragment ran: its next runs are timer ticks
-STATE = (Key("tl_step", lo=0, url="changed"),)  # a saved step; opens on the first
+STATE = (Key("tl_step", lo=0, url="changed", fragment=True),)  # a saved step; opens on the first
 
 
 def _no_timeline(ctx: page.PageContext) -> None:
