@@ -21,7 +21,8 @@ PRESENTER_CSS = """<style>
   border: 1px solid #9aa5b1; border-radius: 0.5rem; background: #ffffff; }
 /* the header's bar gives its room to the page: see-through and click-through but for its button
    (the way back to the controls), with the page's title beside that button, so the picture gets the window */
-[data-testid="stHeader"], [data-testid="stToolbar"] { background: transparent !important; pointer-events: none !important; }
+[data-testid="stHeader"], [data-testid="stToolbar"] { background: transparent !important;
+  pointer-events: none !important; }
 [data-testid="stExpandSidebarButton"] { pointer-events: auto; }
 .block-container { padding-top: 0.5rem !important; padding-bottom: 1rem !important;
   padding-left: 2rem !important; padding-right: 2rem !important; }
