@@ -56,6 +56,7 @@ def run() -> None:
         notices.warning(text, icon=":material/link_off:")
     url_state.end_run(slug)
     page.guard(lambda: classroom.publish(slug))  # a teacher's view and question, for the followers
+    page.wait_for_delivery()  # before this run ends: see there
 
 
 def _asked_path() -> str | None:

@@ -186,6 +186,8 @@ def _poll() -> None:
     if now - joined["here_at"] > HERE_EVERY_S:
         classes.here(joined["code"], joined["student"])
         joined["here_at"] = now
+    if url_state.browser_missed_run():  # the teacher's view reached this session but not its browser
+        st.rerun(scope="app")
     version = classes.version(joined["code"])
     if version == joined["seen"]:
         return
@@ -208,6 +210,8 @@ def _teacher_poll() -> None:
         st.session_state[_LEAD_OFF] = True
         _say("Another tab or browser now leads this class (its teacher link was opened there): this tab no "
              "longer leads. Open the teacher link here again to take it back.")  # fmt: skip
+        st.rerun(scope="app")
+    if url_state.browser_missed_run():  # the projector would go on showing the run before
         st.rerun(scope="app")
     n = classes.followers(led["code"])
     st.markdown(f":material/groups: **{n}** following")

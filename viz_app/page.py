@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -51,6 +52,30 @@ def guard(render) -> None:
         )
 
 
+DELIVERY_WAIT_S = 1.0  # at most; the wait is the server's backlog of messages, milliseconds when idle
+
+
+def wait_for_delivery() -> bool:
+    """At the end of a full run: wait until the server's event loop has taken every message the run
+    made. A fragment's timer rerun (a follower's poll, Play) handled just as a run finishes makes
+    Streamlit start a new ScriptRunner and ignore the finished one's events still queued: the run's
+    last elements and its URL write never reach the browser (a class's followers kept the teacher's
+    previous view). The loop runs callbacks in order, so once one scheduled now has run, those
+    events are in the browser's queue, where a new run keeps them. url_state.browser_missed_run
+    catches what still slips through (a wait that times out). Streamlit's runtime is reached
+    through an internal; where it is not there (AppTest) there is nothing to wait for. True when
+    the loop took the callback in time."""
+    try:
+        from streamlit import runtime
+
+        loop = runtime.get_instance()._get_async_objs().eventloop
+        taken = threading.Event()
+        loop.call_soon_threadsafe(taken.set)
+    except Exception:  # no runtime (AppTest), or a Streamlit without this internal
+        return False
+    return taken.wait(DELIVERY_WAIT_S)
+
+
 def run(render, state=()) -> None:
     """A page's whole run: its declared state (url_state.declare), then render() under the guard."""
     url_state.declare(state)
@@ -65,6 +90,8 @@ def fragment(body, *, run_every: float | None = None) -> None:
 
     def run_once() -> None:
         alone = not url_state.in_full_run()  # in the page's full run, app.py does both
+        if alone and url_state.browser_missed_run():  # a Play or a training poll after a lost run
+            st.rerun(scope="app")
         if alone:
             url_state.keep_shared()
         guard(body)

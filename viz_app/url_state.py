@@ -19,6 +19,7 @@ controls.py through clamp(), just before they draw. A key starting with "_" is b
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ FIGURE_FORMATS = ("png", "svg")  # what the modebar's camera button saves, in th
 TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 PICK_HEAD = "_pick_head"  # the session's link named no head: the first page that shows one picks a focused one
 HEAD_KEYS = ("layer", "head")
+MISSED_RUN_S = 1.5  # a browser still on the link before the last full run's this long after it: that run's end was lost
 FOCUSED_INSTEAD = "showing this model's most focused head instead."  # not layer 0 head 0, often a uniform head
 
 
@@ -134,7 +136,7 @@ def start_run() -> str | None:
         wanted_page = params.get("page")
         if "layer" not in params and "head" not in params:
             ss[PICK_HEAD] = True
-    elif params.get("page") and _moved(params, ss.get(_WRITTEN) or {}):
+    elif params.get("page") and _moved(params, ss.get(_WRITTEN) or {}) and not ss.pop(_RESEND, False):
         # the browser's Back or Forward: an older link of this session, which the run would otherwise
         # overwrite with the session's view (st.switch_page without parameters arrives with none)
         declared = ss.get(_DECLARED, {})
@@ -160,6 +162,28 @@ def _moved(params: dict, written: dict) -> bool:
     declared = st.session_state.get(_DECLARED, {})
     live = {name for name, key in declared.items() if key.fragment}
     return {k: v for k, v in params.items() if k not in live} != {k: v for k, v in written.items() if k not in live}
+
+
+def browser_missed_run() -> bool:
+    """In a fragment's own run: True when the browser never got the end of the last full run, and the
+    caller should rerun the app. Streamlit loses a run's last messages (its URL write among them, its
+    last elements, its end) when a fragment's timer rerun is handled just as that run finishes: it
+    starts a new ScriptRunner and ignores the old one's events still queued. Under load that left
+    some of a class's followers on the teacher's previous view for good. The sign: this fragment run
+    came with the link from before that run, MISSED_RUN_S after it (a browser's timer may fire while
+    the run is still on its way), doubling after each redraw that did not help, so a slow browser is
+    not sent the page again and again. The full run that redraws must not take that link for a Back."""
+    ss = st.session_state
+    if in_full_run():  # the fragment drawn by the app's run: that run writes its link itself
+        return False
+    if not _moved(st.query_params.to_dict(), ss.get(_WRITTEN) or {}):
+        ss[_REDRAWS] = 0
+        return False
+    redraws = ss.get(_REDRAWS, 0)
+    if time.monotonic() - ss.get(_WRITTEN_AT, time.monotonic()) < MISSED_RUN_S * 2 ** min(redraws, 4):
+        return False
+    ss[_REDRAWS], ss[_RESEND] = redraws + 1, True
+    return True
 
 
 def keep_shared() -> None:
@@ -341,11 +365,15 @@ _PAGE = "_url_page"  # the slug of the page the last full run drew: a fragment r
 _WRITTEN = "_url_written"  # the query the app last wrote (or was opened with): another one is a Back
 _PAGE_KEYS = "_url_page_keys"  # slug -> the url keys its runs declared: a Back to its link resets those
 _FULL_RUN = "_url_full_run"  # start_run ran and end_run has not yet: not a fragment's own run
+_WRITTEN_AT = "_url_written_at"  # time.monotonic() at the end of the last full run
+_REDRAWS = "_url_redraws"  # full runs in a row asked for by browser_missed_run
+_RESEND = "_url_resend"  # this full run redraws one the browser missed: its stale link is no Back
 
 
 def end_run(page_slug: str) -> None:
     """Call after the page: note what the run's new keys follow (see settle), and write the URL."""
     st.session_state[_PAGE], st.session_state[_FULL_RUN] = page_slug, False
+    st.session_state[_WRITTEN_AT] = time.monotonic()
     followed = st.session_state.setdefault(_FOLLOWED, {})
     for key in st.session_state.get(_THIS_RUN, {}).values():
         if key.follows:
