@@ -38,6 +38,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from . import launch
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "viz_app" / "app.py"
 COOKIE = "attention_lab_worker"  # nginx's own: which process serves this browser (a random id, nothing personal)
@@ -205,12 +207,10 @@ class Hall:
             tmp = self.run / f"worker-{i}-tmp"
             tmp.mkdir(exist_ok=True)
             env = dict(self.env, TMPDIR=str(tmp))
-            command = [sys.executable, "-m", "streamlit", "run", str(self.app), "--server.port", str(port),
-                       "--server.address", "127.0.0.1", "--server.headless", "true",
-                       "--browser.gatherUsageStats", "false"]  # fmt: skip
+            command = launch.command(port, "127.0.0.1", self.app)
             out = open(self.run / f"worker-{i}.log", "w")  # noqa: SIM115 (the process keeps it)
-            self.workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
-                                                 stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+            self.workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                                 start_new_session=True, preexec_fn=launch.pin(i)))  # fmt: skip
         deadline = time.monotonic() + STARTUP_S
         for i, port in enumerate(self.worker_ports):
             while not healthy(f"http://127.0.0.1:{port}"):

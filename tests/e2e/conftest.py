@@ -8,12 +8,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from viz_app import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -47,16 +48,13 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
 
 
 def serve(folder: Path, log: Path, **env):
-    """The app on the checkpoints in folder, as `streamlit run` serves it; yields its URL, always stopped."""
+    """The app on the checkpoints in folder, as `make app` serves it; yields its URL, always stopped."""
     port = free_port()
     env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder), **env)
-    command = [sys.executable, "-m", "streamlit", "run", "viz_app/app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false"]  # fmt: skip
+    command = launch.command(port, "127.0.0.1")
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=launch.pin())  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, proc, log)

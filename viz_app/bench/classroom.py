@@ -15,7 +15,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -24,6 +23,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
+
+from .. import launch
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished
@@ -143,11 +144,9 @@ class Server:
         if checkpoints:
             env["ATTENTION_LAB_CHECKPOINTS"] = checkpoints
         self.log = tempfile.NamedTemporaryFile(prefix="attention-lab-classroom-", suffix=".log", delete=False)
-        command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(self.port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false"]  # fmt: skip
+        command = launch.command(self.port, "127.0.0.1", Path(app))
         self.proc = subprocess.Popen(command, cwd=Path(app).parents[1], env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+                                     stderr=subprocess.STDOUT, preexec_fn=launch.pin())  # fmt: skip
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
