@@ -30,7 +30,7 @@ $(VENV)/.wheelhouse: $(VENV)/.runtime requirements.txt
 	touch $@
 
 app: $(VENV)/.runtime
-	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.launch --port $(PORT)
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.app_process --port $(PORT)
 
 serve: $(VENV)/.runtime nginx
 	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serve --workers $(WORKERS) --port $(PORT)

@@ -38,7 +38,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import launch
+from . import app_process
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "viz_app" / "app.py"
@@ -207,10 +207,10 @@ class Hall:
             tmp = self.run / f"worker-{i}-tmp"
             tmp.mkdir(exist_ok=True)
             env = dict(self.env, TMPDIR=str(tmp))
-            command = launch.command(port, "127.0.0.1", self.app)
+            command = app_process.command(port, "127.0.0.1", self.app)
             out = open(self.run / f"worker-{i}.log", "w")  # noqa: SIM115 (the process keeps it)
             self.workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                                 start_new_session=True, preexec_fn=launch.pin(i)))  # fmt: skip
+                                                 start_new_session=True, preexec_fn=app_process.pin(i)))  # fmt: skip
         deadline = time.monotonic() + STARTUP_S
         for i, port in enumerate(self.worker_ports):
             while not healthy(f"http://127.0.0.1:{port}"):

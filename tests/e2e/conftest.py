@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from viz_app import launch
+from viz_app import app_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -51,10 +51,10 @@ def serve(folder: Path, log: Path, **env):
     """The app on the checkpoints in folder, as `make app` serves it; yields its URL, always stopped."""
     port = free_port()
     env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder), **env)
-    command = launch.command(port, "127.0.0.1")
+    command = app_process.command(port, "127.0.0.1")
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=launch.pin())  # fmt: skip
+                                start_new_session=True, preexec_fn=app_process.pin())  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, proc, log)

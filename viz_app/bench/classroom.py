@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 
 from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
 
-from .. import launch
+from .. import app_process
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished
@@ -144,9 +144,9 @@ class Server:
         if checkpoints:
             env["ATTENTION_LAB_CHECKPOINTS"] = checkpoints
         self.log = tempfile.NamedTemporaryFile(prefix="attention-lab-classroom-", suffix=".log", delete=False)
-        command = launch.command(self.port, "127.0.0.1", Path(app))
+        command = app_process.command(self.port, "127.0.0.1", Path(app))
         self.proc = subprocess.Popen(command, cwd=Path(app).parents[1], env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, preexec_fn=launch.pin())  # fmt: skip
+                                     stderr=subprocess.STDOUT, preexec_fn=app_process.pin())  # fmt: skip
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

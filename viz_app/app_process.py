@@ -7,7 +7,7 @@ on two cores and 3.4 s pinned to one, and the p95 wait fell from 2.3-2.5 s to 1.
 process is pinned to one core before it starts: the last one this process may use for `make app`,
 one each for `make serve`'s processes. Where the OS cannot pin (not Linux) it runs unpinned.
 
-    python -m viz_app.launch [--port 8501] [--address 127.0.0.1]
+    python -m viz_app.app_process [--port 8501] [--address 127.0.0.1]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def pin(index: int = -1):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m viz_app.launch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m viz_app.app_process", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--address", default=None, help="the address to listen on (default: Streamlit's)")
     args = parser.parse_args(argv)
