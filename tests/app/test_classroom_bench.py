@@ -33,3 +33,13 @@ def test_a_bad_session_count_is_refused(capsys):
         main(["classroom", "--sessions", "0"])
     assert stop.value.code == 2
     assert "--sessions must be at least 1" in capsys.readouterr().err
+
+
+def test_every_link_of_the_bench_opens_the_model_asked_for():
+    from urllib.parse import parse_qs
+
+    from viz_app.bench.classroom import _link
+
+    assert parse_qs(_link(model="shakespeare-lecture", view="model")) == {
+        "page": ["attention"], "model": ["shakespeare-lecture"], "view": ["model"]}  # fmt: skip
+    assert "model" not in parse_qs(_link())  # the app's default model

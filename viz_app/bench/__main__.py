@@ -37,6 +37,8 @@ def classroom(argv: list[str]) -> int:
     parser.add_argument(
         "--app", default=hall.APP, help="the app.py to serve, e.g. another checkout's (default: this one)"
     )
+    parser.add_argument("--model", default=None, help="the model every link opens, e.g. shakespeare-lecture "
+                        "(default: the app's default)")  # fmt: skip
     parser.add_argument(
         "--workers",
         type=int,
@@ -48,7 +50,7 @@ def classroom(argv: list[str]) -> int:
         parser.error("--sessions must be at least 1")
     if args.workers is not None and (args.workers < 1 or args.url):
         parser.error("--workers must be at least 1, and measures a server it starts (not --url)")
-    for line in hall.run(args.sessions, args.url, args.checkpoints, args.app, args.workers):
+    for line in hall.run(args.sessions, args.url, args.checkpoints, args.app, args.workers, args.model):
         print(f"[classroom] {line}", flush=True)
     return 0
 

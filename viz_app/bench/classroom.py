@@ -224,8 +224,9 @@ def healthy(url: str) -> bool:
 # --- the measurement ---------------------------------------------------------------------------
 
 
-def _link(prompt: str | None = None, **more) -> str:
-    return urlencode({"page": "attention", **({"prompt": prompt} if prompt else {}), **more}, quote_via=quote)
+def _link(prompt: str | None = None, model: str | None = None, **more) -> str:
+    named = {"prompt": prompt, "model": model}
+    return urlencode({"page": "attention", **{k: v for k, v in named.items() if v}, **more}, quote_via=quote)
 
 
 def own_prompts(n: int, length: int = PROMPT_CHARS) -> list[str]:
@@ -248,16 +249,18 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("inf")
 
 
-def measure(url: str, n: int, server: Server | None, class_db: Path | None = None) -> list[str]:
+def measure(
+    url: str, n: int, server: Server | None, class_db: Path | None = None, model: str | None = None
+) -> list[str]:
     """The classroom's lines: a warm page run's server time, both cases, and the follow case (on a
-    server started here, whose class store is class_db)."""
+    server started here, whose class store is class_db); every link on `model` (None: the app's default)."""
     lines = []
     # one page run's server time: a single tab clicking through heads with the capture cached
     if server is not None:
 
         async def clicks() -> int:
             async with Session(url) as tab:
-                await tab.run(query=_link())
+                await tab.run(query=_link(model=model))
                 for head in (1, 2):  # the first clicks also fill caches the later ones read
                     await tab.run(head=[head])
                 before = server.cpu_seconds()
@@ -270,13 +273,13 @@ def measure(url: str, n: int, server: Server | None, class_db: Path | None = Non
         verdict = "ok" if per_run <= PAGE_RUN_CPU_S else "MISS"
         lines.append(f"one Attention page run, capture cached: {per_run:.3f} s of server CPU "
                      f"(target <= {PAGE_RUN_CPU_S} s: {verdict})")  # fmt: skip
-        lines.append(new_prompt_cpu(url, server))
+        lines.append(new_prompt_cpu(url, server, model))
     # a passage everyone types in the first case, one each in the second and another each in the third
     shared, *own = own_prompts(2 * n + 1)
     cases = (
-        ("same link", [_link()] * n, [shared] * n, [4] * n, SAME_LINK_P95_S),
-        ("own prompts", [_link()] * n, own[:n], [4] * n, OWN_PROMPT_P95_S),
-        ("own prompts, layers x heads", [_link(view="model")] * n, own[n:], [4] * n, OWN_PROMPT_P95_S),
+        ("same link", [_link(model=model)] * n, [shared] * n, [4] * n, SAME_LINK_P95_S),
+        ("own prompts", [_link(model=model)] * n, own[:n], [4] * n, OWN_PROMPT_P95_S),
+        ("own prompts, layers x heads", [_link(model=model, view="model")] * n, own[n:], [4] * n, OWN_PROMPT_P95_S),
     )
     for name, links, prompts, heads, goal in cases:
         cpu0 = server.cpu_seconds() if server else None
@@ -301,7 +304,7 @@ def measure(url: str, n: int, server: Server | None, class_db: Path | None = Non
     if server is not None and class_db is not None:
         from . import follow
 
-        lines.extend(follow.measure(url, n, server, class_db))
+        lines.extend(follow.measure(url, n, server, class_db, model))
     lines.append(f"server healthy after: {'yes' if healthy(url) else 'NO'}")
     return lines
 
@@ -309,7 +312,7 @@ def measure(url: str, n: int, server: Server | None, class_db: Path | None = Non
 NEW_PROMPTS = 10  # prompts typed one after another for the per-prompt CPU
 
 
-def new_prompt_cpu(url: str, server) -> str:
+def new_prompt_cpu(url: str, server, model: str | None = None) -> str:
     """Server CPU of one new prompt, end to end (capture, sharpness and tags, figures, JSON, protobuf):
     one tab on the layers x heads grid types NEW_PROMPTS prompts no one typed before, one at a time."""
     prompts = own_prompts(NEW_PROMPTS + 1, PROMPT_CHARS)  # passages of their own (none a case below types)
@@ -317,7 +320,7 @@ def new_prompt_cpu(url: str, server) -> str:
 
     async def typing() -> tuple[float, float]:
         async with Session(url) as tab:
-            await tab.run(query=_link(view="model"))
+            await tab.run(query=_link(model=model, view="model"))
             await tab.run(prompt=prompts[0])  # the first also fills what every prompt shares
             before = server.cpu_seconds()
             for prompt in prompts[1:]:
@@ -331,25 +334,25 @@ def new_prompt_cpu(url: str, server) -> str:
 
 
 def run(sessions: int, url: str | None = None, checkpoints: str | None = None, app: Path = APP,
-        workers: int | None = None) -> list[str]:  # fmt: skip
+        workers: int | None = None, model: str | None = None) -> list[str]:  # fmt: skip
     """Start a server (unless given a URL), put `sessions` students on it, return the report's lines.
 
     app: the app.py to serve, e.g. another checkout's, to compare two versions on one machine.
     workers: start `make serve`'s nginx and that many app processes instead, and measure through it
     (then one of them is killed mid-class at the end)."""
     if url is not None:
-        return [f"{sessions} sessions against {url}", *measure(url, sessions, None)]
+        return [f"{sessions} sessions against {url}", *measure(url, sessions, None, model=model)]
     from viz_app.backend.classes import DB_ENV
 
     class_db = Path(tempfile.mkdtemp(prefix="attention-lab-classes-")) / "classes.sqlite3"
     if workers is not None:
         from . import proxy
 
-        return proxy.run(sessions, workers, checkpoints, Path(app), class_db)
+        return proxy.run(sessions, workers, checkpoints, Path(app), class_db, model)
     server = Server(checkpoints, Path(app), env={DB_ENV: str(class_db)})
     try:
         server.wait_healthy()
         return [f"{sessions} sessions against a fresh `streamlit run viz_app/app.py` ({os.cpu_count()} CPUs)",
-                *measure(server.url, sessions, server, class_db)]  # fmt: skip
+                *measure(server.url, sessions, server, class_db, model)]  # fmt: skip
     finally:
         server.stop()

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .classroom import Server, Session, p95, percentiles
+from .classroom import Server, Session, _link, p95, percentiles
 
 FOLLOW_P95_S = 2.0  # the issue's goal: every follower shows the teacher's change within 2 s
 IDLE_S = 10.0  # how long the idle CPU is measured over
@@ -76,9 +76,9 @@ def _the_code(db: Path) -> str:
         return con.execute("SELECT code FROM classes").fetchone()[0]
 
 
-async def _class(url: str, n: int, server: Server, db: Path) -> list[str]:
+async def _class(url: str, n: int, server: Server, db: Path, model: str | None) -> list[str]:
     async with Session(url) as teacher:
-        await teacher.run(query="page=attention&layer=0&head=0")  # head 1, the change below, not yet shown
+        await teacher.run(query=_link(model=model, layer=0, head=0))  # head 1, the change below, not yet shown
         await teacher.run(class_lead=True)
         code = _the_code(db)
         followers = [Follower(url) for _ in range(n)]
@@ -114,9 +114,9 @@ async def _class(url: str, n: int, server: Server, db: Path) -> list[str]:
     ]
 
 
-def measure(url: str, n: int, server: Server, db: Path) -> list[str]:
+def measure(url: str, n: int, server: Server, db: Path, model: str | None = None) -> list[str]:
     """The follow case's lines; `db` is the server's class store (ATTENTION_LAB_CLASS_DB)."""
     try:
-        return asyncio.run(_class(url, n, server, db))
+        return asyncio.run(_class(url, n, server, db, model))
     except Exception as e:  # a failed case is a line of the report, not the end of the others
         return [f"follow: failed ({type(e).__name__}: {e})"]

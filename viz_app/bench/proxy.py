@@ -22,7 +22,8 @@ from urllib.parse import parse_qs
 from .classroom import PROMPT_CHARS, Processes, Session, _link, measure, own_prompts, percentiles
 
 
-def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_db: Path) -> list[str]:
+def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_db: Path,
+        model: str | None = None) -> list[str]:  # fmt: skip
     from viz_app.backend.classes import DB_ENV
     from viz_app.backend.registry import CHECKPOINTS_ENV
     from viz_app.serve import Hall, free_port
@@ -32,7 +33,7 @@ def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_d
         server = Processes([p.pid for p in hall.workers])
         lines = [f"{sessions} sessions through nginx in front of {workers} app processes ({os.cpu_count()} CPUs, "
                  f"run folder {hall.run})"]  # fmt: skip
-        lines.extend(measure(hall.url, sessions, server, class_db))
+        lines.extend(measure(hall.url, sessions, server, class_db, model))
         lines.append(spread(hall))
         if workers >= 2:
             lines.extend(kill_one(hall, sessions))
