@@ -19,6 +19,7 @@ presenter.py. A widget's key is its session-state key, declared in STATE (see ur
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -63,15 +64,18 @@ def wait_for_delivery() -> bool:
     previous view). The loop runs callbacks in order, so once one scheduled now has run, those
     events are in the browser's queue, where a new run keeps them. url_state.browser_missed_run
     catches what still slips through (a wait that times out). Streamlit's runtime is reached
-    through an internal; where it is not there (AppTest) there is nothing to wait for. True when
+    through an internal; where it is not there, or is not a running loop (AppTest's mock), there is
+    nothing to wait for. True when
     the loop took the callback in time."""
     try:
         from streamlit import runtime
 
         loop = runtime.get_instance()._get_async_objs().eventloop
+        if not isinstance(loop, asyncio.AbstractEventLoop) or not loop.is_running():
+            return False  # AppTest's runtime is a MagicMock: its loop would never run the callback
         taken = threading.Event()
         loop.call_soon_threadsafe(taken.set)
-    except Exception:  # no runtime (AppTest), or a Streamlit without this internal
+    except Exception:  # no runtime, or a Streamlit without this internal
         return False
     return taken.wait(DELIVERY_WAIT_S)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from unittest.mock import MagicMock
 
 import pytest
 
@@ -112,3 +113,42 @@ def test_without_a_server_there_is_nothing_to_wait_for():
     from viz_app import page
 
     assert page.wait_for_delivery() is False
+
+
+class FakeRuntime:
+    def __init__(self, loop):
+        self.eventloop = loop
+
+    def _get_async_objs(self):
+        return self
+
+
+def test_a_loop_that_does_not_run_is_not_waited_for_and_a_running_one_is(monkeypatch):
+    """AppTest's runtime is a mock whose loop never runs: waiting there would cost every test run a second."""
+    import asyncio
+    import threading
+    import time
+
+    from streamlit import runtime
+
+    from viz_app import page
+
+    monkeypatch.setattr(page, "DELIVERY_WAIT_S", 30.0)  # a wait here would hang the test, not pass it
+    monkeypatch.setattr(runtime, "get_instance", lambda: MagicMock(spec=runtime.Runtime))  # what AppTest installs
+    assert page.wait_for_delivery() is False
+    idle = asyncio.new_event_loop()
+    monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime(idle))
+    assert page.wait_for_delivery() is False
+    running = asyncio.new_event_loop()
+    thread = threading.Thread(target=running.run_forever, daemon=True)
+    thread.start()
+    while not running.is_running():
+        time.sleep(0.01)
+    try:
+        monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime(running))
+        assert page.wait_for_delivery() is True
+    finally:
+        running.call_soon_threadsafe(running.stop)
+        thread.join(5)
+        running.close()
+        idle.close()
