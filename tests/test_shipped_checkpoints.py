@@ -13,8 +13,8 @@ from nanogpt.generate import generate
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = sorted(CHECKPOINTS.glob("*.safetensors"))
-# the README's table quotes these; the eval command reproduces them
-EXPECTED = {"shakespeare-small": 1.60, "bigram": 2.55, "python-small": 1.10}  # upper bounds of val loss from `eval`
+# the README's table quotes these (upper bounds of val loss from `eval`); the eval command reproduces them
+EXPECTED = {"shakespeare-small": 1.60, "bigram": 2.55, "python-small": 1.10, "shakespeare-lecture": 1.48}
 DATA = {"python-small": "python-stdlib"}  # the text each was trained on; the rest: tiny Shakespeare
 
 
@@ -48,6 +48,15 @@ def test_shipped_checkpoint_generates_deterministic_text(path):
     b = generate(ckpt.model, ids, 80, temperature=0.8, seed=1)
     assert a == b and len(a) == len(ids) + 80
     assert a != generate(ckpt.model, ids, 80, temperature=0.8, seed=2)
+
+
+def test_the_lecture_model_is_the_lectures_10_8m_config_saved_in_half_precision():
+    ckpt = load_checkpoint(CHECKPOINTS / "shakespeare-lecture.safetensors")
+    config = ckpt.model.config
+    assert (config.n_layer, config.n_head, config.n_embd, config.block_size) == (6, 6, 384, 256)
+    assert config.dropout == 0.2 and sum(p.numel() for p in ckpt.model.parameters()) == 10_788_929
+    assert ckpt.meta["weights_dtype"] == "float16" and ckpt.meta["compute_dtype"] == "bfloat16"
+    assert ckpt.meta["step"] == ckpt.meta["best_step"]  # the best step kept
 
 
 def test_the_small_model_has_the_lectures_36_heads():
