@@ -12,7 +12,7 @@ import pytest
 
 import hatch_build
 from nanogpt import data, shipped
-from viz_app import cli
+from viz_app import app_process, cli
 from viz_app.backend import registry
 from viz_app.backend.launch import OPEN_ENV, VOCAB_ENV
 
@@ -49,15 +49,8 @@ def test_the_app_gets_the_model_as_make_app_hands_it(monkeypatch, tmp_path):
         ["ckpt.pt", "--vocab", str(NANOGPT_DIR / "meta.pkl"), "--port", "9001"]
     )
     command, env = cli.app_command(args.ckpt, args.vocab, args.port)
-    assert command == [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "viz_app" / "app.py"),
-        "--server.port",
-        "9001",
-    ]
+    assert command == app_process.command(9001)  # as make app starts it: the same flags, then pinned
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(ROOT / "viz_app" / "app.py")]
     # absolute: the variables imported.py reads, whatever folder the server runs in
     assert env[OPEN_ENV] == str(tmp_path / "ckpt.pt") and env[VOCAB_ENV] == str(NANOGPT_DIR / "meta.pkl")
 
@@ -66,7 +59,8 @@ def test_without_a_model_the_app_opens_on_the_shipped_one(monkeypatch):
     monkeypatch.delenv(OPEN_ENV, raising=False)
     args = cli.app_parser(cli.commands()).parse_args([])
     command, env = cli.app_command(args.ckpt, args.vocab, args.port)
-    assert OPEN_ENV not in env and command[-2:] == ["--server.port", "8501"]
+    assert OPEN_ENV not in env and command[command.index("--server.port") + 1] == "8501"
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(cli.APP)]
 
 
 def test_the_librarys_verbs_run_under_the_commands_name(capsys, tmp_path):

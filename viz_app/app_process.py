@@ -1,4 +1,5 @@
-"""How an app server process starts: `make app`, each of `make serve`'s processes, the classroom bench.
+"""How an app server process starts: `make app`, the `attention-lab` command, each of `make serve`'s
+processes, the classroom bench, the browser tests.
 
 One Streamlit process runs its page scripts as Python threads under one GIL. Left free to move over
 two cores, its threads hand the GIL back and forth between cores: measured with 30 sessions typing
@@ -46,16 +47,22 @@ def pin(index: int = -1):
     return lambda: os.sched_setaffinity(0, {core})
 
 
+def serve_here(line: list[str], env: dict[str, str] | None = None) -> None:
+    """Become the server: this process pinned to one core (the exec keeps it, so every thread of the
+    server starts there), then exec'd into `line`, so Ctrl-C, a service manager's SIGTERM and the exit
+    status reach Streamlit itself and no server is left behind. Does not return."""
+    pinned = pin()
+    if pinned is not None:
+        pinned()
+    os.execve(line[0], line, dict(os.environ) if env is None else env)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m viz_app.app_process", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--address", default=None, help="the address to listen on (default: Streamlit's)")
     args = parser.parse_args(argv)
-    pinned = pin()
-    if pinned is not None:
-        pinned()  # the exec below keeps the affinity: every thread of the server starts on that core
-    line = command(args.port, args.address)
-    os.execv(line[0], line)
+    serve_here(command(args.port, args.address))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nanogpt.__main__ import commands
 from nanogpt.__main__ import main as library_main
+from viz_app import app_process
 from viz_app.backend.launch import MODEL_TYPES, OPEN_ENV, VOCAB_ENV, VOCAB_TYPES
 
 PROG = "attention-lab"
@@ -30,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         return library_main(argv, prog=PROG)
     args = app_parser(verbs).parse_args(argv)
     command, env = app_command(args.ckpt, args.vocab, args.port)
-    # exec, not a child process: Ctrl-C, a service manager's SIGTERM and the exit status reach
-    # Streamlit itself, and no server is left behind when this process is stopped
-    os.execve(command[0], command, env)
+    app_process.serve_here(command, env)
     return 0  # not reached
 
 
@@ -63,8 +62,7 @@ def app_command(ckpt: Path | None, vocab: Path | None, port: int) -> tuple[list[
     for name, path in ((OPEN_ENV, ckpt), (VOCAB_ENV, vocab)):
         if path is not None:
             env[name] = str(path.resolve())  # the server may not stay in this folder
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
-    return command, env
+    return app_process.command(port, app=APP), env
 
 
 def _model_file(value: str) -> Path:
