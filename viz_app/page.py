@@ -63,7 +63,7 @@ def wait_for_delivery() -> bool:
     last elements and its URL write never reach the browser (a class's followers kept the teacher's
     previous view). The loop runs callbacks in order, so once one scheduled now has run, those
     events are in the browser's queue, where a new run keeps them. url_state.browser_missed_run
-    catches what still slips through (a wait that times out). Streamlit's runtime is reached
+    catches what still slips through (a wait that times out) for a class. Streamlit's runtime is reached
     through an internal; where it is not there, or is not a running loop (AppTest's mock), there is
     nothing to wait for. True when
     the loop took the callback in time."""
@@ -94,8 +94,6 @@ def fragment(body, *, run_every: float | None = None) -> None:
 
     def run_once() -> None:
         alone = not url_state.in_full_run()  # in the page's full run, app.py does both
-        if alone and url_state.browser_missed_run():  # a Play or a training poll after a lost run
-            st.rerun(scope="app")
         if alone:
             url_state.keep_shared()
         guard(body)
