@@ -4,7 +4,7 @@ processes, the classroom bench, the browser tests.
 One Streamlit process runs its page scripts as Python threads under one GIL. Left free to move over
 two cores, its threads hand the GIL back and forth between cores: measured with 30 sessions typing
 their own prompts (python -m viz_app.bench classroom), the same work took 5.0-5.5 s of server CPU
-on two cores and 3.4 s pinned to one, and the p95 wait fell from 2.3-2.5 s to 1.9-2.0 s. So a
+on two cores and 3.4-3.7 s pinned to one, and the p95 wait fell from 2.3-2.5 s to 1.5-1.9 s. So a
 process is pinned to one core before it starts: the last one this process may use for `make app`,
 one each for `make serve`'s processes. Where the OS cannot pin (not Linux) it runs unpinned.
 

@@ -20,7 +20,7 @@ from viz_app import app_process
 from viz_app.backend.launch import MODEL_TYPES, OPEN_ENV, VOCAB_ENV, VOCAB_TYPES
 
 PROG = "attention-lab"
-APP = Path(__file__).resolve().parent / "app.py"  # its Streamlit config sits beside it, in .streamlit/
+APP = app_process.APP  # its Streamlit config sits beside it, in .streamlit/
 DEFAULT_PORT = 8501
 
 

@@ -61,12 +61,11 @@ def wait_for_delivery() -> bool:
     made. A fragment's timer rerun (a follower's poll, Play) handled just as a run finishes makes
     Streamlit start a new ScriptRunner and ignore the finished one's events still queued: the run's
     last elements and its URL write never reach the browser (a class's followers kept the teacher's
-    previous view). The loop runs callbacks in order, so once one scheduled now has run, those
-    events are in the browser's queue, where a new run keeps them. url_state.browser_missed_run
-    catches what still slips through (a wait that times out) for a class. Streamlit's runtime is reached
-    through an internal; where it is not there, or is not a running loop (AppTest's mock), there is
-    nothing to wait for. True when
-    the loop took the callback in time."""
+    previous view). The loop runs callbacks in order, so once one scheduled now has run, those events
+    are in the browser's queue, where a new run keeps them; for a class, url_state.browser_missed_run
+    catches a wait that timed out. Streamlit's loop is reached through an internal; without it, or
+    without a running loop (AppTest's mock runtime), there is nothing to wait for. True when the loop
+    took the callback in time."""
     try:
         from streamlit import runtime
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from . import app_process
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "viz_app" / "app.py"
+APP = app_process.APP
 COOKIE = "attention_lab_worker"  # nginx's own: which process serves this browser (a random id, nothing personal)
 STARTUP_S = 180  # a cold start of several processes at once on a busy machine: each imports torch and streamlit
 MAX_UPLOAD_MB = 160  # viz_app/.streamlit/config.toml's server.maxUploadSize

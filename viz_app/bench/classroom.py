@@ -26,7 +26,7 @@ from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
 
 from .. import app_process
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = app_process.APP
 RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished
 # the goals on a 2-core machine, one process: issue #27 asks 2 s for everyone's own prompt, layers x heads too
 SAME_LINK_P95_S, OWN_PROMPT_P95_S, PAGE_RUN_CPU_S = 3.0, 2.0, 0.3
