@@ -102,6 +102,9 @@ class TrainConfig:
     ddp_timeout: float = 600.0  # seconds a rank waits for the others (torchrun) before giving up
     save_dtype: str = "float32"  # weights in the saved checkpoint: float32 | float16 | bfloat16
     snapshot_steps: list[int] = field(default_factory=list)  # also save the model at these steps, into <out>.timeline/
+    # start from this checkpoint's weights (a fresh optimiser, step 0; the same architecture and vocabulary):
+    # a second phase of a run, e.g. a cooldown of the learning rate from where a first one kept its best
+    init_from: str = ""
 
     def __post_init__(self):
         if isinstance(self.model, dict):

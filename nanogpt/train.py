@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, load_resume_state, read_metadata, save_checkpoint, tied_names
+from .checkpoint import CheckpointError, load_checkpoint, load_resume_state, read_metadata, save_checkpoint, tied_names
 from .config import TrainConfig
 from .data import Splits, TextData, get_batch, load_text, random_starts, split, windows
 from .model import GPT, BigramLM, build_model
@@ -367,6 +367,8 @@ class _Run:
         torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
         cfg.model.vocab_size = splits.tokenizer.vocab_size
         self.model = build_model(cfg.model).to(self.device)
+        if cfg.init_from:
+            self.start_from(cfg.init_from)
         if ranks.rank:
             torch.manual_seed(cfg.seed + ranks.rank)  # but draws its own dropout masks
         self.optimizer = make_optimizer(self.model, cfg)
@@ -381,6 +383,23 @@ class _Run:
             ids = [ranks.local_rank] if self.device.startswith("cuda") else None
             forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=ids)
         self.forward = forward
+
+    def start_from(self, path: str) -> None:
+        """The weights of the checkpoint at `path`; it must be this run's model and vocabulary."""
+        parent = load_checkpoint(path, device=self.device)
+        if parent.tokenizer.chars != self.splits.tokenizer.chars:
+            raise CheckpointError(f"--init_from {path} was trained on text with another vocabulary than "
+                                  f"{self.cfg.data}")  # fmt: skip
+        mine, theirs = asdict(self.cfg.model), asdict(parent.model.config)
+        differ = [f"{k} {theirs[k]} there, {mine[k]} here" for k in mine if k != "dropout" and mine[k] != theirs[k]]
+        if differ:
+            raise CheckpointError(
+                f"--init_from {path} is another model than this run's: {'; '.join(differ)}. "
+                "Give the run the checkpoint's architecture (its preset, or --n_layer and the rest)."
+            )
+        # a float16 or bfloat16 file trains on in float32, like every fresh run
+        self.model.load_state_dict({k: v.float() for k, v in parent.model.state_dict().items()})
+        self.log(f"starting from the weights of {path} (its step {parent.meta.get('step')})")
 
     def resume(self) -> None:
         if not self.state_path.exists():

@@ -135,6 +135,35 @@ def test_patience_stops_when_val_stops_improving(tmp_path, tiny_text_file):
     assert load_checkpoint(result.checkpoint).meta["step"] == result.best_step
 
 
+def test_init_from_starts_a_second_phase_at_the_first_ones_weights(tmp_path, tiny_text_file):
+    first = quiet(tiny_config(tiny_text_file, tmp_path / "first.safetensors", max_iters=40, eval_interval=20))
+    cfg = tiny_config(tiny_text_file, tmp_path / "second.safetensors", max_iters=20, eval_interval=10,
+                      learning_rate=1e-3, lr_schedule="cosine", min_lr=1e-5, dropout=0.1,
+                      init_from=str(first.checkpoint), save_dtype="float16")  # fmt: skip
+    second = quiet(cfg)
+    # step 0 of the second phase is the first phase's best model, not a fresh one (val about 4.2 there)
+    assert second.history[0]["val"] == pytest.approx(first.best_val, abs=0.02)
+    assert second.best_val < first.best_val
+    assert read_metadata(second.checkpoint)["train_config"]["init_from"] == str(first.checkpoint)
+    # and a float16 parent trains on in float32
+    third = quiet(tiny_config(tiny_text_file, tmp_path / "third.safetensors", max_iters=10, eval_interval=10,
+                              init_from=str(second.checkpoint)))  # fmt: skip
+    assert third.history[0]["val"] == pytest.approx(second.best_val, abs=0.02)
+    assert all(p.dtype == torch.float32 for p in third.model.parameters())
+
+
+def test_init_from_another_model_or_vocabulary_is_refused(tmp_path, tiny_text_file):
+    parent = quiet(tiny_config(tiny_text_file, tmp_path / "p.safetensors", max_iters=2, eval_interval=2)).checkpoint
+    wider = tiny_config(tiny_text_file, tmp_path / "w.safetensors", n_embd=64, init_from=str(parent))
+    with pytest.raises(CheckpointError, match="n_embd 32 there, 64 here"):
+        quiet(wider)
+    other_text = tmp_path / "digits.txt"
+    other_text.write_text("0123456789" * 200)
+    elsewhere = tiny_config(other_text, tmp_path / "d.safetensors", init_from=str(parent))
+    with pytest.raises(CheckpointError, match="another vocabulary"):
+        quiet(elsewhere)
+
+
 ZEN4_FLAGS = "flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_vnni\n"
 OLD_AVX512_FLAGS = "flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
 
