@@ -384,12 +384,14 @@ class _Run:
             forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=ids)
         self.forward = forward
 
+    def check_vocabulary(self, chars: list[str], what: str) -> None:
+        if chars != self.splits.tokenizer.chars:
+            raise CheckpointError(f"{what} was trained on text with another vocabulary than {self.cfg.data}")
+
     def start_from(self, path: str) -> None:
         """The weights of the checkpoint at `path`; it must be this run's model and vocabulary."""
         parent = load_checkpoint(path, device=self.device)
-        if parent.tokenizer.chars != self.splits.tokenizer.chars:
-            raise CheckpointError(f"--init_from {path} was trained on text with another vocabulary than "
-                                  f"{self.cfg.data}")  # fmt: skip
+        self.check_vocabulary(parent.tokenizer.chars, f"--init_from {path}")
         mine, theirs = asdict(self.cfg.model), asdict(parent.model.config)
         differ = [f"{k} {theirs[k]} there, {mine[k]} here" for k in mine if k != "dropout" and mine[k] != theirs[k]]
         if differ:
@@ -397,16 +399,14 @@ class _Run:
                 f"--init_from {path} is another model than this run's: {'; '.join(differ)}. "
                 "Give the run the checkpoint's architecture (its preset, or --n_layer and the rest)."
             )
-        # a float16 or bfloat16 file trains on in float32, like every fresh run
-        self.model.load_state_dict({k: v.float() for k, v in parent.model.state_dict().items()})
+        self.model.load_state_dict(parent.model.state_dict())  # copied into this run's float32 parameters
         self.log(f"starting from the weights of {path} (its step {parent.meta.get('step')})")
 
     def resume(self) -> None:
         if not self.state_path.exists():
             raise CheckpointError(f"nothing to resume: no resume state at {self.state_path}")
         tensors, meta = load_resume_state(self.state_path, self.model, self.optimizer)
-        if meta["vocab"] != self.splits.tokenizer.chars:
-            raise CheckpointError(f"{self.state_path} was trained on text with another vocabulary than {self.cfg.data}")
+        self.check_vocabulary(meta["vocab"], str(self.state_path))
         weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}
         for name, original in tied_names(self.model.config).items():  # saved once: the same Parameter
             weights[name] = weights[original]
