@@ -398,7 +398,9 @@ def _join_card(code: str, *, big: bool = False) -> None:
     st.markdown(f"Class code **{code}** · students open")
     st.code(link, language=None)
     svg = base64.b64encode(_qr_svg(link).encode()).decode()
-    width = "min(70vh, 100%)" if big else "100%"
+    # big: the popover above the page, whose height is bounded (about 70vh): the code, the link and the caption
+    # above and below it take about 12rem, so a 720p projector shows the whole QR code, not its top two thirds
+    width = "min(calc(70vh - 12rem), 100%)" if big else "100%"
     st.html(f'<img alt="QR code for {link}" src="data:image/svg+xml;base64,{svg}" style="width:{width}">')
     if urlsplit(link).hostname in ("localhost", "127.0.0.1"):
         st.caption("This address works on this computer only: students need its network address instead.")
