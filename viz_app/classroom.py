@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import importlib
+import io
 import json
 import time
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -382,9 +383,14 @@ def student_link(code: str) -> str:
 
 
 def _qr_svg(text: str) -> str:
+    """The QR code as an SVG document of its own. Its namespace is what lets a browser draw it as an <img>:
+    segno's svg_inline leaves it out (it is for SVG inside HTML), and the image came out broken."""
     import segno  # only a teacher's run draws one
 
-    return segno.make(text, error="m").svg_inline(scale=8, border=2, dark="#000", light="#fff")
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", xmldecl=False, svgns=True, scale=8, border=2, dark="#000",
+                                     light="#fff")  # fmt: skip
+    return out.getvalue().decode()
 
 
 def _join_card(code: str, *, big: bool = False) -> None:
@@ -392,7 +398,9 @@ def _join_card(code: str, *, big: bool = False) -> None:
     st.markdown(f"Class code **{code}** · students open")
     st.code(link, language=None)
     svg = base64.b64encode(_qr_svg(link).encode()).decode()
-    width = "min(70vh, 100%)" if big else "100%"
+    # big: the popover above the page, whose height is bounded (about 70vh): the code, the link and the caption
+    # above and below it take about 12rem, so a 720p projector shows the whole QR code, not its top two thirds
+    width = "min(calc(70vh - 12rem), 100%)" if big else "100%"
     st.html(f'<img alt="QR code for {link}" src="data:image/svg+xml;base64,{svg}" style="width:{width}">')
     if urlsplit(link).hostname in ("localhost", "127.0.0.1"):
         st.caption("This address works on this computer only: students need its network address instead.")

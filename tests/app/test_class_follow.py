@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import base64
+import re
+from xml.etree import ElementTree
+
 import pytest
 
 from viz_app.backend import classes
@@ -40,7 +44,11 @@ def test_leading_shows_a_code_and_a_qr_and_keeps_the_token_out_of_the_address(ma
     assert any(f"?class={led['code']}" in c.value for c in teacher.sidebar.code)
     assert any(f"?teach={led['token']}" in c.value for c in teacher.sidebar.code)  # the private link, offered
     assert "teach" not in teacher.query_params and led["token"] not in str(teacher.query_params)
-    assert any("<svg" in h.proto.body or "base64" in h.proto.body for h in teacher.get("html"))
+    qr = next(h.proto.body for h in teacher.get("html") if "QR code for" in h.proto.body)
+    # an <img> draws an SVG only as a document of its own, in the SVG namespace (without it: a broken image)
+    data = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', qr).group(1)
+    svg = ElementTree.fromstring(base64.b64decode(data))
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and svg.find("{http://www.w3.org/2000/svg}g") is not None
 
 
 def test_a_student_follows_the_teachers_view_and_page_and_never_changes_it(make_app):

@@ -107,3 +107,34 @@ def test_a_wrong_class_code_says_so(class_server, browser):
         assert "class=" not in page.url
     finally:
         page.context.close()
+
+
+# the QR code's four corners (2 px in) are the image itself: not cut off by the popover, the window or anything
+QR_WHOLE = """img => {
+  const r = img.getBoundingClientRect();
+  if (!img.complete || img.naturalWidth === 0 || r.width < 150) return false;
+  return [[r.left + 2, r.top + 2], [r.right - 2, r.top + 2], [r.left + 2, r.bottom - 2], [r.right - 2, r.bottom - 2]]
+    .every(([x, y]) => document.elementFromPoint(x, y) === img);
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
+def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, browser, width, height):
+    """A phone scans the projector: on a 720p projector the code was cut off at the popover's bottom."""
+    teacher = new_page(browser)
+    try:
+        teacher.set_viewport_size({"width": width, "height": height})
+        teacher.goto(f"{class_server}/?presenter=1")
+        wait_idle(teacher)
+        teacher.locator("[data-testid=stExpandSidebarButton]").click()
+        sidebar(teacher).get_by_text("Class", exact=True).click()
+        sidebar(teacher).get_by_text("Lead a class").click()
+        teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}")).wait_for()
+        wait_idle(teacher)
+        teacher.get_by_role("button", name="How students join").click()
+        qr = teacher.get_by_role("img", name=re.compile("QR code for")).last
+        qr.wait_for()
+        teacher.wait_for_timeout(500)
+        assert qr.evaluate(QR_WHOLE), qr.bounding_box()
+    finally:
+        teacher.context.close()

@@ -74,7 +74,7 @@ def model_facts(ref: ModelRef) -> dict:
         block_size=cfg.block_size,
         attn_scale=cfg.attn_scale,
         vocab_size=len(meta["vocab"]),
-        # the README's number (`eval --record`, the whole val split) when present, else training's estimate
+        # docs/models.md's number (`eval --record`, the whole val split) when present, else training's estimate
         val_loss=meta.get("eval_val_loss", meta.get("best_val_loss")),
         step=meta.get("step", meta.get("iter_num")),  # iter_num: nanoGPT's name (nanogpt.convert)
         data=data.get("name") if isinstance(data, dict) else str(data),
