@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .capture import Cache
+from .files import atomic_write
 
 # a head is tagged when, on average over the query rows t >= 1 that have such a key, it puts at
 # least TAG_THRESHOLD of its weight on ...
@@ -247,7 +247,7 @@ def summary(cache: Cache, causal: bool = True, chars: str | None = None) -> dict
 def write_summary(cache: Cache, path, causal: bool = True, chars: str | None = None, **meta) -> dict:
     """Write summary(cache) as JSON, with `meta` (e.g. prompt, attn_scale) on top; returns the dict."""
     data = {**meta, **summary(cache, causal, chars)}
-    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    atomic_write(path, json.dumps(data, indent=2).encode("utf-8"))  # makes the folder when it is new
     return data
 
 

@@ -70,7 +70,7 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
         fit=True,
         key=key,
-        on_select=_take_cell_click(key),
+        on_select=page.guarded(_take_cell_click(key)),
         selection_mode="points",
     )
     how = (
@@ -154,7 +154,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             name=f"attention-model-{data.scale}",
             fit=True,
             key="model_grid",
-            on_select=controls.pick_head_on_click("model_grid", view="head"),
+            on_select=page.guarded(controls.pick_head_on_click("model_grid", view="head")),
             selection_mode="points",
         )
         factor = figs.grid_pool_factor(window[1] - window[0])

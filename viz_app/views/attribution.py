@@ -153,7 +153,7 @@ def _heads(ctx: page.PageContext, why: attributions.Why, position: int, char: st
                 ),  # fmt: skip
                 name=f"why-{what}-{position}-{why.target}",
                 key=key,
-                on_select=controls.pick_head_on_click(key),
+                on_select=page.guarded(controls.pick_head_on_click(key)),
                 selection_mode="points",
             )
     st.caption(

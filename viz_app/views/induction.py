@@ -130,7 +130,7 @@ def render() -> None:
             name=f"induction-scores-n{n}-s{seed}",
             fit=True,
             key=key,
-            on_select=_pick_on_click(key),
+            on_select=page.guarded(_pick_on_click(key)),
             selection_mode="points",
         )
     with right:
