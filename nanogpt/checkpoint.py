@@ -22,7 +22,7 @@ from . import limits as size_limits
 from .config import GPTConfig
 from .files import atomic_write
 from .model import GPT, BigramLM, build_model
-from .tokenizer import CharTokenizer
+from .tokenizer import CharTokenizer, Tokenizer, from_spec
 
 FORMAT = "nanogpt-safetensors/1"
 META_KEY = "nanogpt"
@@ -123,7 +123,7 @@ def _dims(shape) -> str:
 @dataclass
 class Checkpoint:
     model: GPT | BigramLM
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     meta: dict
     path: str | None = None
 
@@ -131,7 +131,7 @@ class Checkpoint:
 def save_checkpoint(
     path: str | os.PathLike,
     model: GPT | BigramLM,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     meta: dict | None = None,
     *,
     extra_tensors: dict[str, torch.Tensor] | None = None,
@@ -143,7 +143,7 @@ def save_checkpoint(
     header.update(
         format=FORMAT,
         model_config=dataclasses.asdict(model.config),
-        vocab=tokenizer.chars,
+        **tokenizer_fields(tokenizer),
         weights_dtype=dtype,
         n_params=sum(p.numel() for p in model.parameters()),
     )
@@ -157,6 +157,21 @@ def save_checkpoint(
     for name, t in (extra_tensors or {}).items():
         tensors[name] = t.detach().cpu().contiguous()
     return _write_atomically(path, tensors, header)
+
+
+def tokenizer_fields(tokenizer: Tokenizer) -> dict:
+    """What a checkpoint's metadata says of its tokenizer: a character model's `vocab` (the list of its
+    characters, as files have always said it), any other tokenizer's `tokenizer` spec (see from_spec)."""
+    if isinstance(tokenizer, CharTokenizer):
+        return {"vocab": tokenizer.chars}
+    return {"tokenizer": tokenizer.spec()}
+
+
+def tokenizer_of(meta: dict) -> Tokenizer:
+    """The tokenizer a checkpoint's metadata describes (tokenizer_fields's output)."""
+    if "tokenizer" in meta:
+        return from_spec(meta["tokenizer"])
+    return CharTokenizer(meta["vocab"])
 
 
 def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
@@ -194,11 +209,18 @@ def read_metadata(path: str | os.PathLike) -> dict:
     try:
         meta = json.loads(raw)
         meta["model_config"] = GPTConfig(**meta["model_config"])
-        vocab, claimed = meta["vocab"], meta["model_config"].vocab_size
-        if not isinstance(vocab, list) or len(vocab) != claimed:
-            size = len(vocab) if isinstance(vocab, list) else "no list of"
-            raise ValueError(f"vocab_size {claimed!r} but a vocabulary of {size} characters")
-        CharTokenizer(vocab)
+        claimed = meta["model_config"].vocab_size
+        if "tokenizer" in meta:
+            # a BPE model may have more rows than tokens (nanoGPT pads GPT-2's 50,257 to 50,304), never fewer
+            tokens = tokenizer_of(meta).vocab_size
+            if tokens > claimed:
+                raise ValueError(f"vocab_size {claimed!r} but a tokenizer of {tokens:,} tokens")
+        else:
+            vocab = meta["vocab"]
+            if not isinstance(vocab, list) or len(vocab) != claimed:
+                size = len(vocab) if isinstance(vocab, list) else "no list of"
+                raise ValueError(f"vocab_size {claimed!r} but a vocabulary of {size} characters")
+            CharTokenizer(vocab)
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{path} has unreadable metadata ({e}).") from None
     return meta
@@ -261,7 +283,7 @@ def load_checkpoint(
         first = str(e).strip().splitlines()[0:3]
         raise CheckpointError(f"{path}: its weights do not match its config ({' '.join(first)})") from None
     model.to(device or "cpu").eval()
-    return Checkpoint(model, CharTokenizer(meta["vocab"]), meta, str(path))
+    return Checkpoint(model, tokenizer_of(meta), meta, str(path))
 
 
 def load_resume_state(
