@@ -1,0 +1,171 @@
+"""nanochat runs: every era's checkpoint, written and run by that era's own nanochat commit, gives
+the logits and every head's attention nanochat computed (tests/fixtures/nanochat/README.md), through
+the project's one capture; runs open the way their users have them; bad layouts are refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nanogpt.capture import run_with_cache
+from nanogpt.checkpoint import CheckpointError
+from nanogpt.nanochat import ERAS
+from nanogpt.nanochat_run import describe, find_checkpoints, load_nanochat
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nanochat"
+BASE = FIXTURES / "base"
+ERA_DIRS = {era: FIXTURES / "eras" / era for era in ERAS}
+LOGIT_TOL, PATTERN_TOL = 1e-4, 1e-5
+PATTERNS = r"blocks\.\d+\.attn\.hook_pattern"
+
+
+def expected(folder: Path) -> dict:
+    with np.load(folder / "expected.npz") as f:
+        return {name: f[name] for name in f.files}
+
+
+def differences(ckpt, want: dict) -> tuple[float, float]:
+    """(logits, attention): the largest absolute difference from nanochat's own numbers, at its rows."""
+    logits, cache = run_with_cache(ckpt.model, torch.tensor(want["ids"]), PATTERNS)
+    rows = torch.from_numpy(want["rows"])
+    patterns = cache.stack("attn.hook_pattern")[:, 0][:, :, rows]  # (L, H, rows, T)
+    return (
+        float((logits[0, rows] - torch.from_numpy(want["logits"])).abs().max()),
+        float((patterns - torch.from_numpy(want["attentions"])).abs().max()),
+    )
+
+
+@pytest.mark.parametrize("era", [e for e in ERAS if e != "C-late"])
+def test_every_era_computes_what_its_nanochat_computed(era):
+    ckpt = load_nanochat(ERA_DIRS[era])
+    assert ckpt.meta["nanochat"]["era"] == era
+    want = expected(ERA_DIRS[era])
+    windows = [-1 if w is None else w for w in ckpt.model.config.windows()]
+    assert windows == want["windows"].tolist()
+    logit_diff, pattern_diff = differences(ckpt, want)
+    assert logit_diff < LOGIT_TOL and pattern_diff < PATTERN_TOL, (era, logit_diff, pattern_diff)
+
+
+def test_c_late_shares_cs_layout_and_is_exact_when_named():
+    """Nothing in the file tells C (softcap 15, bf16 RoPE tables) from C-late (20, float32): the
+    default is C and says so; naming the era makes it exact, and the two differ far beyond 1e-4."""
+    want = expected(ERA_DIRS["C-late"])
+    guessed = load_nanochat(ERA_DIRS["C-late"])
+    assert guessed.meta["nanochat"]["era"] == "C" and "C-late" in guessed.meta["nanochat"]["era_note"]
+    assert differences(guessed, want)[0] > 0.1
+    named = load_nanochat(ERA_DIRS["C-late"], era="C-late")
+    logit_diff, pattern_diff = differences(named, want)
+    assert logit_diff < LOGIT_TOL and pattern_diff < PATTERN_TOL
+
+
+def test_the_base_dir_opens_at_its_newest_step_and_exactly():
+    ckpt = load_nanochat(BASE)
+    run = ckpt.meta["nanochat"]
+    assert (run["stage"], run["tag"], run["step"], run["depth"], run["era"]) == ("base", "d4", 300, 4, "E")
+    assert run["steps"] == [150, 300] and ckpt.meta["val_bpb"] == pytest.approx(1.1375)
+    assert "step 300" in describe(ckpt) and "era E" in describe(ckpt)
+    want = expected(BASE)
+    assert ckpt.tokenizer.encode(json.loads((BASE / "text.json").read_text())["prompt"]) == want["ids"].tolist()
+    logit_diff, pattern_diff = differences(ckpt, want)
+    assert logit_diff < LOGIT_TOL and pattern_diff < PATTERN_TOL
+    # with no hook the fast path (SDPA under the window mask) gives the same logits
+    with torch.no_grad():
+        fast, _ = ckpt.model(torch.tensor(want["ids"])[None])
+    captured, _ = run_with_cache(ckpt.model, torch.tensor(want["ids"]), PATTERNS)
+    assert float((fast - captured).abs().max()) < 1e-5
+
+
+def test_any_step_by_dir_file_or_number():
+    older = load_nanochat(BASE, step=150)
+    assert older.meta["nanochat"]["step"] == 150
+    by_file = load_nanochat(BASE / "base_checkpoints" / "d4" / "model_000150.pt")
+    assert by_file.meta["nanochat"]["step"] == 150
+    by_dir = load_nanochat(BASE / "base_checkpoints" / "d4")
+    assert by_dir.meta["nanochat"]["step"] == 300
+    assert not torch.equal(older.model.lm_head.weight, by_dir.model.lm_head.weight)
+    with pytest.raises(CheckpointError, match="no step 7 .*150, 300"):
+        load_nanochat(BASE, step=7)
+    with pytest.raises(CheckpointError, match="no sft checkpoints"):
+        load_nanochat(BASE, stage="sft")
+
+
+def nanochat_tree(tmp_path, stage_folder="base_checkpoints") -> Path:
+    root = tmp_path / "run"
+    shutil.copytree(BASE / "tokenizer", root / "tokenizer")
+    shutil.copytree(BASE / "base_checkpoints" / "d4", root / stage_folder / "d4")
+    return root
+
+
+def test_stages_bf16_and_compiled_names_are_accepted(tmp_path):
+    root = nanochat_tree(tmp_path)
+    sft = root / "chatsft_checkpoints" / "d4"
+    sft.mkdir(parents=True)
+    state = torch.load(root / "base_checkpoints/d4/model_000300.pt", weights_only=True)
+    # a GPU run's file: embeddings in bfloat16, every name under torch.compile's _orig_mod.
+    gpu = {("_orig_mod." + k): (v.bfloat16() if "wte" in k or "value_embeds" in k else v) for k, v in state.items()}
+    torch.save(gpu, sft / "model_000020.pt")
+    meta = json.loads((root / "base_checkpoints/d4/meta_000300.json").read_text())
+    (sft / "meta_000020.json").write_text(json.dumps({"step": 20, "val_bpb": 0.9, "model_config": meta["model_config"],
+                                                      "user_config": {}}))  # fmt: skip
+    files = find_checkpoints(root)
+    assert [(f.stage, f.step) for f in files] == [("base", 150), ("base", 300), ("sft", 20)]
+    ckpt = load_nanochat(root)  # the last stage by default
+    run = ckpt.meta["nanochat"]
+    assert (run["stage"], run["step"], run["compiled"], run["stages"]) == ("sft", 20, True, ["base", "sft"])
+    assert ckpt.model.tok_emb.weight.dtype == torch.float32
+    base = load_nanochat(root, stage="base")
+    assert base.meta["nanochat"]["step"] == 300
+
+
+def rewrite(root: Path, change) -> None:
+    path = root / "base_checkpoints/d4/model_000300.pt"
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, path)
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (lambda s: s.update({"bigram_embed.embed.weight": torch.zeros(512, 64)}), "also holds bigram_embed"),
+        (lambda s: s.update({"transformer.h.1.attn.ve_gate.weight": torch.zeros(4, 16)}), "shape (4, 16)"),
+        (lambda s: s.pop("transformer.h.2.mlp.c_fc.weight"), "has no transformer.h.2.mlp.c_fc.weight"),
+        (lambda s: s.pop("smear_lambda"), "smear_lambda"),
+    ],
+)
+def test_unknown_layouts_are_refused_naming_the_key_or_shape(tmp_path, change, needle):
+    root = nanochat_tree(tmp_path)
+    rewrite(root, change)
+    with pytest.raises(CheckpointError) as e:
+        load_nanochat(root)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_claim_beyond_the_limits_is_refused_before_reading_weights(tmp_path):
+    from nanogpt.limits import SERVER
+
+    root = nanochat_tree(tmp_path)
+    meta_path = root / "base_checkpoints/d4/meta_000300.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model_config"].update(n_layer=4, vocab_size=10_000_000)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="vocab"):
+        load_nanochat(root)
+    with pytest.raises(CheckpointError, match="MAX_PARAMS|MAX_VOCAB|MAX_ACTIVATION"):
+        # the fixture itself fits the command line; a server that allows 1,000 parameters refuses it
+        load_nanochat(BASE, limits=SERVER.__class__(**{**SERVER.__dict__, "params": 1000}))
+
+
+def test_a_tokenizer_of_another_size_is_refused(tmp_path):
+    root = nanochat_tree(tmp_path)
+    meta_path = root / "base_checkpoints/d4/meta_000300.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model_config"]["vocab_size"] = 500  # the rows still fit (padded to 512), the tokenizer does not
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="512 tokens .* vocab_size is 500"):
+        load_nanochat(root)
