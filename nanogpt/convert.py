@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from . import nanochat_run
 from .checkpoint import Checkpoint, CheckpointError, check_claims, load_checkpoint, save_checkpoint, tied_names
 from .config import GPTConfig
 from .data import DataError, load_text
@@ -274,8 +275,16 @@ def import_model(
     *,
     fallback_text: str | None = None,
     limits: Limits | None = None,
+    step: int | None = None,
+    stage: str | None = None,
+    era: str | None = None,
 ) -> Checkpoint:
-    """A nanoGPT ckpt.pt or a lecture state_dict as a GPT (eval mode) with its tokenizer and metadata.
+    """A nanoGPT ckpt.pt, a lecture state_dict or a nanochat run as a model (eval mode) with its tokenizer
+    and metadata.
+
+    A nanochat run (a base dir, a checkpoint dir or a model_<step>.pt: nanochat_run.load_nanochat) brings
+    its own tokenizer; `step`, `stage` and `era` choose within it (default: the newest step of the last
+    stage, the era its weights' layout shows) and are refused for the other formats.
 
     The vocabulary, first found: meta_pkl (nanoGPT's meta.pkl), vocab_text (the training text: a path
     or "tinyshakespeare"), for nanoGPT the meta.pkl beside the checkpoint or in data/<dataset>/, and
@@ -283,6 +292,10 @@ def import_model(
     command line's by default) or that its weights do not fit is refused before the model is built.
     """
     path = Path(src)
+    if nanochat_run.is_nanochat_path(path):
+        return nanochat_run.load_nanochat(path, step=step, stage=stage, era=era, limits=limits)
+    if (step, stage, era) != (None, None, None):
+        raise CheckpointError(f"{path} is not a nanochat run: a step, stage or era chooses only within one.")
     obj = read_torch_file(path)
     fmt = detect_format(obj, path)
     config, weights, provenance = _nanogpt(obj, path) if fmt == NANOGPT else _lecture(obj, path)
@@ -335,16 +348,28 @@ def convert(
     *,
     fallback_text: str | None = None,
     limits: Limits | None = None,
+    step: int | None = None,
+    stage: str | None = None,
+    era: str | None = None,
 ) -> Checkpoint:
     """import_model, saved to `out` (.safetensors) and read back from it. The CLI and the app both
     open a model file through this one function."""
-    imported = import_model(src, meta_pkl, vocab_text, fallback_text=fallback_text, limits=limits)
+    imported = import_model(src, meta_pkl, vocab_text, fallback_text=fallback_text, limits=limits,
+                            step=step, stage=stage, era=era)  # fmt: skip
     save_checkpoint(out, imported.model, imported.tokenizer, imported.meta)
     return load_checkpoint(out, limits=limits)
 
 
 def summary(ckpt: Checkpoint) -> str:
     cfg, meta = ckpt.model.config, ckpt.meta
+    if meta.get("source_format") == nanochat_run.SOURCE_FORMAT:
+        return "\n".join([
+            f"nanochat model from {meta['source_file']} -> {ckpt.path}",
+            f"  {nanochat_run.describe(ckpt)}",
+            f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads "
+            f"({cfg.n_kv_head} key/value) x {cfg.n_embd} wide, context {cfg.block_size}, vocabulary "
+            f"{ckpt.tokenizer.vocab_size}",
+        ])  # fmt: skip
     lines = [
         f"{meta['source_format']} model from {meta['source_file']} -> {ckpt.path}",
         f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads x {cfg.n_embd} wide, "

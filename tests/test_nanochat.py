@@ -169,3 +169,41 @@ def test_a_tokenizer_of_another_size_is_refused(tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="512 tokens .* vocab_size is 500"):
         load_nanochat(root)
+
+
+@pytest.mark.parametrize("era", ["A", "B", "C", "D", "E"])
+def test_attribution_is_exact_on_the_pre_softcap_logit(era):
+    """Why this token: the parts of the final stream, scaled by the lambdas after them and less
+    backout's share, through the real pass's RMSNorm, add up to the logit before the softcap."""
+    from nanogpt.attribution import attribute
+
+    ckpt = load_nanochat(ERA_DIRS[era])
+    ids = ckpt.tokenizer.encode("ROMEO:\nBut soft, what light through yonder window breaks?")
+    cap = ckpt.model.config.constants.softcap
+    with torch.no_grad():
+        logits, _ = ckpt.model(torch.tensor([ids]))
+    for position in (3, len(ids) - 1):
+        a = attribute(ckpt.model, ids, position)
+        assert abs(a.total() - a.logit) < 1e-4, (era, a.total(), a.logit)
+        assert abs(cap * np.tanh(a.logit / cap) - float(logits[0, position, a.target])) < 1e-4
+        assert "softcap" in a.note and a.heads.shape == (4, 4)
+
+
+def test_convert_saves_the_one_checkpoint_format_and_stays_exact(tmp_path, capsys):
+    from nanogpt.__main__ import main
+    from nanogpt.checkpoint import load_checkpoint
+
+    out = tmp_path / "chat.safetensors"
+    assert main(["convert", str(BASE), "--out", str(out), "--step", "150"]) == 0
+    printed = capsys.readouterr().out
+    assert "base d4 step 150" in printed and "era E" in printed
+    ckpt = load_checkpoint(out)
+    assert ckpt.model.config.era == "E" and ckpt.meta["nanochat"]["step"] == 150
+    assert ckpt.tokenizer.encode("hi")[0] == 503  # <|bos|> first, from the spec in the file
+    direct = load_nanochat(BASE, step=150)
+    ids = torch.tensor([direct.tokenizer.encode("ROMEO: But soft")])
+    with torch.no_grad():
+        assert torch.equal(ckpt.model(ids)[0], direct.model(ids)[0])
+    assert main(["convert", str(BASE), "--out", str(out), "--stage", "rl"]) == 2
+    assert "no rl checkpoints" in capsys.readouterr().err
+    assert main(["convert", str(BASE / "tokenizer" / "tokenizer.pkl"), "--out", str(out), "--step", "1"]) == 2
