@@ -231,7 +231,7 @@ def cmd_induction(args, extra) -> int:
 def cmd_convert(args, extra) -> int:
     from .convert import convert, summary
 
-    print(summary(convert(args.src, args.out, args.meta, args.vocab_text)))
+    print(summary(convert(args.src, args.out, args.meta, args.vocab_text, tokenizer=args.tokenizer)))
     return 0
 
 
@@ -311,11 +311,20 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the tokens, scores and losses as JSON")
     p.set_defaults(func=cmd_induction)
 
-    p = sub.add_parser("convert", help="a nanoGPT ckpt.pt or the lecture's gpt.py weights -> .safetensors")
-    p.add_argument("src", help="nanoGPT's ckpt.pt, or the lecture model's torch.save(model.state_dict())")
+    p = sub.add_parser(
+        "convert", help="a nanoGPT ckpt.pt, the lecture's weights or a Hugging Face GPT-2 -> .safetensors"
+    )
+    p.add_argument(
+        "src",
+        help="nanoGPT's ckpt.pt, the lecture model's torch.save(model.state_dict()), or a Hugging "
+        "Face GPT-2 folder (config.json + model.safetensors; or the hub cache's models--gpt2)",
+    )
     p.add_argument("--out", required=True, help="the .safetensors file to write")
     p.add_argument("--meta", default=None, help="nanoGPT's meta.pkl (default: beside SRC, or data/<dataset>/meta.pkl)")
     p.add_argument("--vocab-text", default=None, help="the training text: its sorted characters are the vocabulary")
+    p.add_argument("--tokenizer", choices=["gpt2"], default=None,
+                   help="GPT-2's tokens (the default for a nanoGPT run of vocabulary 50257 or 50304 with no "
+                   "character meta.pkl, and for Hugging Face GPT-2)")  # fmt: skip
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="the library's performance targets, each a ratio measured in this run")
