@@ -233,8 +233,8 @@ def cmd_induction(args, extra) -> int:
 def cmd_convert(args, extra) -> int:
     from .convert import convert, summary
 
-    print(summary(convert(args.src, args.out, args.meta, args.vocab_text, step=args.step, stage=args.stage,
-                          era=args.era)))  # fmt: skip
+    print(summary(convert(args.src, args.out, args.meta, args.vocab_text, tokenizer=args.tokenizer, step=args.step,
+                          stage=args.stage, era=args.era)))  # fmt: skip
     return 0
 
 
@@ -314,12 +314,21 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the tokens, scores and losses as JSON")
     p.set_defaults(func=cmd_induction)
 
-    p = sub.add_parser("convert", help="a nanoGPT ckpt.pt, the lecture's weights or a nanochat run -> .safetensors")
-    p.add_argument("src", help="nanoGPT's ckpt.pt, the lecture model's torch.save(model.state_dict()), or a nanochat "
-                   "base dir, checkpoint dir or model_<step>.pt")  # fmt: skip
+    p = sub.add_parser(
+        "convert", help="a nanoGPT ckpt.pt, the lecture's weights, a Hugging Face GPT-2, a nanochat run -> .safetensors"
+    )
+    p.add_argument(
+        "src",
+        help="nanoGPT's ckpt.pt, the lecture model's torch.save(model.state_dict()), a Hugging "
+        "Face GPT-2 folder (config.json + model.safetensors; or the hub cache's models--gpt2), or a nanochat "
+        "base dir, checkpoint dir or model_<step>.pt",
+    )
     p.add_argument("--out", required=True, help="the .safetensors file to write")
     p.add_argument("--meta", default=None, help="nanoGPT's meta.pkl (default: beside SRC, or data/<dataset>/meta.pkl)")
     p.add_argument("--vocab-text", default=None, help="the training text: its sorted characters are the vocabulary")
+    p.add_argument("--tokenizer", choices=["gpt2"], default=None,
+                   help="GPT-2's tokens (the default for a nanoGPT run of vocabulary 50257 or 50304 with no "
+                   "character meta.pkl, and for Hugging Face GPT-2)")  # fmt: skip
     p.add_argument("--step", type=int, default=None, help="nanochat: the step to open (default: the newest)")
     p.add_argument("--stage", default=None, help="nanochat: base | mid | sft | rl (default: the last one present)")
     p.add_argument("--era", default=None, help="nanochat: A | B | C | C-late | D | E (default: read off the weights)")

@@ -106,7 +106,7 @@ def generate_steps(
         yield Step(
             index=i,
             token=token,
-            char=tokenizer.chars[token] if tokenizer is not None else "",
+            char=tokenizer.piece(token) if tokenizer is not None else "",
             context_len=len(context),
             cropped=cropped,
             probs_raw=F.softmax(last, dim=-1).numpy(),

@@ -157,12 +157,20 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.proj(y))
 
 
+# GPTConfig.activation -> its module; nn.GELU(approximate="tanh") is Hugging Face's gelu_new to float rounding
+ACTIVATION_MODULES = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+}
+
+
 class FeedForward(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias),
-            nn.GELU() if config.activation == "gelu" else nn.ReLU(),
+            ACTIVATION_MODULES[config.activation](),
             nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias),
             nn.Dropout(config.dropout),
         )

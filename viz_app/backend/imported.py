@@ -20,12 +20,12 @@ import streamlit as st
 
 from nanogpt import limits
 from nanogpt.checkpoint import CheckpointError, check_file
-from nanogpt.convert import LECTURE, NANOGPT, convert
+from nanogpt.convert import HUGGINGFACE, LECTURE, NANOGPT, convert, hub_file, huggingface_folder
 
 from . import uploads
 from .launch import MODEL_TYPES, OPEN_ENV, VOCAB_ENV, VOCAB_TYPES  # noqa: F401 (the sidebar reads the types here)
 
-SOURCE_NAMES = {NANOGPT: "nanoGPT", LECTURE: "the lecture's gpt.py"}
+SOURCE_NAMES = {NANOGPT: "nanoGPT", LECTURE: "the lecture's gpt.py", HUGGINGFACE: "Hugging Face"}
 DEFAULT_VOCAB = "tinyshakespeare"  # nanogpt.data's source name: what nanoGPT's shakespeare_char and the lecture use
 
 
@@ -40,7 +40,9 @@ def as_safetensors(src: Path, vocab: Path | str | None = None) -> Path:
     if src.suffix == ".safetensors":
         check_file(src, limits.server())
         return src
-    digest = hashlib.sha256(_bytes(src))
+    digest = hashlib.sha256()
+    for part in _model_files(src):
+        digest.update(_bytes(part))
     digest.update(_bytes(vocab) if isinstance(vocab, Path) else f"vocab: {vocab or src.resolve()}".encode())
     out = uploads.UPLOAD_DIR / "converted" / f"{digest.hexdigest()[:16]}.safetensors"
     uploads.keep(out)  # before it exists: another session's trim must not take it
@@ -52,6 +54,17 @@ def as_safetensors(src: Path, vocab: Path | str | None = None) -> Path:
     else:
         check_file(out, limits.server())  # converted under other limits, or altered since
     return out
+
+
+def _model_files(src: Path) -> list[Path]:
+    """The files a model is read from: the file itself, or a Hugging Face folder's config and weights."""
+    if not src.is_dir():
+        return [src]
+    try:
+        folder = huggingface_folder(src)
+    except CheckpointError:
+        return []  # convert says what is wrong with the folder
+    return [hub_file(folder, "config.json"), hub_file(folder, "model.safetensors")]
 
 
 def _bytes(path: Path) -> bytes:
