@@ -125,7 +125,9 @@ def logit_lens(model, cache: Cache) -> tuple[list[str], torch.Tensor]:
     labels, probs = [], []
     for label, name in residual_points(cache):
         resid = cache[name].to(next(model.parameters()).device)
-        logits = model.lm_head(model.ln_f.ln(resid))  # (B, T, vocab)
+        normalized = model.ln_f.ln(resid)
+        # nanochat: its head cut to the vocabulary, then its softcap; the lecture's GPT: the head
+        logits = model.unembed(normalized) if hasattr(model, "unembed") else model.lm_head(normalized)  # (B, T, V)
         labels.append(label)
         probs.append(torch.softmax(logits.float(), dim=-1).cpu())
     return labels, torch.stack(probs)

@@ -92,6 +92,9 @@ class NanochatConfig:
     window_pattern: str = "L"
     era: str = "E"
     padded_vocab: int = 0  # rows of wte and lm_head; 0: vocab_size rounded up to a multiple of 64
+    # the longest prompt this project runs it on (0: sequence_len): a big run opened on a small machine
+    # is cut to what a capture of every head can hold (nanochat_run.fit_context); the windows stay its own
+    context: int = 0
     model_type: str = "nanochat"
 
     def __post_init__(self):
@@ -112,6 +115,10 @@ class NanochatConfig:
         pattern = self.window_pattern
         if not isinstance(pattern, str) or not pattern or set(pattern.upper()) - set("SL"):
             problems.append(f"window_pattern must be letters S and L, not {self.window_pattern!r}")
+        if self.context == 0:
+            self.context = self.sequence_len
+        if not 1 <= self.context <= self.sequence_len:
+            problems.append(f"context {self.context} must be between 1 and sequence_len {self.sequence_len}")
         if self.padded_vocab == 0:
             self.padded_vocab = -(-self.vocab_size // PAD_TO) * PAD_TO
         if self.padded_vocab < self.vocab_size:
@@ -122,7 +129,7 @@ class NanochatConfig:
     # the names the rest of the project reads off a config
     @property
     def block_size(self) -> int:
-        return self.sequence_len
+        return self.context
 
     @property
     def head_size(self) -> int:

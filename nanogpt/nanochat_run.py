@@ -14,6 +14,7 @@ no nanochat era's layout, a tokenizer of another vocabulary size: one Checkpoint
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -231,13 +232,34 @@ def config_of(meta: dict, held: dict[str, tuple[int, ...]], what, era: str | Non
     return config
 
 
-def check_size(config: NanochatConfig, what, limits: size_limits.Limits) -> None:
+def check_size(config: NanochatConfig, what, limits: size_limits.Limits) -> NanochatConfig:
+    """The config, its context cut where need be (fit_context), once its numbers fit the limits; else the
+    sentence that refuses it. Arithmetic only: nothing is allocated before this passes."""
     sentence = size_limits.dimension_problem(config, str(what), limits)
     if not sentence:
         n_params = sum(int(torch.Size(s).numel()) for s in expected_shapes(config).values())
+        if n_params <= limits.params:
+            config = fit_context(config, limits)
         sentence = size_limits.size_problem(config, n_params, str(what), limits)
     if sentence:
         raise CheckpointError(sentence)
+    return config
+
+
+def fit_context(config: NanochatConfig, limits: size_limits.Limits) -> NanochatConfig:
+    """The config with the longest context (a multiple of 64, at most sequence_len) whose capture of
+    every head fits the activation limit. nanochat's runs are trained at 2,048 tokens, where a capture
+    of a d20 needs ~16 GB (limits.activation_bytes); a prompt of a few hundred tokens is what a page
+    shows, so the run opens with prompts cut to what fits, and says so, rather than not at all."""
+    budget = limits.activation_mb * 2**20
+    if size_limits.activation_bytes(config) <= budget:
+        return config
+    best = 0
+    for context in range(64, config.sequence_len + 1, 64):
+        if size_limits.activation_bytes(dataclasses.replace(config, context=context)) > budget:
+            break
+        best = context
+    return dataclasses.replace(config, context=best) if best else config
 
 
 def load_nanochat(
@@ -265,7 +287,7 @@ def load_nanochat(
     state = {k.removeprefix(COMPILED_PREFIX): v for k, v in state.items()}
     held = {k: tuple(v.shape) for k, v in state.items()}
     config = config_of(meta, held, file.path, era)
-    check_size(config, file.path, limits or size_limits.command_line())
+    config = check_size(config, file.path, limits or size_limits.command_line())
     tokenizer = read_tokenizer(find_tokenizer(file), config.vocab_size)
     model = NanochatGPT(config)
     weights = {rename_from_nanochat(k): v.float() for k, v in state.items()}  # bf16 (GPU runs) -> float32
@@ -310,6 +332,8 @@ def run_info(file: NanochatFile, meta: dict, config: NanochatConfig, compiled: b
             else ""
         ),
         windows=config.windows(),
+        context=config.context,
+        sequence_len=config.sequence_len,
         steps=list(steps),
         stages=list(stages),
         compiled=compiled,
@@ -323,4 +347,37 @@ def describe(ckpt: Checkpoint) -> str:
     return (
         f"nanochat {run['stage']} {run['tag']} step {run['step']:,} (depth {run['depth']}{bpb}), era {run['era']} "
         f"({run['era_dates']})"
+    )
+
+
+def facts(path: str | os.PathLike) -> dict:
+    """What the app's sidebar says of one saved model of a run, from its meta and its tensors' shapes
+    (memory-mapped: no weight is read): the keys captures.model_facts gives for any model, and `nanochat`."""
+    from .convert import read_torch_file
+
+    path = Path(path)
+    file = next(f for f in find_checkpoints(path) if f.path == path)
+    meta = read_meta(file)
+    state = read_torch_file(file.path)
+    held = {k.removeprefix(COMPILED_PREFIX): tuple(v.shape) for k, v in state.items()}
+    config = check_size(config_of(meta, held, file.path), file.path, size_limits.command_line())
+    run = run_info(file, meta, config, False, [], [])
+    return dict(
+        model_type="nanochat",
+        n_params=sum(int(torch.Size(s).numel()) for s in held.values()),
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        head_size=config.head_size,
+        block_size=config.block_size,
+        attn_scale=config.attn_scale,
+        vocab_size=config.vocab_size,
+        val_loss=None,
+        step=run["step"],
+        data=None,
+        source_format=SOURCE_FORMAT,
+        source_file=str(file.path),
+        source_vocab=str(find_tokenizer(file)),
+        nanochat=run,
+        n_kv_head=config.n_kv_head,
     )

@@ -18,11 +18,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from nanogpt import metrics
+from nanogpt import metrics, nanochat_run
 from nanogpt.capture import Cache, run_with_cache
 from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
 from nanogpt.config import scale_value
 from nanogpt.model import GPT, build_model
+from nanogpt.nanochat import NanochatGPT
 
 from .registry import ModelRef
 
@@ -48,6 +49,8 @@ _BY_VALUE = {tuple: repr, ModelRef: repr}
 def load_model(ref: ModelRef) -> Checkpoint:
     """One model per checkpoint file (and version of it), shared by every session."""
     if not ref.untrained:
+        if nanochat_run.is_nanochat_path(ref.path):  # a run opened by path: read where it is (attention-lab DIR)
+            return nanochat_run.load_nanochat(ref.path)
         return load_checkpoint(ref.path)
     trained = load_model(replace(ref, untrained=False))
     seed = (trained.meta.get("train_config") or {}).get("seed", 1337)
@@ -61,6 +64,8 @@ def load_model(ref: ModelRef) -> Checkpoint:
 @st.cache_data(max_entries=256, show_spinner=False, hash_funcs=_BY_VALUE)
 def model_facts(ref: ModelRef) -> dict:
     """What the sidebar says about a model, from the file's metadata alone (no weights read)."""
+    if nanochat_run.is_nanochat_path(ref.path):
+        return nanochat_run.facts(ref.path)
     meta = read_metadata(ref.path)
     cfg = meta["model_config"]
     data = meta.get("data") or {}
@@ -104,7 +109,7 @@ class Prompt:
 def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
     """Drop characters the model never saw and keep the last block_size of the rest."""
     tokenizer = ckpt.tokenizer
-    unknown = tuple(tokenizer.unknown_chars(raw))
+    unknown = tuple(tokenizer.unknown_chars(raw)) if hasattr(tokenizer, "unknown_chars") else ()  # BPE: none
     with warnings.catch_warnings():  # the notice on the page says it; no need to log it too
         warnings.simplefilter("ignore")
         ids = tokenizer.encode(raw, errors="drop")
@@ -115,7 +120,7 @@ def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
 
 
 def has_attention(ckpt: Checkpoint) -> bool:
-    return isinstance(ckpt.model, GPT)
+    return isinstance(ckpt.model, (GPT, NanochatGPT))
 
 
 # --- attention ----------------------------------------------------------------------------------
@@ -300,5 +305,5 @@ def residual_data(ref: ModelRef, ids: tuple[int, ...], scale: str) -> ResidualDa
         sublayer_labels=sub_labels,
         sublayer_norms=_frozen(sub_norms[:, 0].numpy()),
         lens=_frozen(lens[:, 0].numpy().astype(np.float32)),
-        vocab=list(ckpt.tokenizer.chars),
+        vocab=list(getattr(ckpt.tokenizer, "chars", None) or ckpt.tokenizer.vocab_labels),
     )
