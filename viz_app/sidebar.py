@@ -114,7 +114,8 @@ def nanochat_facts(f: dict) -> list[str]:
     run = f["nanochat"]
     bpb = f" · val_bpb **{run['val_bpb']:.4f}**" if run.get("val_bpb") is not None else ""
     lines = [f"nanochat **{run['stage']}** · step {run['step']:,} · depth {run['depth']}{bpb}",
-             f"era **{run['era']}** ({run['era_dates']})" + (f": {run['era_note']}" if run["era_note"] else "")]  # fmt: skip
+             f"era **{run['era']}** ({run['era_dates']})" + (f": {run['era_note']}" if run["era_note"] else
+                                                              "")]  # fmt: skip
     if f["n_kv_head"] != f["n_head"]:
         lines.append(f"{f['n_head']} query heads share {f['n_kv_head']} key/value heads")
     if any(w is not None and w < run["sequence_len"] for w in run["windows"]):
