@@ -116,7 +116,17 @@ def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
     block = ckpt.model.config.block_size
     n_cropped = max(0, len(ids) - block)
     ids = ids[n_cropped:]
-    return Prompt(tokenizer.decode(ids), tuple(ids), unknown, n_cropped)
+    if hasattr(tokenizer, "chars"):
+        return Prompt(tokenizer.decode(ids), tuple(ids), unknown, n_cropped)
+    return Prompt(TokenLabels(tokenizer.labels(ids)), tuple(ids), unknown, n_cropped)
+
+
+class TokenLabels(tuple):
+    """A BPE prompt as the pages index it: one label per token (`<|bos|>`, `␣the`), where a character
+    model's prompt is one character per position; str() is the labels run together."""
+
+    def __str__(self) -> str:
+        return "".join(self)
 
 
 def has_attention(ckpt: Checkpoint) -> bool:

@@ -34,25 +34,37 @@ def _pickers(ctx: page.PageContext, host) -> tuple[int, int | None]:
             positions,
             key="why_pos",
             default=n - 1,
-            format_func=lambda i: f"{i}: {text[max(0, i - 12) : i].replace(chr(10), '↵')}[{visible_char(text[i])}]",
+            format_func=lambda i: f"{i}: {_before(text, i)}[{visible_char(text[i])}]",
             help="The model predicts the next character after every position; the last is the one Generate "
             "samples next.",
             width=620 if presenting else "stretch",  # projected: one row with the character's picker
         )
     position = st.session_state["why_pos"]
     why = attributions.why(ctx.ref, ctx.prompt.ids, position, None)
-    choices = [TOP] + [ctx.ckpt.tokenizer.decode([i]) for i in attributions.top_choices(why)]
+    by_name = {_shown(ctx, i): i for i in attributions.top_choices(why)}  # a character, or a BPE token's label
+    choices = [TOP] + list(by_name)
 
     def label(c: str) -> str:
         if c == TOP:
-            return f"its top choice '{visible_char(ctx.ckpt.tokenizer.decode([why.target]))}'"
-        return f"'{visible_char(c)}' ({why.probs[ctx.ckpt.tokenizer.stoi[c]]:.0%})"
+            return f"its top choice '{visible_char(_shown(ctx, why.target))}'"
+        return f"'{visible_char(c)}' ({why.probs[by_name[c]]:.0%})"
 
     with host:
         picked = controls.dropdown(
             "Explain the logit of", choices, key="why_target", format_func=label, width=300 if presenting else "stretch"
         )
-    return position, None if picked == TOP else ctx.ckpt.tokenizer.stoi[picked]
+    return position, None if picked == TOP else by_name[picked]
+
+
+def _before(text, i: int) -> str:
+    """Up to 12 positions before i, run together (a prompt's characters, or a BPE prompt's labels)."""
+    return "".join(text[max(0, i - 12) : i]).replace(chr(10), "↵")
+
+
+def _shown(ctx: page.PageContext, token: int) -> str:
+    """A token as the page names it: the character itself, or a BPE token's label (`␣the`, `<|bos|>`)."""
+    tokenizer = ctx.ckpt.tokenizer
+    return tokenizer.decode([token]) if hasattr(tokenizer, "chars") else tokenizer.label(token)
 
 
 def _head_row(ctx: page.PageContext, position: int, layer: int, head: int) -> None:
@@ -84,8 +96,7 @@ def render() -> None:
     except ValueError as e:  # a post-norm or residual-free model is no sum of parts
         st.info(f"This model cannot be taken apart this way: {e}.", icon=":material/info:")
         return
-    decode = ctx.ckpt.tokenizer.decode
-    char, other = visible_char(decode([why.target])), visible_char(decode([why.runner_up]))
+    char, other = visible_char(_shown(ctx, why.target)), visible_char(_shown(ctx, why.runner_up))
     style = page.figure_style()
     with more:
         a, b, c = st.columns(3)
@@ -95,7 +106,7 @@ def render() -> None:
         st.caption(
             "The final residual stream is a sum: the embeddings, every head's output, every MLP's. With the final "
             "LayerNorm's scale taken from this very pass, each part's share of the logit is exact, and the bars add "
-            "up to the logit the model computed."
+            "up to the logit the model computed." + (f" Here the logit is {why.note}." if why.note else "")
         )
     with picture:
         page.chart(
