@@ -10,14 +10,14 @@ import streamlit as st
 
 from nanogpt.induction import induction
 
-from .captures import _BY_VALUE, _frozen, load_model
+from .captures import _BY_VALUE, TokenLabels, _frozen, load_model
 from .registry import ModelEntry, ModelRef
 from .timelines import frame_ref, frames
 
 
 @dataclass
 class Probe:
-    text: str  # the probe's 2n characters
+    text: str  # the probe's 2n characters (a BPE model's: its 2n token labels)
     n: int
     scores: np.ndarray  # (L, H) induction scores
     prev_scores: np.ndarray  # (L, H)
@@ -28,14 +28,19 @@ class Probe:
     ablated_loss_second: float
     ablated_heads: tuple[tuple[int, int], ...]
     patterns: np.ndarray  # (L, H, 2n, 2n)
+    bos: bool = False  # the probe ran after <|bos|> (nanochat), which its maps leave out
 
 
 @st.cache_resource(max_entries=32, show_spinner="Running the induction probe…", hash_funcs=_BY_VALUE)
 def probe(ref: ModelRef, length: int, seed: int) -> Probe:
     ckpt = load_model(ref)
-    r = induction(ckpt.model, length, seed)
+    tokenizer = ckpt.tokenizer
+    bos = getattr(tokenizer, "bos", None)  # nanochat: the probe runs after <|bos|>, as its texts all did
+    bos_id = tokenizer.special_tokens[bos] if bos else None
+    n_tokens = len(tokenizer.mergeable_ranks) if hasattr(tokenizer, "mergeable_ranks") else None
+    r = induction(ckpt.model, length, seed, bos=bos_id, n_tokens=n_tokens)
     return Probe(
-        text=ckpt.tokenizer.decode(r.tokens),
+        text=tokenizer.decode(r.tokens) if hasattr(tokenizer, "chars") else TokenLabels(tokenizer.labels(r.tokens)),
         n=r.n,
         scores=_frozen(r.scores.numpy()),
         prev_scores=_frozen(r.prev_scores.numpy()),
@@ -46,6 +51,7 @@ def probe(ref: ModelRef, length: int, seed: int) -> Probe:
         ablated_loss_second=r.ablated_loss_second,
         ablated_heads=tuple(r.ablated_heads),
         patterns=_frozen(r.patterns.numpy()),
+        bos=bos_id is not None,
     )
 
 

@@ -74,7 +74,8 @@ def render() -> None:
             st.caption(INTRO)
         return
     cfg = ctx.config
-    longest = default_length(cfg.block_size, cfg.vocab_size)
+    bos = getattr(ctx.ckpt.tokenizer, "bos", None)  # nanochat: the probe runs after <|bos|>, one position less
+    longest = default_length(cfg.block_size - (bos is not None), cfg.vocab_size)
     # presenter mode: the probe's pickers in one row, the two grids under it, the losses below them
     top, more, picture = presenter.stage()
     with more if presenter.on() else intro:
@@ -83,6 +84,9 @@ def render() -> None:
         n = controls.slider_choice("Characters per copy", lengths(longest), key="ind_len", default=longest, width=320)
         seed = controls.choice("Random sequence", SEEDS, key="ind_seed")
     probe = inductions.probe(ctx.ref, n, seed)
+    if probe.bos:
+        st.caption(f"The probe runs after `{bos}`, as every text this model was trained on began; the maps and "
+                   "losses below are of the two copies.")  # fmt: skip
     style = page.figure_style()
     ablated = ", ".join(f"L{l}H{h}" for l, h in probe.ablated_heads)
     with more:
