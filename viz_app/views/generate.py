@@ -192,12 +192,17 @@ def _preview(ctx: page.PageContext, run: generation_runs.GenRun) -> generation_r
     return kept[1]
 
 
+def _vocabulary(tokenizer) -> list[str]:
+    """One name per id for the bars: a character model's characters, a BPE model's token labels."""
+    return tokenizer.chars if hasattr(tokenizer, "chars") else tokenizer.vocab_labels
+
+
 def _before_the_first(
     ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, style
 ) -> None:
     """What the model thinks comes after the prompt, before anything is sampled: the bars Next draws from."""
     first = _preview(ctx, run)
-    vocab = ctx.ckpt.tokenizer.chars
+    vocab = _vocabulary(ctx.ckpt.tokenizer)
     page.chart(
         page.figure(
             figs.next_char_bars,
@@ -262,7 +267,7 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
     m[0].metric("New character", f"'{visible_char(step.char)}'")
     m[1].metric("p it was sampled with", f"{float(step.probs[step.token]):.3f}")
     m[2].metric("p under the model (T = 1)", f"{float(step.probs_raw[step.token]):.3f}")
-    vocab = tokenizer.chars
+    vocab = _vocabulary(tokenizer)
     everything = st.toggle(f"All {len(vocab)} characters", key="gen_all_chars", help="Draw the whole vocabulary, "
                            f"not only the {figs.SHOWN_CHARS} most likely characters.")  # fmt: skip
     page.chart(
