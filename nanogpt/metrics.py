@@ -94,8 +94,10 @@ def residual_points(cache: Cache) -> list[tuple[str, str]]:
     """(label, hook name) for every residual-stream point present, in order through the model."""
     points = [("embed", "blocks.0.hook_resid_pre")]
     for i in range(n_layers(cache)):
+        points.append((f"L{i} ×λ", f"blocks.{i}.hook_resid_mixed"))  # nanochat: resid_λ·x + x0_λ·x0
         points.append((f"L{i} +attn", f"blocks.{i}.hook_resid_mid"))
         points.append((f"L{i} +mlp", f"blocks.{i}.hook_resid_post"))
+    points.append(("−backout", "hook_resid_final"))  # nanochat (2026-03 on): the middle layer's share taken away
     return [(label, name) for label, name in points if name in cache]
 
 

@@ -365,13 +365,18 @@ class NanochatBlock(nn.Module):
         self.hook_resid_pre, self.hook_attn_out = HookPoint(), HookPoint()
         self.hook_resid_mid, self.hook_mlp_out = HookPoint(), HookPoint()
         self.hook_resid_post = HookPoint()
+        if config.constants.lambdas:
+            self.hook_resid_mixed = HookPoint()  # the stream after the lambdas: what the block reads
 
     @property
     def ffwd(self) -> nn.Module:
         return self.mlp  # the lecture model's name for the feed-forward sublayer
 
-    def forward(self, x, ve, cos, sin, kv_cache=None):
-        x = self.hook_resid_pre(x)
+    def forward(self, x, x0, lambdas, ve, cos, sin, kv_cache=None):
+        """lambdas: (resid_lambda, x0_lambda) of this layer, or None (era A)."""
+        x = self.hook_resid_pre(x)  # the previous block's output (x0 before the first)
+        if lambdas is not None:
+            x = self.hook_resid_mixed(lambdas[0] * x + lambdas[1] * x0)
         x = x + self.hook_attn_out(self.attn(rms_norm(x), ve, cos, sin, kv_cache))
         x = self.hook_resid_mid(x)
         x = x + self.hook_mlp_out(self.mlp(rms_norm(x)))
@@ -413,7 +418,9 @@ class NanochatGPT(nn.Module):
             self.smear_lambda = nn.Parameter(torch.zeros(1))
             self.backout_lambda = nn.Parameter(torch.zeros(1))
         self.hook_embed = HookPoint()  # the stream's start x0: the normalised (and smeared) embedding
-        self.hook_backout = HookPoint()  # what backout takes away from the final stream (E)
+        if era.smear_backout:
+            self.hook_backout = HookPoint()  # what backout takes away from the final stream (E)
+            self.hook_resid_final = HookPoint()  # the stream after backout, which the final norm reads
         self._rope_len = 0
         self.register_buffer("rope_cos", torch.empty(0), persistent=False)
         self.register_buffer("rope_sin", torch.empty(0), persistent=False)
@@ -452,14 +459,13 @@ class NanochatGPT(nn.Module):
         x0 = x = self.hook_embed(x)
         backout = None
         for i, block in enumerate(self.blocks):
-            if era.lambdas:
-                x = self.resid_lambdas[i] * x + self.x0_lambdas[i] * x0
+            lambdas = (self.resid_lambdas[i], self.x0_lambdas[i]) if era.lambdas else None
             ve = self.value_embeds[str(i)](idx) if str(i) in self.value_embeds else None  # (B, T, Hkv * D)
-            x = block(x, ve, cos, sin, kv_cache)
+            x = block(x, x0, lambdas, ve, cos, sin, kv_cache)
             if era.smear_backout and i == cfg.backout_layer:
                 backout = x
         if backout is not None:
-            x = x - self.hook_backout(self.backout_lambda * backout)
+            x = self.hook_resid_final(x - self.hook_backout(self.backout_lambda * backout))
         logits = self.unembed(self.ln_f(x))
         loss = None
         if targets is not None:

@@ -207,3 +207,34 @@ def test_convert_saves_the_one_checkpoint_format_and_stays_exact(tmp_path, capsy
     assert main(["convert", str(BASE), "--out", str(out), "--stage", "rl"]) == 2
     assert "no rl checkpoints" in capsys.readouterr().err
     assert main(["convert", str(BASE / "tokenizer" / "tokenizer.pkl"), "--out", str(out), "--step", "1"]) == 2
+
+
+@pytest.mark.parametrize("era", ["A", "B", "E"])
+def test_the_residual_points_show_the_lambdas_and_backout_and_the_lens_ends_on_the_output(era):
+    from nanogpt import metrics
+
+    ckpt = load_nanochat(ERA_DIRS[era])
+    ids = torch.tensor([ckpt.tokenizer.encode("ROMEO:\nBut soft, what light")])
+    logits, cache = run_with_cache(ckpt.model, ids)
+    labels = [label for label, _ in metrics.residual_points(cache)]
+    assert ("L1 ×λ" in labels) == (era != "A") and ("−backout" in labels) == (era == "E")
+    lens_labels, lens = metrics.logit_lens(ckpt.model, cache)
+    assert lens_labels == labels
+    # the last point goes through the final RMSNorm, the head and the softcap: the model's own output
+    assert float((lens[-1] - torch.softmax(logits, dim=-1)).abs().max()) < 1e-5
+
+
+def test_the_kv_cache_gives_the_full_forward_logits_with_windows_and_smear():
+    """Generation's cached steps (keys after RoPE and QK norm, windows on absolute positions, smear
+    from the previous token's embedding) give what the whole sequence gives, past the 128 window."""
+    from nanogpt.model import KVCache
+
+    ckpt = load_nanochat(BASE)
+    ids = torch.tensor(expected(BASE)["ids"][None, :200])  # (1, 200)
+    with torch.no_grad():
+        full, _ = ckpt.model(ids)
+        cache = KVCache(ckpt.model.config.n_layer)
+        first, _ = ckpt.model(ids[:, :150], kv_cache=cache)
+        steps = [ckpt.model(ids[:, t : t + 1], kv_cache=cache)[0] for t in range(150, 200)]
+    stepped = torch.cat([first, *steps], dim=1)
+    assert float((stepped - full).abs().max()) < 1e-4

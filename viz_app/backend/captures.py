@@ -34,7 +34,7 @@ from .registry import ModelRef
 torch.set_num_threads(1)
 
 ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
-RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
+RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mixed|resid_mid|resid_post|attn_out|mlp_out)|hook_resid_final"
 
 
 # the prompt's ids are hashed as one string: Streamlit hashes a tuple item by item, a few ms a call;
