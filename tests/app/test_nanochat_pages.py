@@ -71,3 +71,17 @@ def test_generate_samples_tokens(nanochat_app):
     at.button(key="gen_next").click().run()
     assert_clean(at)
     assert len(charts(at)) >= 2
+
+
+def test_the_attention_page_says_the_window_the_kv_head_and_the_scale_under_qk_norm(nanochat_app):
+    import json
+
+    long_prompt = json.loads((BASE / "text.json").read_text())["prompt"]  # 300 tokens: the 128 window bites
+    at = nanochat_app()
+    at.query_params = {**at.query_params, "prompt": long_prompt, "layer": "0", "head": "2"}
+    at.run()
+    assert_clean(at)
+    said = texts(at.caption)
+    assert "Layer 0 has a sliding window of 128 tokens" in said
+    assert "Query head 2 reads key/value head 2" in said
+    assert "|q·k| ≤ 1.44·16" in said and "±5.8" in said
