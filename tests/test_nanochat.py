@@ -4,6 +4,7 @@ the project's one capture; runs open the way their users have them; bad layouts 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -238,3 +239,30 @@ def test_the_kv_cache_gives_the_full_forward_logits_with_windows_and_smear():
         steps = [ckpt.model(ids[:, t : t + 1], kv_cache=cache)[0] for t in range(150, 200)]
     stepped = torch.cat([first, *steps], dim=1)
     assert float((stepped - full).abs().max()) < 1e-4
+
+
+def test_a_run_with_grouped_heads_written_here_opens_and_shares_its_kv_heads(tmp_path):
+    from nanogpt.nanochat_bench import SMALL, write_random_run
+
+    write_random_run(tmp_path, SMALL, step=5)
+    ckpt = load_nanochat(tmp_path)
+    assert (ckpt.model.config.n_head, ckpt.model.config.n_kv_head) == (4, 2)
+    ids = torch.tensor(ckpt.tokenizer.encode("some text to read twice, some text to read twice"))
+    _, cache = run_with_cache(ckpt.model, ids, r"blocks\.0\.attn\.hook_k")
+    k = cache["blocks.0.attn.hook_k"][0]  # (H, T, D): query heads 0, 1 read KV head 0; 2, 3 read KV head 1
+    assert torch.equal(k[0], k[1]) and torch.equal(k[2], k[3]) and not torch.equal(k[1], k[2])
+
+
+def test_a_d20_is_refused_by_the_servers_limits_and_opens_under_the_command_lines():
+    from nanogpt import limits
+    from nanogpt.nanochat_bench import D20
+    from nanogpt.nanochat_run import check_size
+
+    with pytest.raises(CheckpointError) as e:
+        check_size(D20, "model_001000.pt", limits.server())
+    assert "vocab_size 32,768" in str(e.value) and "ATTENTION_LAB_MAX_VOCAB" in str(e.value)  # the first limit hit
+    with pytest.raises(CheckpointError, match="896,533,746 parameters.*ATTENTION_LAB_MAX_PARAMS"):
+        check_size(D20, "model_001000.pt", dataclasses.replace(limits.server(), vocab=10**6))
+    fitted = check_size(D20, "model_001000.pt", limits.command_line())
+    assert fitted.sequence_len == 2048 and 0 < fitted.context < 2048  # prompts cut so a capture fits 4 GB
+    assert limits.activation_bytes(fitted) <= limits.command_line().activation_mb * 2**20
