@@ -438,6 +438,11 @@ class NanochatGPT(nn.Module):
             self.rope_cos, self.rope_sin, self._rope_len = cos, sin, n
         return self.rope_cos, self.rope_sin
 
+    def drop_meta_buffers(self) -> None:
+        """After building on the meta device: the RoPE tables are made again on first use, on the weights' device."""
+        device = self.tok_emb.weight.device
+        self.rope_cos, self.rope_sin, self._rope_len = torch.empty(0, device=device), torch.empty(0, device=device), 0
+
     def unembed(self, normalized: torch.Tensor) -> torch.Tensor:
         """Logits from a final-normalised stream: the head, cut to the vocabulary, then the softcap."""
         cap = self.config.constants.softcap

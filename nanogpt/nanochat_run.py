@@ -289,9 +289,11 @@ def load_nanochat(
     config = config_of(meta, held, file.path, era)
     config = check_size(config, file.path, limits or size_limits.command_line())
     tokenizer = read_tokenizer(find_tokenizer(file), config.vocab_size)
-    model = NanochatGPT(config)
+    with torch.device("meta"):  # no memory and no random init for weights the file replaces (a d20: 3.6 GB)
+        model = NanochatGPT(config)
     weights = {rename_from_nanochat(k): v.float() for k, v in state.items()}  # bf16 (GPU runs) -> float32
     model.load_state_dict(weights, strict=True, assign=True)
+    model.drop_meta_buffers()
     model.eval()
     stages = [f for f in files if (f.stage, f.tag) == (file.stage, file.tag)]
     info = dict(
