@@ -288,7 +288,9 @@ def load_checkpoint(
     config is beyond `limits` (the command line's by default) or does not fit its tensors is refused first."""
     tensors, meta = load_tensors(path, limits)
     config: GPTConfig = meta["model_config"]
-    model = model_for(config)
+    nanochat = isinstance(config, NanochatConfig)
+    with torch.device("meta" if nanochat else "cpu"):  # nanochat runs are big: no init for weights replaced below
+        model = model_for(config)
     weights = {
         name: t.float() if t.is_floating_point() else t
         for name, t in tensors.items()
@@ -298,10 +300,12 @@ def load_checkpoint(
         if original in weights:
             weights[name] = weights[original]
     try:
-        model.load_state_dict(weights, strict=True)
+        model.load_state_dict(weights, strict=True, assign=nanochat)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0:3]
         raise CheckpointError(f"{path}: its weights do not match its config ({' '.join(first)})") from None
+    if nanochat:
+        model.drop_meta_buffers()
     model.to(device or "cpu").eval()
     return Checkpoint(model, tokenizer_of(meta), meta, str(path))
 
