@@ -24,12 +24,15 @@ SCORE_THRESHOLD = 0.4  # ARENA's detectors call a head induction, previous-token
 COPY_GAIN = 0.5
 
 
-def probe(vocab_size: int, length: int, seed: int = 0) -> torch.Tensor:
-    """Two copies of `length` distinct random character ids: (2 * length,)."""
-    if not 2 <= length <= vocab_size:
-        raise ValueError(f"the probe's copy length must be 2 to {vocab_size} (the vocabulary's size), not {length}")
+def probe(vocab_size: int, length: int, seed: int = 0, ids: tuple[int, int] | None = None) -> torch.Tensor:
+    """Two copies of `length` distinct random ids: (2 * length,). ids: the range [low, high) they are drawn
+    from (the tokenizer's probe_ids: for GPT-2 ordinary words, not bytes or special tokens); every id
+    of the vocabulary by default."""
+    low, high = ids if ids is not None else (0, vocab_size)
+    if not 2 <= length <= high - low:
+        raise ValueError(f"the probe's copy length must be 2 to {high - low} (the ids it draws from), not {length}")
     generator = torch.Generator().manual_seed(seed)
-    first = torch.randperm(vocab_size, generator=generator)[:length]  # (n,): distinct characters
+    first = low + torch.randperm(high - low, generator=generator)[:length]  # (n,): distinct ids
     return torch.cat([first, first])  # (2n,)
 
 
@@ -92,7 +95,9 @@ def _pass(model, idx: torch.Tensor, ablate=()):
 
 
 @torch.no_grad()
-def induction(model, length: int | None = None, seed: int = 0, n_ablate: int | None = None) -> InductionResult:
+def induction(
+    model, length: int | None = None, seed: int = 0, n_ablate: int | None = None, ids: tuple[int, int] | None = None
+) -> InductionResult:
     """Run the probe: every head's induction and previous-token score, the loss on each copy, and the
     second copy's loss with the top induction heads zeroed (those above SCORE_THRESHOLD, at least one,
     or the top `n_ablate`)."""
@@ -102,7 +107,7 @@ def induction(model, length: int | None = None, seed: int = 0, n_ablate: int | N
     n = default_length(cfg.block_size, cfg.vocab_size) if length is None else int(length)
     if 2 * n > cfg.block_size:
         raise ValueError(f"two copies of {n} characters do not fit the model's context of {cfg.block_size}")
-    idx = probe(cfg.vocab_size, n, seed)  # (2n,)
+    idx = probe(cfg.vocab_size, n, seed, ids)  # (2n,)
     patterns, per_position = _pass(model, idx)
     scores, prev = induction_scores(patterns, n), previous_token_scores(patterns)  # (L, H) each
     first, second = copy_losses(per_position, n)

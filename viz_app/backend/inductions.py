@@ -17,7 +17,7 @@ from .timelines import frame_ref, frames
 
 @dataclass
 class Probe:
-    text: str  # the probe's 2n characters
+    text: str | tuple[str, ...]  # the probe's 2n characters, or its tokens' labels
     n: int
     scores: np.ndarray  # (L, H) induction scores
     prev_scores: np.ndarray  # (L, H)
@@ -33,9 +33,10 @@ class Probe:
 @st.cache_resource(max_entries=32, show_spinner="Running the induction probe…", hash_funcs=_BY_VALUE)
 def probe(ref: ModelRef, length: int, seed: int) -> Probe:
     ckpt = load_model(ref)
-    r = induction(ckpt.model, length, seed)
+    tok = ckpt.tokenizer
+    r = induction(ckpt.model, length, seed, ids=tok.probe_ids())
     return Probe(
-        text=ckpt.tokenizer.decode(r.tokens),
+        text=tok.decode(r.tokens) if tok.unit == "character" else tuple(tok.labels(r.tokens)),
         n=r.n,
         scores=_frozen(r.scores.numpy()),
         prev_scores=_frozen(r.prev_scores.numpy()),

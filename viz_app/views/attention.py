@@ -43,7 +43,7 @@ def _take_cell_click(chart_key: str):
 def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, layer: int, head: int, window,
               values: str) -> None:  # fmt: skip
     """One head's map, and its caption."""
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     style = page.figure_style()
     tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
     presenting = presenter.on()
@@ -89,7 +89,7 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
     st.html(
         text_view.head_text_html(
             data.patterns[layer, head],  # the weights of the map's capture, whatever the map shows
-            ctx.prompt.text,
+            ctx.prompt.tokens,
             window=window,
             title=f"layer {layer} · head {head}: where each character looks",
             style=page.figure_style(),
@@ -100,7 +100,7 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
 
 def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window,
                      view: str, values: str) -> None:  # fmt: skip
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     matrices = data.patterns if values == "weights" else data.scores
     style = page.figure_style()
     presenting = presenter.on()
@@ -272,7 +272,7 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
                 page.figure(
                     heads.head_heatmap,
                     data.patterns[head],
-                    ctx.prompt.text,
+                    ctx.prompt.tokens,
                     window=window,
                     height=round(0.75 * page.figure_style().map_height),
                     max_ticks=32,
@@ -289,7 +289,7 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
 
 def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     st.subheader("How one score is built")
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     labels = kit.position_labels(chars)
     start, stop = window
     queries = list(range(start, stop))
@@ -372,18 +372,19 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str, w
             first, second, names = second, first, names[::-1]
         page.chart(
             page.figure(
-                compare_figs.head_pair, first, second, ctx.prompt.text, names=names, window=window, style=style
+                compare_figs.head_pair, first, second, ctx.prompt.tokens, names=names, window=window, style=style
             ),
             name=f"attention-compare-models-L{layer}H{head}-{scale}",
         )
         st.caption(
             f"Layer {layer} · head {head} of both models on the same prompt, and {later} minus {earlier}: "
             f"red where {later} puts more weight, blue where it puts less."
-            + controls.zoom_note(window, len(ctx.prompt.text))
+            + controls.zoom_note(window, len(ctx.prompt.tokens))
         )
     elif layer < pairing.n_layer and head < pairing.n_head:
         left, right = st.columns(2)
-        for col, data, text, name in ((left, a, ctx.prompt.text, names[0]), (right, b, pairing.prompt_b.text, label)):
+        sides = ((left, a, ctx.prompt.tokens, names[0]), (right, b, pairing.prompt_b.tokens, label))
+        for col, data, text, name in sides:
             with col:
                 page.chart(
                     page.figure(

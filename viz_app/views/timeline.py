@@ -76,7 +76,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
             page.figure(
                 heads.head_heatmap,
                 data.patterns[layer, head],
-                ctx.prompt.text,
+                ctx.prompt.tokens,
                 window=window,
                 title=f"step {step:,} · layer {layer} · head {head} · {heads.head_job(sharp.tags[layer][head])}",
                 height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
@@ -89,7 +89,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
         )
         st.caption(
             "Row = the character doing the looking; column = the character looked at."
-            + controls.zoom_note(window, len(ctx.prompt.text))
+            + controls.zoom_note(window, len(ctx.prompt.tokens))
         )
     left, right = st.columns([3, 2])
     with left:
