@@ -61,3 +61,23 @@ def test_induction_probes_ordinary_tokens(make_app, gpt2_dir):
     assert_clean(at)
     assert at.select_slider(key="ind_len").label == "Tokens per copy"
     assert at.select_slider(key="ind_len").value == 32  # two copies within the fixture's context of 64
+
+
+def test_a_nanogpt_gpt2_ckpt_uploaded_in_the_sidebar_opens_in_tokens(make_app):
+    """nanoGPT's openwebtext-style ckpt.pt, no vocabulary file: GPT-2's tokens, not tiny Shakespeare's."""
+    at = make_app().run()
+    at.sidebar.file_uploader(key="upload").upload("ckpt.pt", (HF.parent / "nanogpt-owt" / "ckpt.pt").read_bytes())
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="model").value == "ckpt (uploaded)"
+    facts = texts(at.sidebar.caption)
+    assert "GPT-2's 50,257 tokens" in facts and "tokens" in facts
+
+
+def test_an_upload_over_the_servers_limits_is_told_to_open_it_by_path(make_app, monkeypatch):
+    monkeypatch.setenv("ATTENTION_LAB_MAX_PARAMS", "1000000")  # the owt run has 1.6M
+    at = make_app().run()
+    at.sidebar.file_uploader(key="upload").upload("ckpt.pt", (HF.parent / "nanogpt-owt" / "ckpt.pt").read_bytes())
+    at.run()
+    error = texts(at.error)
+    assert "over the limit of 1,000,000 (ATTENTION_LAB_MAX_PARAMS)" in error and "`attention-lab PATH`" in error

@@ -64,7 +64,7 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, pictu
         "‖x‖ is the L2 norm of the residual vector: after the embeddings, then after each block's "
         "attention (+attn) and feed-forward (+mlp) have added their output to it."
         + (
-            f" The heatmap shows characters {window[0]}–{n - 1} of {n}, the last that fit across."
+            f" The heatmap shows {ctx.prompt.unit}s {window[0]}–{n - 1} of {n}, the last that fit across."
             if window and window[0]
             else ""
         )
