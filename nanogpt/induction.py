@@ -24,12 +24,15 @@ SCORE_THRESHOLD = 0.4  # ARENA's detectors call a head induction, previous-token
 COPY_GAIN = 0.5
 
 
-def probe(vocab_size: int, length: int, seed: int = 0) -> torch.Tensor:
-    """Two copies of `length` distinct random character ids: (2 * length,)."""
-    if not 2 <= length <= vocab_size:
-        raise ValueError(f"the probe's copy length must be 2 to {vocab_size} (the vocabulary's size), not {length}")
+def probe(vocab_size: int, length: int, seed: int = 0, ids: tuple[int, int] | None = None) -> torch.Tensor:
+    """Two copies of `length` distinct random ids: (2 * length,). ids: the range [low, high) they are drawn
+    from (the tokenizer's probe_ids: for GPT-2 ordinary words, not bytes or special tokens); every id
+    of the vocabulary by default."""
+    low, high = ids if ids is not None else (0, vocab_size)
+    if not 2 <= length <= high - low:
+        raise ValueError(f"the probe's copy length must be 2 to {high - low} (the ids it draws from), not {length}")
     generator = torch.Generator().manual_seed(seed)
-    first = torch.randperm(vocab_size, generator=generator)[:length]  # (n,): distinct characters
+    first = low + torch.randperm(high - low, generator=generator)[:length]  # (n,): distinct ids
     return torch.cat([first, first])  # (2n,)
 
 
@@ -96,25 +99,25 @@ def _pass(model, idx: torch.Tensor, ablate=(), bos: int | None = None):
 
 @torch.no_grad()
 def induction(
-    model, length: int | None = None, seed: int = 0, n_ablate: int | None = None, *, bos: int | None = None,
-    n_tokens: int | None = None,
+    model, length: int | None = None, seed: int = 0, n_ablate: int | None = None,
+    ids: tuple[int, int] | None = None, *, bos: int | None = None,
 ) -> InductionResult:  # fmt: skip
     """Run the probe: every head's induction and previous-token score, the loss on each copy, and the
     second copy's loss with the top induction heads zeroed (those above SCORE_THRESHOLD, at least one,
     or the top `n_ablate`).
 
-    bos: a token the model always reads first (nanochat's <|bos|>): the probe runs after it, as every
-    text nanochat saw did, and the scores, losses and maps are of the two copies alone. n_tokens: draw
-    the probe from ids 0..n_tokens-1 only (nanochat's special tokens come after its ordinary ones)."""
+    ids: the range [low, high) the probe draws from (the tokenizer's probe_ids). bos: a token the model
+    always reads first (nanochat's <|bos|>): the probe runs after it, as every text nanochat saw did,
+    and the scores, losses and maps are of the two copies alone."""
     cfg = model.config
     if getattr(cfg, "model_type", "gpt") == "bigram":
         raise ValueError("the induction probe needs a GPT: the bigram model has no attention")
     room = cfg.block_size - (bos is not None)
-    vocab = min(cfg.vocab_size, n_tokens or cfg.vocab_size)
-    n = default_length(room, vocab) if length is None else int(length)
+    low, high = ids if ids is not None else (0, cfg.vocab_size)
+    n = default_length(room, high - low) if length is None else int(length)
     if 2 * n > room:
         raise ValueError(f"two copies of {n} tokens do not fit the model's context of {cfg.block_size}")
-    idx = probe(vocab, n, seed)  # (2n,)
+    idx = probe(cfg.vocab_size, n, seed, ids)  # (2n,)
     patterns, per_position = _pass(model, idx, bos=bos)
     scores, prev = induction_scores(patterns, n), previous_token_scores(patterns)  # (L, H) each
     first, second = copy_losses(per_position, n)

@@ -451,8 +451,13 @@ class NanochatGPT(nn.Module):
     def pre_softcap(self, normalized: torch.Tensor) -> torch.Tensor:
         return self.lm_head(normalized)[..., : self.config.vocab_size]  # (B, T, vocab): the padding rows cut
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None):
-        """Logits (B, T, vocab) after the softcap, and the loss when targets are given."""
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None, *,
+        logits: bool = True,
+    ):  # fmt: skip
+        """Logits (B, T, vocab) after the softcap, and the loss when targets are given. logits=False stops
+        after the last block, (None, None): a capture of the attention alone skips the head (a d20's is
+        1,280 x 32,768)."""
         B, T = idx.shape
         cfg, era = self.config, self.config.constants
         past = kv_cache.length if kv_cache is not None else 0
@@ -469,13 +474,15 @@ class NanochatGPT(nn.Module):
             x = block(x, x0, lambdas, ve, cos, sin, kv_cache)
             if era.smear_backout and i == cfg.backout_layer:
                 backout = x
+        if not logits:
+            return None, None
         if backout is not None:
             x = self.hook_resid_final(x - self.hook_backout(self.backout_lambda * backout))
-        logits = self.unembed(self.ln_f(x))
+        out = self.unembed(self.ln_f(x))
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(B * T, -1), targets.view(B * T))  # flatten (B, T) positions
-        return logits, loss
+            loss = F.cross_entropy(out.view(B * T, -1), targets.view(B * T))  # flatten (B, T) positions
+        return out, loss
 
     def _smear(self, x: torch.Tensor, kv_cache: KVCache | None) -> torch.Tensor:
         """x_t += smear_lambda * sigmoid(x_t[:24] . w) * x_{t-1}, on the normalised embeddings (E)."""

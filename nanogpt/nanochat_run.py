@@ -374,6 +374,7 @@ def facts(path: str | os.PathLike) -> dict:
         block_size=config.block_size,
         attn_scale=config.attn_scale,
         vocab_size=config.vocab_size,
+        unit="token",
         val_loss=None,
         step=run["step"],
         data=None,

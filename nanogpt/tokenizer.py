@@ -36,6 +36,7 @@ GPT2_RANKS_CACHE_NAME = "0ea1e91bbb3a60f729a8dc8f777fd2fc07cd8df4"  # tiktoken's
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 GPT2_SPECIAL_TOKENS = {"<|endoftext|>": 50256}
 GPT2_VOCAB_SIZE = 50257
+PROBE_IDS = 20_000  # how many of a BPE's ranks past the bytes a probe of random tokens draws from
 MAX_EMBEDDED_RANKS_BYTES = 8 * 2**20  # ranks written into a checkpoint's JSON header: a spec, not a corpus
 
 
@@ -102,9 +103,18 @@ class Tokenizer(ABC):
     def labels(self, ids) -> list[str]:
         return [self.label(int(i)) for i in ids]
 
+    def unknown_chars(self, text: str) -> list[str]:
+        """Characters of `text` this tokenizer cannot encode, in order of first appearance (a byte-level
+        BPE encodes every text: none)."""
+        return []
+
     def piece(self, token_id: int) -> str:
         """The text one token decodes to on its own (a piece of a character decodes to U+FFFD)."""
         return self.decode([int(token_id)])
+
+    def probe_ids(self) -> tuple[int, int]:
+        """The ids [low, high) a probe of random tokens draws from (the induction probe): every one."""
+        return 0, self.vocab_size
 
     @functools.cached_property
     def vocab_labels(self) -> list[str]:
@@ -237,6 +247,12 @@ class BPETokenizer(Tokenizer):
             return True
         except (KeyError, ValueError, OverflowError):
             return False
+
+    def probe_ids(self) -> tuple[int, int]:
+        """Past the 256 single bytes (pieces of characters, control codes), the next PROBE_IDS ranks:
+        ordinary, frequent tokens (GPT-2's rarest ranks include its glitch tokens), no special token."""
+        high = min(len(self.mergeable_ranks), 256 + PROBE_IDS)
+        return (256, high) if high - 256 >= 2 else (0, len(self.mergeable_ranks))
 
     def token_bytes(self, token_id: int) -> bytes:
         return self.encoding.decode_single_token_bytes(int(token_id))

@@ -124,7 +124,7 @@ def opening_window(n: int, stored, *, span: int | None = ZOOM) -> tuple[int, int
     return tuple(stored)
 
 
-def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tuple[int, int]:
+def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM, unit: str = "character") -> tuple[int, int]:
     """A [start, stop) window of the prompt to zoom into: its last `span` characters by default (a
     window every character of which can be labelled and clicked), or all of it (span None). The
     Attention and Timeline pages share one window (url_state.SHELL: it starts again with a new prompt)."""
@@ -133,11 +133,11 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     url_state.settle(key)  # a new model or prompt: start again at its end
     st.session_state[key] = opening_window(n, st.session_state.get(key), span=span)
     start, stop = st.slider(
-        "Zoom: characters shown",
+        f"Zoom: {unit}s shown",
         min_value=0,
         max_value=n,
         key=key,
-        help="Pick a stretch of the prompt to see it character by character. Keys before the window are hidden."
+        help=f"Pick a stretch of the prompt to see it {unit} by {unit}. Keys before the window are hidden."
         + (f" Presenter mode shows at most {presenter.ZOOM}, each readable from the back." if presenter.on() else ""),
     )
     if stop <= start:
@@ -145,10 +145,10 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     return start, stop
 
 
-def zoom_note(window: tuple[int, int], n: int) -> str:
+def zoom_note(window: tuple[int, int], n: int, unit: str = "character") -> str:
     """The sentence under a zoomed map saying which stretch it shows ('' when it shows all n)."""
     start, stop = window
-    return f" Showing characters {start}–{stop - 1} of {n}: widen the zoom to see all." if stop - start < n else ""
+    return f" Showing {unit}s {start}–{stop - 1} of {n}: widen the zoom to see all." if stop - start < n else ""
 
 
 def selected_point(chart_key: str) -> dict | None:

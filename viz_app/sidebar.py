@@ -74,6 +74,18 @@ def upload_refusal(message: str, name: str) -> str:
     return convert.unreadable(name, verb="upload") if convert.UNREADABLE in message else message
 
 
+def _prompt_size(entry: registry.ModelEntry) -> None:
+    """Under the prompt box: how many tokens (or characters) the model reads, and the cap on them."""
+    try:
+        ckpt = captures.load_model(registry.model_ref(entry))
+    except (CheckpointError, OSError):
+        return  # _facts said it
+    prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
+    n = len(prompt.ids) + prompt.n_cropped
+    st.caption(f"{n:,} {prompt.unit}{'' if n == 1 else 's'}" + (f" · the pages read the last {prompt.limit}"
+               if prompt.n_cropped else ""))  # fmt: skip
+
+
 def _facts(entry: registry.ModelEntry) -> None:
     try:
         f = captures.model_facts(registry.model_ref(entry))
@@ -89,9 +101,9 @@ def _facts(entry: registry.ModelEntry) -> None:
         lines.append(f"**{params}**")
         lines.append(f"{f['n_layer']} layers × {f['n_head']} heads · width {f['n_embd']} (head size {f['head_size']})")
         lines.append(
-            f"context {f['block_size']} characters · scale 1/√{f['attn_scale']}"
+            f"context {f['block_size']:,} {f['unit']}s · scale 1/√{f['attn_scale']}"
             if f["attn_scale"] != "none"
-            else f"context {f['block_size']} characters · unscaled"
+            else f"context {f['block_size']:,} {f['unit']}s · unscaled"
         )
     if f.get("nanochat"):
         lines += nanochat_facts(f)
@@ -102,7 +114,9 @@ def _facts(entry: registry.ModelEntry) -> None:
     if f["source_format"]:
         source = imported.SOURCE_NAMES.get(f["source_format"], f["source_format"])
         lines.append(f"from {source} `{Path(f['source_file']).name}`")
-        if f["source_vocab"] == imported.DEFAULT_VOCAB:
+        if f["source_vocab"] == convert.GPT2:
+            lines.append(f"vocabulary: GPT-2's {f['vocab_size']:,} tokens (byte-pair encoding)")
+        elif f["source_vocab"] == imported.DEFAULT_VOCAB:
             lines.append("vocabulary: tiny Shakespeare's characters, the default (no vocabulary file came with it)")
         else:
             lines.append(f"vocabulary from `{Path(f['source_vocab']).name}`")
@@ -241,6 +255,8 @@ def render(preferred: str = "") -> None:
             height=200,
             help="Every page runs the model on this text. Characters the model never saw are dropped.",
         )
+        if entries:
+            _prompt_size(entry)
         st.radio(
             "Figures download as",
             url_state.FIGURE_FORMATS,

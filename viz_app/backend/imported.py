@@ -5,9 +5,11 @@ convert once, and the app then opens the result like any checkpoint.
 `make app CKPT=path` and `attention-lab path` set OPEN_ENV (VOCAB=path and --vocab set VOCAB_ENV;
 launch.py names them): that model is offered to every session, first, so it is the one shown.
 
-Every file is checked against the server's limits (nanogpt.limits.server(): ATTENTION_LAB_MAX_*)
-before anything is built from it: a file that claims more than its tensors hold, or a model too big
-for a server a whole class shares, is refused with the sentence that says so.
+Every uploaded file is checked against the server's limits (nanogpt.limits.server():
+ATTENTION_LAB_MAX_*) before anything is built from it: a file that claims more than its tensors
+hold, or a model too big for a server a whole class shares, is refused with the sentence that says
+so (and that a model that big opens by path). The model the operator names on the command line is
+held to the command line's limits (nanogpt.limits.command_line()): naming it is the choice.
 """
 
 from __future__ import annotations
@@ -34,16 +36,18 @@ SOURCE_NAMES = {
 DEFAULT_VOCAB = "tinyshakespeare"  # nanogpt.data's source name: what nanoGPT's shakespeare_char and the lecture use
 
 
-def as_safetensors(src: Path, vocab: Path | str | None = None) -> Path:
+def as_safetensors(src: Path, vocab: Path | str | None = None, allowed: limits.Limits | None = None) -> Path:
     """The checkpoint to open for a model file: a .safetensors as it is, anything else converted once.
 
     vocab: a meta.pkl, a text file, or DEFAULT_VOCAB; None lets nanogpt.convert look for nanoGPT's
     meta.pkl itself and fall back to DEFAULT_VOCAB. Raises CheckpointError with what is wrong; the
-    server's limits apply (nothing is allocated for a file they refuse). The converted file is kept
-    for this session (uploads.keep), and the uploads folder trimmed to its cap after converting.
+    `allowed` limits apply, the server's unless given (nothing is allocated for a file they refuse).
+    The converted file is kept for this session (uploads.keep), and the uploads folder trimmed to its
+    cap after converting.
     """
+    allowed = allowed or limits.server()
     if src.suffix == ".safetensors":
-        check_file(src, limits.server())
+        check_file(src, allowed)
         return src
     digest = hashlib.sha256()
     for part in _model_files(src):
@@ -54,10 +58,10 @@ def as_safetensors(src: Path, vocab: Path | str | None = None) -> Path:
     if not out.exists():
         is_meta = isinstance(vocab, Path) and vocab.suffix == ".pkl"
         convert(src, out, vocab if is_meta else None, None if is_meta else vocab, fallback_text=DEFAULT_VOCAB,
-                limits=limits.server())  # fmt: skip
+                limits=allowed)  # fmt: skip
         uploads.trim()
     else:
-        check_file(out, limits.server())  # converted under other limits, or altered since
+        check_file(out, allowed)  # converted under other limits, or altered since
     return out
 
 
@@ -83,7 +87,9 @@ def _bytes(path: Path) -> bytes:
 def _opened(src: str, vocab: str | None, stamp: tuple) -> tuple[str | None, str | None]:
     """(checkpoint path, None) or (None, what went wrong): a bad file is said once, not retried every rerun."""
     try:
-        path = as_safetensors(Path(src), Path(vocab) if vocab else None)
+        # the operator named this model on the command line: the command line's limits, which open GPT-2
+        # 124M and 355M, not the server's, which are for what a session uploads
+        path = as_safetensors(Path(src), Path(vocab) if vocab else None, limits.command_line())
     except CheckpointError as e:
         return None, f"Could not open `{src}` (`make app CKPT=...`): {e}"
     uploads.pin(path)  # every session shows it: no trim may take it

@@ -10,14 +10,14 @@ import streamlit as st
 
 from nanogpt.induction import induction
 
-from .captures import _BY_VALUE, TokenLabels, _frozen, load_model
+from .captures import _BY_VALUE, _frozen, load_model
 from .registry import ModelEntry, ModelRef
 from .timelines import frame_ref, frames
 
 
 @dataclass
 class Probe:
-    text: str  # the probe's 2n characters (a BPE model's: its 2n token labels)
+    text: str | tuple[str, ...]  # the probe's 2n characters, or its tokens' labels
     n: int
     scores: np.ndarray  # (L, H) induction scores
     prev_scores: np.ndarray  # (L, H)
@@ -34,13 +34,12 @@ class Probe:
 @st.cache_resource(max_entries=32, show_spinner="Running the induction probe…", hash_funcs=_BY_VALUE)
 def probe(ref: ModelRef, length: int, seed: int) -> Probe:
     ckpt = load_model(ref)
-    tokenizer = ckpt.tokenizer
-    bos = getattr(tokenizer, "bos", None)  # nanochat: the probe runs after <|bos|>, as its texts all did
-    bos_id = tokenizer.special_tokens[bos] if bos else None
-    n_tokens = len(tokenizer.mergeable_ranks) if hasattr(tokenizer, "mergeable_ranks") else None
-    r = induction(ckpt.model, length, seed, bos=bos_id, n_tokens=n_tokens)
+    tok = ckpt.tokenizer
+    bos = getattr(tok, "bos", None)  # nanochat: the probe runs after <|bos|>, as its texts all did
+    bos_id = tok.special_tokens[bos] if bos else None
+    r = induction(ckpt.model, length, seed, ids=tok.probe_ids(), bos=bos_id)
     return Probe(
-        text=tokenizer.decode(r.tokens) if hasattr(tokenizer, "chars") else TokenLabels(tokenizer.labels(r.tokens)),
+        text=tok.decode(r.tokens) if tok.unit == "character" else tuple(tok.labels(r.tokens)),
         n=r.n,
         scores=_frozen(r.scores.numpy()),
         prev_scores=_frozen(r.prev_scores.numpy()),
