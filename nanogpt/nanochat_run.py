@@ -322,7 +322,7 @@ def run_info(file: NanochatFile, meta: dict, config: NanochatConfig, compiled: b
     return dict(
         stage=file.stage,
         tag=file.tag,
-        step=int(meta.get("step", file.step)) if isinstance(meta.get("step", file.step), int) else file.step,
+        step=meta["step"] if type(meta.get("step")) is int else file.step,
         depth=config.n_layer,
         val_bpb=meta.get("val_bpb") if isinstance(meta.get("val_bpb"), (int, float)) else None,
         era=config.era,
