@@ -264,3 +264,34 @@ def test_a_d20_is_refused_by_the_servers_limits_and_opens_under_the_command_line
     fitted = check_size(D20, "model_001000.pt", limits.command_line())
     assert fitted.sequence_len == 2048 and 0 < fitted.context < 2048  # prompts cut so a capture fits the limit
     assert limits.activation_bytes(fitted) <= limits.command_line().activation_mb * 2**20
+
+
+def test_a_hostile_or_foreign_tokenizer_in_a_run_is_one_sentence(tmp_path):
+    import os
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return os.system, ("touch /tmp/pwned-by-nanochat-tokenizer",)
+
+    root = nanochat_tree(tmp_path)
+    pkl = root / "tokenizer" / "tokenizer.pkl"
+    original = pkl.read_bytes()
+    pkl.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(CheckpointError, match="was refused: it asks for (posix|os).system") as e:
+        load_nanochat(root)
+    assert "\n" not in str(e.value) and not Path("/tmp/pwned-by-nanochat-tokenizer").exists()
+    # the same ranks under a split pattern nanochat never used: an untrusted regular expression
+    old = b"\\p{N}{1,2}"
+    pkl.write_bytes(original.replace(old, b"(a+)+$".ljust(len(old))))  # the same length: the pickle stays whole
+    with pytest.raises(CheckpointError, match="pattern nanochat never used"):
+        load_nanochat(root)
+
+
+def test_attention_lab_takes_a_nanochat_dir(tmp_path):
+    from viz_app.backend.launch import OPEN_ENV
+    from viz_app.cli import app_command, app_parser
+
+    args = app_parser({}).parse_args([str(BASE)])
+    _, env = app_command(args.ckpt, args.vocab, args.port)
+    assert env[OPEN_ENV] == str(BASE.resolve())
