@@ -164,9 +164,11 @@ def _prompt_notices(prompt: captures.Prompt, block_size: int) -> None:
             icon=":material/translate:",
         )
     if prompt.n_cropped:
+        unit = prompt.unit
+        why = (f"the model's context of {block_size} {unit}s" if prompt.limit >= block_size
+               else f"the {prompt.limit} {unit}s a page captures (the model reads up to {block_size})")  # fmt: skip
         st.info(
-            f"The prompt is longer than the model's context of {block_size} characters: "
-            f"using the last {block_size} ({prompt.n_cropped} cut from the start).",
+            f"The prompt is longer than {why}: using the last {prompt.limit} ({prompt.n_cropped} cut from the start).",
             icon=":material/content_cut:",
         )
 

@@ -43,7 +43,7 @@ def _take_cell_click(chart_key: str):
 def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, layer: int, head: int, window,
               values: str) -> None:  # fmt: skip
     """One head's map, and its caption."""
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     style = page.figure_style()
     tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
     presenting = presenter.on()
@@ -59,6 +59,7 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         kind=values,
         title=title + heads.head_job(tags),
         clickable=True,
+        key_window=_sliding_window(ctx, layer),
         height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
         max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
         fit=presenting,  # the window's height, presenter.ZOOM characters each labelled
@@ -76,12 +77,44 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
     how = (
         "Click a cell to see how its score is built below."
         if window[1] - window[0] <= heads.CLICKABLE_MAX
-        else f"Zoom to {heads.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
+        else f"Zoom to {heads.CLICKABLE_MAX} {ctx.prompt.unit}s or fewer to pick a cell by clicking, or use the "
+        "sliders."
     )
     st.caption(
-        "Row = the character doing the looking (query); column = the character looked at (key). "
-        "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars))
+        f"Row = the {ctx.prompt.unit} doing the looking (query); column = the {ctx.prompt.unit} looked at (key). "
+        "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars), ctx.prompt.unit)
     )
+    _nanochat_notes(ctx, layer, head, len(chars))
+
+
+def _sliding_window(ctx: page.PageContext, layer: int) -> int | None:
+    """The layer's sliding window (nanochat: query t reads keys t-w..t only), None for plain causal."""
+    windows = ctx.config.windows() if hasattr(ctx.config, "windows") else None
+    return windows[layer] if windows else None
+
+
+def _nanochat_notes(ctx: page.PageContext, layer: int, head: int, n: int) -> None:
+    """What a nanochat head's map holds that the lecture's does not: its window, the key/value head it
+    shares. Said only for a model that has them."""
+    cfg = ctx.config
+    if getattr(cfg, "model_type", "") != "nanochat":
+        return
+    notes = []
+    w = _sliding_window(ctx, layer)
+    if w is not None and w + 1 < n:
+        notes.append(f"Layer {layer} has a sliding window of {w:,} tokens: query t reads keys t−{w:,}…t only; the "
+                     "keys further back are masked like the future, left of the dashed line.")  # fmt: skip
+    elif w is not None:
+        notes.append(f"Layer {layer}'s window ({w:,} tokens) is longer than this prompt, so it masks nothing here.")
+    group = cfg.n_head // cfg.n_kv_head
+    kv = head // group
+    sharing = [h for h in range(cfg.n_head) if h // group == kv]
+    notes.append(
+        f"Query head {head} reads key/value head {kv}"
+        + (f", which it shares with query heads {', '.join(map(str, (h for h in sharing if h != head)))}."
+           if group > 1 else " (each query head has its own: n_kv_head = n_head).")
+    )  # fmt: skip
+    st.caption(" ".join(notes))
 
 
 def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
@@ -89,9 +122,9 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
     st.html(
         text_view.head_text_html(
             data.patterns[layer, head],  # the weights of the map's capture, whatever the map shows
-            ctx.prompt.text,
+            ctx.prompt.tokens,
             window=window,
-            title=f"layer {layer} · head {head}: where each character looks",
+            title=f"layer {layer} · head {head}: where each {ctx.prompt.unit} looks",
             style=page.figure_style(),
         ),
         unsafe_allow_javascript=True,  # the shading follows the mouse in the browser, with no rerun
@@ -100,7 +133,7 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
 
 def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window,
                      view: str, values: str) -> None:  # fmt: skip
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     matrices = data.patterns if values == "weights" else data.scores
     style = page.figure_style()
     presenting = presenter.on()
@@ -137,7 +170,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         st.caption(
             ("Weights as whole percentages. " if values == "weights" else "")
             + "Hover a cell for its query and key."
-            + controls.zoom_note(window, len(chars))
+            + controls.zoom_note(window, len(chars), ctx.prompt.unit)
         )
     else:
         page.chart(
@@ -165,7 +198,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
         st.caption(
             f"Every head's weights, layers down, heads across, in whole percentages; layer {layer} · head {head} "
-            "is outlined. Click a head to open it." + note + controls.zoom_note(window, len(chars))
+            "is outlined. Click a head to open it." + note + controls.zoom_note(window, len(chars), ctx.prompt.unit)
         )
 
 
@@ -272,7 +305,7 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
                 page.figure(
                     heads.head_heatmap,
                     data.patterns[head],
-                    ctx.prompt.text,
+                    ctx.prompt.tokens,
                     window=window,
                     height=round(0.75 * page.figure_style().map_height),
                     max_ticks=32,
@@ -289,21 +322,29 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
 
 def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     st.subheader("How one score is built")
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     labels = kit.position_labels(chars)
     start, stop = window
     queries = list(range(start, stop))
     cols = st.columns(2)
     with cols[0]:
         query = controls.slider_choice(
-            "Query (the character looking)", queries, key="query_pos", default=stop - 1, format_func=labels.__getitem__
+            f"Query (the {ctx.prompt.unit} looking)",
+            queries,
+            key="query_pos",
+            default=stop - 1,
+            format_func=labels.__getitem__,
         )
     visible = list(range(0, query + 1))  # the key positions this query may attend to
     best = int(data.patterns[layer, head, query, : query + 1].argmax())
     with cols[1]:
         if len(visible) > 1:
             key_pos = controls.slider_choice(
-                "Key (the character looked at)", visible, key="key_pos", default=best, format_func=labels.__getitem__
+                f"Key (the {ctx.prompt.unit} looked at)",
+                visible,
+                key="key_pos",
+                default=best,
+                format_func=labels.__getitem__,
             )
         else:
             key_pos = 0
@@ -372,18 +413,19 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str, w
             first, second, names = second, first, names[::-1]
         page.chart(
             page.figure(
-                compare_figs.head_pair, first, second, ctx.prompt.text, names=names, window=window, style=style
+                compare_figs.head_pair, first, second, ctx.prompt.tokens, names=names, window=window, style=style
             ),
             name=f"attention-compare-models-L{layer}H{head}-{scale}",
         )
         st.caption(
             f"Layer {layer} · head {head} of both models on the same prompt, and {later} minus {earlier}: "
             f"red where {later} puts more weight, blue where it puts less."
-            + controls.zoom_note(window, len(ctx.prompt.text))
+            + controls.zoom_note(window, len(ctx.prompt.tokens), ctx.prompt.unit)
         )
     elif layer < pairing.n_layer and head < pairing.n_head:
         left, right = st.columns(2)
-        for col, data, text, name in ((left, a, ctx.prompt.text, names[0]), (right, b, pairing.prompt_b.text, label)):
+        sides = ((left, a, ctx.prompt.tokens, names[0]), (right, b, pairing.prompt_b.tokens, label))
+        for col, data, text, name in sides:
             with col:
                 page.chart(
                     page.figure(
@@ -424,8 +466,10 @@ def render() -> None:
         scale = controls.scale_switch(ctx.ckpt)
     n = len(ctx.prompt.ids)
     with more:
-        window = controls.window_picker(n)
-        st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
+        window = controls.window_picker(n, unit=ctx.prompt.unit)
+        st.caption(
+            f"Reading {n} {ctx.prompt.unit}s · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}."
+        )
         pick = controls.row()
     with top if presenting else pick, st.container(width="content"):
         view = controls.choice("Show", VIEW_LABELS, key="view", format_func=VIEW_LABELS.get)

@@ -98,7 +98,7 @@ def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: 
         page.figure(
             figs.entropy_curves,
             values[layer],
-            ctx.prompt.text,
+            ctx.prompt.tokens,
             layer=layer,
             highlight=head,
             ylabel=name,
