@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ class FigureStyle:
     accent: str = "#d62728"  # the picked cell, the sampled character, the chosen head
     plain: str = "#4c78a8"  # bars that are not picked out
     muted: str = "#9aa5b1"
+    narrow: bool = False  # a phone's screen: figure() lays the figure out for it (see narrow_layout)
 
 
 DEFAULT_STYLE = FigureStyle()
@@ -151,10 +153,70 @@ def figure(traces: list, style: FigureStyle, height: int | None, title: str | No
         base["margin"]["t"] = 10
     elif title:
         base["title"] = dict(text=title)
+    if style.narrow:
+        narrow_layout(traces, base, layout)
     annotations = layout.pop("annotations", [])
     # the traces were checked as they were made; checking them again in the figure, with the layout,
     # cost a third of building a page's figures (the layout is this module's own, tested in tests/)
     return go.Figure(data=traces, layout=dict(base, annotations=annotations, **layout), _validate=False)
+
+
+WRAP_CHARS = 44  # a narrow figure's title line: about 300 px at 13 px, inside a 360 px phone's plot
+
+
+def wrap_title(text: str, width: int = WRAP_CHARS) -> str:
+    """A title in lines of at most width characters (its own <br> kept), broken between words."""
+    lines = []
+    for part in text.split("<br>"):
+        lines.extend(textwrap.wrap(part, width, break_long_words=False) or [""])
+    return "<br>".join(lines)
+
+
+NARROW_BAR_PX = 52  # a horizontal colour bar over the plot: its title, the bar, its numbers
+TITLE_LINE_PX = 17  # a title's line at 13 px
+
+
+def _narrow_colorbar(bar: dict | None) -> dict:
+    """A colour bar over the plot, across it and short: on a phone a vertical one took a fifth of the width."""
+    bar = dict(bar or {})
+    title = dict(bar.get("title") or {})
+    title.pop("side", None)
+    return dict(bar, orientation="h", thickness=10, len=0.7, x=0.5, xanchor="center", y=0, yref="container",
+                yanchor="bottom", ypad=4, title=dict(title, side="top"))  # fmt: skip
+
+
+def narrow_layout(traces: list, base: dict, layout: dict) -> None:
+    """A figure for a phone's screen (FigureStyle.narrow), in place: the title wrapped into lines at the top in
+    the text's size, colour bars horizontal between it and the plot, square plots against the top, the legend
+    under the plot, thin side margins."""
+    top = 8
+    title = base.pop("title", None)
+    if title:
+        text = wrap_title(title["text"] if isinstance(title, dict) else title)
+        # just above the plot, and the top margin grows to hold it (Plotly put a multi-line title anchored
+        # at the container's top above the figure, its first lines cut off)
+        base["title"] = dict(text=text, font=dict(size=base["font"]["size"]), automargin=True, yref="paper", y=1,
+                             yanchor="bottom", x=0, xanchor="left", pad=dict(b=6))  # fmt: skip
+    bars = False
+    for trace in traces:  # a heatmap's own colour bar (not one of a shared coloraxis)
+        if "colorbar" in trace and trace["showscale"] is not False and not trace["coloraxis"]:
+            trace["colorbar"] = _narrow_colorbar(trace["colorbar"].to_plotly_json())
+            bars = True
+    for name, value in list(layout.items()):
+        if name.startswith("coloraxis") and isinstance(value, dict):
+            layout[name] = dict(value, colorbar=_narrow_colorbar(value.get("colorbar")))
+            bars = True
+        elif name.startswith("yaxis") and isinstance(value, dict):
+            if value.get("scaleanchor"):
+                value = dict(value, constraintoward="top")  # a square plot's spare height goes below it
+            if isinstance(value.get("title"), dict):  # clear of the widest character (␣)
+                value = dict(value, title=dict(value["title"], standoff=10))
+            layout[name] = value
+    base["margin"].update(l=2, r=2, t=top)
+    if bars:
+        base["margin"]["b"] = NARROW_BAR_PX  # the axis's characters and title go above it (automargin)
+    if "legend" not in layout:
+        layout["legend"] = dict(orientation="h", x=0, y=-0.15, yanchor="top")
 
 
 def two_colours(flags, style: FigureStyle, plain: str | None = None) -> dict:
