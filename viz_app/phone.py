@@ -65,7 +65,6 @@ PHONE_CSS = """<style>
   /* the figure toolbar sat on the title; a touch has no hover to reveal it anyway */
   .modebar-container { display: none !important; }
   /* nothing wider than the screen: long words, code and the text views wrap */
-  [data-testid="stMain"] { overflow-x: hidden; }
   [data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"] { overflow-wrap: anywhere; }
   [data-testid="stMain"] pre, [data-testid="stMain"] code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
   /* a class's answer: a thumb's target (at least 44 px) */
@@ -76,6 +75,28 @@ PHONE_CSS = """<style>
 }
 .st-key-_phone_screen { display: none !important; }
 </style>""".replace("PHONE_MAX_PX", f"{PHONE_MAX_PX - 0.02}px")  # under PHONE_MAX_PX, as on() says
+
+
+# a follower's phone (classroom.banner in follow mode): the teacher's picture, not the teacher's knobs. Every
+# control of the page folds away behind "Explore on my own" (the class's own buttons stay); CSS, so it holds
+# from the first run, before the width is known, and only under PHONE_MAX_PX
+_WIDGETS = ", ".join(
+    f"[data-testid=stMain] [data-testid=stElementContainer]:has(> [data-testid={name}])"
+    for name in ("stSlider", "stSelectbox", "stButtonGroup", "stNumberInput", "stRadio", "stCheckbox",
+                 "stTextInput", "stTextArea", "stMultiSelect", "stDownloadButton")
+)  # fmt: skip
+FOLLOWER_CSS = (
+    "<style>@media (max-width: PHONE_MAX_PX) {"
+    + _WIDGETS
+    + ", [data-testid=stMain] [data-testid=stElementContainer]:has(> [data-testid=stButton])"
+    + ':not([class*="st-key-class_"])'
+    + ", [data-testid=stMain] [data-testid=stExpander] { display: none !important; } }</style>"
+).replace("PHONE_MAX_PX", f"{PHONE_MAX_PX - 0.02}px")
+
+
+def follower_style() -> None:
+    """A follower's phone shows the teacher's picture, its controls behind "Explore on my own" (classroom.banner)."""
+    st.html(FOLLOWER_CSS)
 
 
 def _take_width() -> None:
@@ -104,21 +125,21 @@ def on() -> bool:
     return shown is not None and shown < PHONE_MAX_PX
 
 
-def plot_px() -> int:
-    """The side of a square map's plot as wide as the phone's screen."""
-    return max(200, (width() or 390) - BESIDE_PLOT_PX)
+def plot_px(screen: int | None = None) -> int:
+    """The side of a square map's plot as wide as the phone's screen (this session's, or `screen` px)."""
+    return max(200, (screen or width() or 390) - BESIDE_PLOT_PX)
 
 
-def zoom() -> int:
+def zoom(screen: int | None = None) -> int:
     """Characters a one-head map shows on this phone: each labelled on both axes at 13 px with no
-    overlap, in a map as wide as the screen (20 at 390 px, 18 at 360 px)."""
-    return max(8, int(plot_px() / CHAR_PX))
+    overlap, in a map as wide as the screen (19 at 390 px, 17 at 360 px)."""
+    return max(8, int(plot_px(screen) / CHAR_PX))
 
 
-def map_height() -> int:
+def map_height(screen: int | None = None) -> int:
     """A one-head map's height on this phone: its square plot as wide as the screen, and what is around it.
     Rounded to 10 px, so phones of nearly the same width share a figure."""
-    return 10 * round((plot_px() + AROUND_PLOT_PX) / 10)
+    return 10 * round((plot_px(screen) + AROUND_PLOT_PX) / 10)
 
 
 def style() -> FigureStyle:

@@ -185,14 +185,37 @@ def _narrow_colorbar(bar: dict | None) -> dict:
                 yanchor="bottom", ypad=4, title=dict(title, side="top"))  # fmt: skip
 
 
+NARROW_PLOT_PX = 290  # a plot as wide as the narrowest phone's screen (360 px) less the page's padding and labels
+NARROW_LABEL_PX = 17  # a 13 px tick label's box, down an axis (measured in Chromium)
+
+
+def _thinned(axis: dict, across: bool, height: int | None, top: int) -> dict:
+    """An axis whose array of tick labels would overlap at a phone's width: every k-th label (a laptop's
+    48 characters across a phone's 290 px ran into each other)."""
+    vals, text = axis.get("tickvals"), axis.get("ticktext")
+    if not isinstance(vals, list) or not isinstance(text, list) or len(vals) != len(text) or len(vals) < 2:
+        return axis
+    low, high = (axis.get("domain") or [0.0, 1.0])[:2]
+    if across:
+        room, each = NARROW_PLOT_PX * (high - low), max(14, 7 * max(len(str(t)) for t in text) + 6)
+    elif height:
+        room, each = (height - top - 45) * (high - low), NARROW_LABEL_PX  # less the row of characters below
+    else:
+        return axis
+    step = math.ceil(len(vals) / max(2, int(room / each)))
+    return axis if step <= 1 else dict(axis, tickvals=vals[::step], ticktext=text[::step])
+
+
 def narrow_layout(traces: list, base: dict, layout: dict) -> None:
-    """A figure for a phone's screen (FigureStyle.narrow), in place: the title wrapped into lines at the top in
-    the text's size, colour bars horizontal between it and the plot, square plots against the top, the legend
-    under the plot, thin side margins."""
+    """A figure for a phone's screen (FigureStyle.narrow), in place: the title wrapped into lines above the plot
+    in the text's size, colour bars horizontal and short at the bottom, square plots against the top, arrays of
+    tick labels thinned to what the width holds, the legend under the plot, thin side margins."""
     top = 8
     title = base.pop("title", None)
+    above = top + NARROW_BAR_PX  # what may be above a plot: its title's lines (below) and a colour bar
     if title:
         text = wrap_title(title["text"] if isinstance(title, dict) else title)
+        above += TITLE_LINE_PX * (text.count("<br>") + 1)
         # just above the plot, and the top margin grows to hold it (Plotly put a multi-line title anchored
         # at the container's top above the figure, its first lines cut off)
         base["title"] = dict(text=text, font=dict(size=base["font"]["size"]), automargin=True, yref="paper", y=1,
@@ -206,17 +229,39 @@ def narrow_layout(traces: list, base: dict, layout: dict) -> None:
         if name.startswith("coloraxis") and isinstance(value, dict):
             layout[name] = dict(value, colorbar=_narrow_colorbar(value.get("colorbar")))
             bars = True
-        elif name.startswith("yaxis") and isinstance(value, dict):
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            value = layout[name] = _thinned(value, name[0] == "x", base.get("height"), above)
+        if name.startswith("yaxis") and isinstance(value, dict):
             if value.get("scaleanchor"):
                 value = dict(value, constraintoward="top")  # a square plot's spare height goes below it
             if isinstance(value.get("title"), dict):  # clear of the widest character (␣)
                 value = dict(value, title=dict(value["title"], standoff=10))
             layout[name] = value
     base["margin"].update(l=2, r=2, t=top)
+    _narrow_bar_labels(traces, base, layout)
+    for name, value in layout.items():  # an axis's long title in lines (Induction's ran off the screen)
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict) and isinstance(value.get("title"), dict):
+            text = value["title"].get("text")
+            if isinstance(text, str) and len(text) > WRAP_CHARS:
+                layout[name] = dict(value, title=dict(value["title"], text=wrap_title(text)))
     if bars:
         base["margin"]["b"] = NARROW_BAR_PX  # the axis's characters and title go above it (automargin)
-    if "legend" not in layout:
-        layout["legend"] = dict(orientation="h", x=0, y=-0.15, yanchor="top")
+    # a legend beside the plot took half a phone's width: under it, in rows
+    layout["legend"] = dict(layout.get("legend") or {}, orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top")
+
+
+def _narrow_bar_labels(traces: list, base: dict, layout: dict) -> None:
+    """Horizontal bars with their numbers outside (Why's): room on the right for a number past the longest bar,
+    and the names of the bars pushed clear of a negative bar's number."""
+    for trace in traces:
+        if trace["type"] != "bar" or trace["orientation"] != "h" or trace["textposition"] != "outside":
+            continue
+        base["margin"]["r"] = 44
+        x = trace["x"]
+        if x is not None and any(v < 0 for v in x):
+            axis = trace["yaxis"] or "y"
+            key = axis_key(axis)
+            layout[key] = dict(layout.get(key) or {}, ticklabelstandoff=40)
 
 
 def two_colours(flags, style: FigureStyle, plain: str | None = None) -> dict:
