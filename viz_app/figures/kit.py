@@ -246,8 +246,14 @@ def narrow_layout(traces: list, base: dict, layout: dict) -> None:
                 layout[name] = dict(value, title=dict(value["title"], text=wrap_title(text)))
     if bars:
         base["margin"]["b"] = NARROW_BAR_PX  # the axis's characters and title go above it (automargin)
-    # a legend beside the plot took half a phone's width: under it, in rows
-    layout["legend"] = dict(layout.get("legend") or {}, orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top")
+    # a legend beside the plot took half a phone's width: at the figure's foot, two names a row, under the axis
+    entries = sum(1 for t in traces if t["showlegend"] is not False and t["name"])
+    if entries and layout.get("showlegend") is not False:
+        layout["legend"] = dict(layout.get("legend") or {}, orientation="h", x=0, xanchor="left", y=0,
+                                yref="container", yanchor="bottom", entrywidth=0.5,
+                                entrywidthmode="fraction")  # fmt: skip
+        rows = math.ceil(entries / 2) + (1 if (layout["legend"].get("title") or {}).get("text") else 0)
+        base["margin"]["b"] = max(base["margin"]["b"], 20 * rows + 56)  # the axis's characters and title above it
 
 
 def _narrow_bar_labels(traces: list, base: dict, layout: dict) -> None:
