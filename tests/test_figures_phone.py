@@ -35,6 +35,7 @@ def test_a_narrow_map_has_a_wrapped_title_a_short_horizontal_colour_bar_and_ever
     bar = fig.data[0].colorbar
     assert bar.orientation == "h" and bar.len <= 0.7 and bar.thickness <= 10
     assert list(fig.layout.yaxis.ticktext) == [kit.visible_char(c) for c in DEFAULT_PROMPT[98:117]]
+    assert fig.layout.yaxis.tickfont.size == kit.NARROW_TICK_PX >= 12
     assert fig.layout.margin.l <= 2 and fig.layout.margin.r <= 2
     go.Figure(fig.to_dict())  # every property a real one (the traces were built unchecked)
 

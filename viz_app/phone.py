@@ -30,7 +30,8 @@ BESIDE_PLOT_PX = 72
 # a map's height besides its square plot: the wrapped title (three lines), the key characters and the
 # axis title below, the horizontal colour bar under them
 AROUND_PLOT_PX = 170
-# one labelled character at PHONE_STYLE's 13 px: a tick label's box is about 16 px tall in Chromium
+# one labelled character down a map's side: its tick label (kit.NARROW_TICK_PX, 12 px) is a box 15.7 px tall in
+# Chromium (13 px: 17 px, and labels one cell apart overlapped); the rest is room for the plot a few px narrower
 CHAR_PX = 16.5
 
 _REPORT_JS = """
@@ -131,7 +132,7 @@ def plot_px(screen: int | None = None) -> int:
 
 
 def zoom(screen: int | None = None) -> int:
-    """Characters a one-head map shows on this phone: each labelled on both axes at 13 px with no
+    """Characters a one-head map shows on this phone: each labelled on both axes at 12 px with no
     overlap, in a map as wide as the screen (19 at 390 px, 17 at 360 px)."""
     return max(8, int(plot_px(screen) / CHAR_PX))
 

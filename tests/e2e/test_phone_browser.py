@@ -176,6 +176,7 @@ def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class
         code = re.search(r"Leading class ([A-Z0-9]{6})", banner.inner_text()).group(1)
 
         student = open_on_phone(browser, f"{class_server}/?class={code}", 390, 844)
+        screenshot(student, "phone-class-joined")
         student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
         student.wait_for_url(lambda url: "prompt=First" in url, timeout=FOLLOW_MS)
         wait_laid_out(student, 390)

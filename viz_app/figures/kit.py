@@ -186,7 +186,8 @@ def _narrow_colorbar(bar: dict | None) -> dict:
 
 
 NARROW_PLOT_PX = 290  # a plot as wide as the narrowest phone's screen (360 px) less the page's padding and labels
-NARROW_LABEL_PX = 17  # a 13 px tick label's box, down an axis (measured in Chromium)
+NARROW_TICK_PX = 12  # a narrow figure's tick labels: the smallest legible size on a phone
+NARROW_LABEL_PX = 17  # a tick label's box down an axis, with room (15.7 px at 12 px in Chromium)
 
 
 def _thinned(axis: dict, across: bool, height: int | None, top: int) -> dict:
@@ -230,6 +231,8 @@ def narrow_layout(traces: list, base: dict, layout: dict) -> None:
             layout[name] = dict(value, colorbar=_narrow_colorbar(value.get("colorbar")))
             bars = True
         if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            # tick labels at NARROW_TICK_PX: a character a cell in a map as wide as the screen (phone.CHAR_PX)
+            value = dict(value, tickfont=dict(value.get("tickfont") or {}, size=NARROW_TICK_PX))
             value = layout[name] = _thinned(value, name[0] == "x", base.get("height"), above)
         if name.startswith("yaxis") and isinstance(value, dict):
             if value.get("scaleanchor"):
