@@ -60,7 +60,7 @@ _screen = st.components.v2.component("attention_lab_screen", js=_REPORT_JS)
 PHONE_CSS = """<style>
 @media (max-width: PHONE_MAX_PX) {
   /* the picture gets the screen: less room above the page, a smaller title */
-  .block-container { padding: 3.25rem 1rem 2rem 1rem !important; }
+  .block-container { padding: 3.9rem 1rem 2rem 1rem !important; }  /* just under the header (3.75 rem) */
   [data-testid="stMain"] h1, [data-testid="stMain"] h2 { font-size: 1.5rem !important; padding: 0.25rem 0 !important; }
   [data-testid="stMain"] h3 { font-size: 1.2rem !important; }
   /* the figure toolbar sat on the title; a touch has no hover to reveal it anyway */
