@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ class Cache(dict):
 
     def to_npz(self, path) -> None:
         """Every tensor as a float32 array under its hook name; np.load(path)[name] reads one back."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # a new folder (inspect --npz out/cache.npz)
         np.savez_compressed(path, **{name: t.float().numpy() for name, t in self.items()})
 
     def nbytes(self) -> int:
@@ -70,7 +72,8 @@ def run_with_cache(
     causal: bool = True,
     kv_cache: KVCache | None = None,
     patches: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
-) -> tuple[torch.Tensor, Cache]:
+    logits: bool = True,
+) -> tuple[torch.Tensor | None, Cache]:
     """Logits (B, T, vocab) and a Cache of the hook points `names` selects.
 
     names: None (everything), a list of hook names, a regex matched against the whole name,
@@ -79,6 +82,7 @@ def run_with_cache(
     the model's own); ablate_heads: (layer, head) pairs whose output is zeroed; causal=False lifts
     the mask; patches: {hook name: fn} replaces that point's output with fn(output) in this call
     only (what is cached there is the replacement). The logits always reflect the intervention.
+    logits=False: the forward stops after the last block and the logits are None (a GPT only).
     """
     points = hook_points(model)
     select = _selector(names)
@@ -120,9 +124,9 @@ def run_with_cache(
             record.scoped = True  # HookPoint.has_user_hooks: other threads may stay on the fast path
             handles.append(point.register_forward_hook(record))
         with intervene(attn_scale=attn_scale, ablate_heads=ablate_heads, causal=causal):
-            logits, _ = model(idx, kv_cache=kv_cache)
+            out, _ = model(idx, kv_cache=kv_cache) if logits else model(idx, kv_cache=kv_cache, logits=False)
     finally:
         for handle in handles:
             handle.remove()
         _OWNER.reset(reset)
-    return logits, cache
+    return out, cache

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, fields
 # what q.k is multiplied by before the softmax: the one list of the settings, for the model, its
 # interventions, the CLI and the app
 ATTN_SCALES = ("head_size", "n_embd", "none")  # 1/sqrt(head_size) | 1/sqrt(n_embd) (the first draft) | 1
+# the feed-forward's nonlinearity: the lecture's relu, nanoGPT's exact gelu, and gelu_tanh, the tanh
+# approximation Hugging Face's GPT-2 computes (its config's "gelu_new")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
 TRAIN_DTYPES = ("auto", "float32", "bfloat16")  # what training computes in (weights stay float32)
 
 
@@ -41,7 +44,7 @@ class GPTConfig:
     attn_scale: str = "head_size"  # one of ATTN_SCALES
     ffn: bool = True
     pos_emb: bool = True
-    activation: str = "relu"  # "relu" | "gelu"
+    activation: str = "relu"  # one of ACTIVATIONS
     # what an imported nanoGPT model needs (see convert.py); the defaults are the lecture model
     bias: bool = True  # biases of proj, the feed-forward Linears and every LayerNorm (nanoGPT's `bias`)
     qkv_bias: bool = False  # a bias on the fused q/k/v projection (nanoGPT: its `bias`; the lecture: none)
@@ -56,8 +59,8 @@ class GPTConfig:
             problems.append(f"norm must be 'pre' or 'post', not {self.norm!r}")
         if self.attn_scale not in ATTN_SCALES:
             problems.append(f"attn_scale must be one of {ATTN_SCALES}, not {self.attn_scale!r}")
-        if self.activation not in ("relu", "gelu"):
-            problems.append(f"activation must be 'relu' or 'gelu', not {self.activation!r}")
+        if self.activation not in ACTIVATIONS:
+            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}")
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")

@@ -1,14 +1,18 @@
-"""Open a model trained elsewhere: nanoGPT's ckpt.pt or the lecture's gpt.py state_dict, as a GPT of
-this project that computes what the original computed, saved in the one checkpoint format.
+"""Open a model trained elsewhere: nanoGPT's ckpt.pt (character level with its meta.pkl, or GPT-2's
+tokens without one), the lecture's gpt.py state_dict, or a Hugging Face GPT-2 folder (config.json and
+model.safetensors, also as the hub's cache lays it out), as a GPT of this project that computes what
+the original computed, saved in the one checkpoint format.
 
 Nothing in a file runs code. Weights come through torch.load(weights_only=True), which rebuilds
-tensors and plain containers only; nanoGPT's meta.pkl through an unpickler that admits no global at
-all (its dicts of ints and strings need none). Every problem is a CheckpointError: one line that
-names the file and says what to do.
+tensors and plain containers only, or through safetensors, which holds no code at all; nanoGPT's
+meta.pkl through an unpickler that admits no global at all (its dicts of ints and strings need
+none); config.json through json. Every problem is a CheckpointError: one line that names the file
+and says what to do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -17,15 +21,23 @@ import zipfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 
+from . import nanochat_run
 from .checkpoint import Checkpoint, CheckpointError, check_claims, load_checkpoint, save_checkpoint, tied_names
 from .config import GPTConfig
 from .data import DataError, load_text
 from .limits import Limits
 from .model import GPT
-from .tokenizer import CharTokenizer
+from .tokenizer import GPT2_VOCAB_SIZE, BPETokenizer, CharTokenizer, Tokenizer, TokenizerError
 
-NANOGPT, LECTURE = "nanogpt", "lecture-gpt"  # the source formats, as the metadata names them
+# the source formats, as the metadata names them
+NANOGPT, LECTURE, HUGGINGFACE = "nanogpt", "lecture-gpt", "huggingface"
+GPT2 = "gpt2"  # the tokenizer name --tokenizer takes and the metadata's source_vocab says
+# the vocabularies that are GPT-2's tokens: its own 50,257 (init_from='gpt2' runs, Hugging Face) and
+# nanoGPT's 50,304 (train.py pads it to a multiple of 64 when no meta.pkl gives a vocabulary)
+GPT2_SIZES = (GPT2_VOCAB_SIZE, 50304)
+MAX_CONFIG_BYTES = 1 << 20  # a Hugging Face config.json is a few hundred bytes
 COMPILED_PREFIX = "_orig_mod."  # what torch.compile puts before every name of a nanoGPT compile=True run
 LECTURE_KEY = re.compile(r"blocks\.(\d+)\.sa\.heads\.(\d+)\.key\.weight")
 
@@ -48,7 +60,17 @@ LECTURE_NAMES = (
     (r"blocks\.(\d+)\.sa\.proj\.", r"blocks.\1.attn.proj."),
     (r"ln_f\.", "ln_f.ln."),
 )  # blocks.{i}.ln1/ln2/ffwd.net.* and lm_head are already our names
-DROPPED = re.compile(r"transformer\.h\.\d+\.attn\.bias|blocks\.\d+\.sa\.heads\.\d+\.tril")  # causal masks
+# causal masks (nanoGPT's and Hugging Face's attn.bias, HF's older masked_bias, the lecture's tril):
+# buffers, not weights
+DROPPED = re.compile(r"transformer\.h\.\d+\.attn\.(masked_)?bias|blocks\.\d+\.sa\.heads\.\d+\.tril")
+# Hugging Face's Conv1D keeps a weight as (in, out), a Linear's transposed: these of ours are read transposed
+CONV1D = re.compile(r"blocks\.\d+\.(attn\.qkv|attn\.proj|ffwd\.net\.0|ffwd\.net\.2)\.weight")
+# Hugging Face's activation_function -> ours (gelu_new and gelu_pytorch_tanh are both the tanh form)
+HF_ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
+
+
+class NotCharacterLevel(CheckpointError):
+    """A meta.pkl whose ids stand for something other than single characters (a BPE dataset's)."""
 
 
 class _NoGlobals(pickle.Unpickler):
@@ -80,9 +102,9 @@ def vocab_from_meta(path: str | os.PathLike) -> list[str]:
         raise CheckpointError(f"{path} has no `itos` (ids 0..n-1 -> characters); pass the meta.pkl of a char dataset.")
     chars = [itos[i] for i in range(len(itos))]
     if not all(isinstance(c, str) and len(c) == 1 for c in chars):
-        raise CheckpointError(
+        raise NotCharacterLevel(
             f"{path} maps ids to something other than single characters (a BPE dataset?); "
-            "attention lab reads character-level models only."
+            "give the meta.pkl of a character-level dataset, or --tokenizer gpt2 for GPT-2's tokens."
         )
     if "stoi" in meta and meta["stoi"] != {c: i for i, c in enumerate(chars)}:
         raise CheckpointError(f"{path}: its stoi and itos disagree; use the meta.pkl prepare.py wrote.")
@@ -272,41 +294,47 @@ def import_model(
     meta_pkl: str | os.PathLike | None = None,
     vocab_text: str | os.PathLike | None = None,
     *,
+    tokenizer: str | None = None,
     fallback_text: str | None = None,
     limits: Limits | None = None,
+    step: int | None = None,
+    stage: str | None = None,
+    era: str | None = None,
 ) -> Checkpoint:
-    """A nanoGPT ckpt.pt or a lecture state_dict as a GPT (eval mode) with its tokenizer and metadata.
+    """A nanoGPT ckpt.pt, a lecture state_dict, a Hugging Face GPT-2 folder or a nanochat run as a model
+    (eval mode) with its tokenizer and metadata.
 
-    The vocabulary, first found: meta_pkl (nanoGPT's meta.pkl), vocab_text (the training text: a path
-    or "tinyshakespeare"), for nanoGPT the meta.pkl beside the checkpoint or in data/<dataset>/, and
-    fallback_text (the app's default); with none of them it is an error. A config beyond `limits` (the
-    command line's by default) or that its weights do not fit is refused before the model is built.
+    A nanochat run (a base dir, a checkpoint dir or a model_<step>.pt: nanochat_run.load_nanochat) brings
+    its own tokenizer; `step`, `stage` and `era` choose within it (default: the newest step of the last
+    stage, the era its weights' layout shows) and are refused for the other formats.
+
+    The vocabulary, first found: tokenizer="gpt2" (GPT-2's tokens), meta_pkl (nanoGPT's meta.pkl),
+    vocab_text (the training text: a path or "tinyshakespeare"); for nanoGPT the meta.pkl beside the
+    checkpoint or in data/<dataset>/, else GPT-2's tokens where the vocabulary is GPT-2's size (as
+    nanoGPT's sample.py assumes them); a Hugging Face GPT-2 has GPT-2's; then fallback_text (the app's
+    default); with none of them it is an error. A config beyond `limits` (the command line's by
+    default) or that its weights do not fit is refused before the model is built.
     """
     path = Path(src)
-    obj = read_torch_file(path)
-    fmt = detect_format(obj, path)
-    config, weights, provenance = _nanogpt(obj, path) if fmt == NANOGPT else _lecture(obj, path)
+    if nanochat_run.is_nanochat_path(path):
+        return nanochat_run.load_nanochat(path, step=step, stage=stage, era=era, limits=limits)
+    if (step, stage, era) != (None, None, None):
+        raise CheckpointError(f"{path} is not a nanochat run: a step, stage or era chooses only within one.")
+    if tokenizer not in (None, GPT2):
+        raise CheckpointError(f"--tokenizer {tokenizer!r} is not one attention lab has; it knows {GPT2!r}")
+    if path.is_dir():
+        fmt = HUGGINGFACE
+        config, weights, provenance = _huggingface(path, limits)
+    else:
+        obj = read_torch_file(path)
+        fmt = detect_format(obj, path)
+        config, weights, provenance = _nanogpt(obj, path) if fmt == NANOGPT else _lecture(obj, path)
     tied = tied_names(config)
     check_claims(config, {name: tuple(t.shape) for name, t in weights.items() if name not in tied}, path, limits)
-
-    dataset = provenance.get("data", {}).get("name")
-    if meta_pkl is None and vocab_text is None and fmt == NANOGPT:
-        meta_pkl = _find_meta(path, dataset)
-    if meta_pkl is None and vocab_text is None:
-        vocab_text = fallback_text
-    if meta_pkl is None and vocab_text is None:
-        where = f"no meta.pkl beside it or in data/{dataset}/" if fmt == NANOGPT else "the lecture's model has none"
-        raise CheckpointError(
-            f"{path}: {where}; pass its vocabulary: nanoGPT's --meta path/to/meta.pkl, or the "
-            "training text with --vocab-text input.txt (or --vocab-text tinyshakespeare)"
-        )
-    chars = vocab_from_meta(meta_pkl) if meta_pkl is not None else vocab_from_text(vocab_text)
-    vocab_file = meta_pkl if meta_pkl is not None else vocab_text
-    if len(chars) != config.vocab_size:
-        raise CheckpointError(
-            f"{path}: the weights are for {config.vocab_size} characters but {vocab_file} has "
-            f"{len(chars)}; give the vocabulary the model was trained with."
-        )
+    tok, vocab_source = _vocabulary(fmt, config, path, provenance, meta_pkl, vocab_text, tokenizer, fallback_text)
+    if tok.vocab_size < config.vocab_size:
+        provenance["padded_vocab_size"] = config.vocab_size
+        config, weights = drop_padding(config, weights, tok.vocab_size)
 
     model = GPT(config)
     for name in tied:
@@ -323,8 +351,223 @@ def import_model(
             f"{unexpected[:3]}); is it a whole {fmt} file?"
         )
     model.eval()
-    provenance = dict(source_format=fmt, source_file=str(path), source_vocab=str(vocab_file), **provenance)
-    return Checkpoint(model, CharTokenizer(chars), provenance)
+    provenance = dict(source_format=fmt, source_file=str(path), source_vocab=vocab_source, **provenance)
+    return Checkpoint(model, tok, provenance)
+
+
+def drop_padding(config: GPTConfig, weights: dict, n_tokens: int) -> tuple[GPTConfig, dict]:
+    """A model whose vocabulary rows past its tokenizer's are gone: nanoGPT pads GPT-2's 50,257 tokens to
+    50,304 rows (a multiple of 64, for speed), and ids 50,257-50,303 are no token (tiktoken cannot
+    decode them). Without their rows they are never sampled nor shown in a distribution, and every
+    other logit is the one the original computes (a row of the unembedding is its token's logit)."""
+    vocab_rows = ("tok_emb.weight", "lm_head.weight", "lm_head.bias")  # (V, C), (V, C), (V,)
+    kept = {name: t[:n_tokens] if name in vocab_rows else t for name, t in weights.items()}
+    return dataclasses.replace(config, vocab_size=n_tokens), kept
+
+
+def _vocabulary(
+    fmt: str, config: GPTConfig, path: Path, provenance: dict, meta_pkl, vocab_text, tokenizer, fallback_text
+) -> tuple[Tokenizer, str]:
+    """The tokenizer of an imported model and where it came from (see import_model for the order)."""
+    vocab_size = config.vocab_size
+    if tokenizer == GPT2 or fmt == HUGGINGFACE:
+        if vocab_size < GPT2_VOCAB_SIZE or (fmt == HUGGINGFACE and vocab_size != GPT2_VOCAB_SIZE):
+            raise CheckpointError(
+                f"{path}: a model of vocabulary {vocab_size:,} cannot be GPT-2's {GPT2_VOCAB_SIZE:,} tokens; "
+                + ("attention lab knows GPT-2's tokenizer only." if fmt == HUGGINGFACE else "pass its meta.pkl.")
+            )
+        return _gpt2_tokenizer(path), GPT2
+    dataset = provenance.get("data", {}).get("name")
+    found = None
+    if meta_pkl is None and vocab_text is None and fmt == NANOGPT:
+        found = _find_meta(path, dataset)
+        try:
+            chars = vocab_from_meta(found) if found is not None else None
+        except NotCharacterLevel:
+            if vocab_size not in GPT2_SIZES:
+                raise
+            chars = None  # a BPE dataset's meta: its tokens are GPT-2's, as the vocabulary's size says
+        if chars is None and vocab_size in GPT2_SIZES:
+            return _gpt2_tokenizer(path), GPT2  # what nanoGPT's sample.py assumes with no (character) meta.pkl
+        if chars is not None:
+            return _char_tokenizer(chars, vocab_size, path, found), str(found)
+    if meta_pkl is None and vocab_text is None:
+        vocab_text = fallback_text
+    if meta_pkl is None and vocab_text is None:
+        where = f"no meta.pkl beside it or in data/{dataset}/" if fmt == NANOGPT else "the lecture's model has none"
+        raise CheckpointError(
+            f"{path}: a model of vocabulary {vocab_size:,} with {where}, which is neither GPT-2's tokens "
+            f"({' or '.join(f'{n:,}' for n in GPT2_SIZES)}) nor told by a file; pass its vocabulary: nanoGPT's "
+            "--meta path/to/meta.pkl, the training text with --vocab-text input.txt (or --vocab-text "
+            "tinyshakespeare), or --tokenizer gpt2 for GPT-2's tokens"
+        )
+    chars = vocab_from_meta(meta_pkl) if meta_pkl is not None else vocab_from_text(vocab_text)
+    vocab_file = meta_pkl if meta_pkl is not None else vocab_text
+    if len(chars) != vocab_size and fmt == NANOGPT and vocab_size in GPT2_SIZES and meta_pkl is None:
+        return _gpt2_tokenizer(path), GPT2  # the app's default text cannot be a GPT-2-sized model's vocabulary
+    return _char_tokenizer(chars, vocab_size, path, vocab_file), str(vocab_file)
+
+
+def _char_tokenizer(chars: list[str], vocab_size: int, path: Path, vocab_file) -> CharTokenizer:
+    if len(chars) != vocab_size:
+        raise CheckpointError(
+            f"{path}: the weights are for {vocab_size} characters but {vocab_file} has "
+            f"{len(chars)}; give the vocabulary the model was trained with."
+        )
+    return CharTokenizer(chars)
+
+
+def _gpt2_tokenizer(path: Path) -> BPETokenizer:
+    try:
+        return BPETokenizer.gpt2()
+    except TokenizerError as e:
+        raise CheckpointError(f"{path} needs GPT-2's tokenizer: {e}") from None
+
+
+def huggingface_folder(path: Path) -> Path:
+    """The folder holding a Hugging Face model's config.json: `path` itself, or for the hub's cache
+    (models--gpt2/, laid out as refs/main, snapshots/<commit>/, blobs/) the snapshot refs/main names,
+    else its newest snapshot."""
+    if (path / "config.json").is_file():
+        return path
+    snapshots = path / "snapshots"
+    if snapshots.is_dir():
+        ref = path / "refs" / "main"
+        commit = ref.read_text(encoding="utf-8", errors="replace").strip()[:200] if ref.is_file() else ""
+        if commit and Path(commit).name == commit and (snapshots / commit / "config.json").is_file():
+            return snapshots / commit
+        found = [d for d in snapshots.iterdir() if (d / "config.json").is_file()]
+        if found:
+            return max(found, key=lambda d: d.stat().st_mtime)
+    raise CheckpointError(
+        f"{path} is a folder but not a Hugging Face model: it has no config.json, nor a snapshots/ folder as "
+        "the hub's cache has (models--gpt2/snapshots/<commit>/); give the folder that holds config.json and "
+        "model.safetensors, or a model file."
+    )
+
+
+BLOB_LINK = re.compile(r"(\.\./)+blobs/[0-9a-f]{40,64}")
+
+
+def hub_file(folder: Path, name: str) -> Path:
+    """A file of a model folder. In the hub's cache a snapshot's files are relative symlinks into
+    blobs/; where a copy lost the links (a checkout or an archive without symlinks) each is a text
+    file holding its link, which is followed too, into that cache's blobs/ only."""
+    file = folder / name
+    if file.is_file() and not file.is_symlink() and file.stat().st_size < 200:
+        target = file.read_bytes().decode("ascii", errors="replace").strip()
+        if BLOB_LINK.fullmatch(target) and (folder / target).is_file():
+            return folder / target
+    return file
+
+
+def _hf_config(folder: Path) -> tuple[GPTConfig, dict]:
+    """Our GPTConfig of a Hugging Face GPT-2 config.json, and the config itself (for the provenance)."""
+    file = hub_file(folder, "config.json")
+    if file.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{file} is {file.stat().st_size:,} bytes, not a config.json (a few hundred)")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{file} is not readable JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{file} is not a Hugging Face config (a JSON object)")
+    if raw.get("model_type") != "gpt2":
+        raise CheckpointError(
+            f"{file} describes a Hugging Face model of type {raw.get('model_type')!r}; attention lab opens "
+            "GPT-2 (model_type gpt2) folders."
+        )
+    activation = raw.get("activation_function", "gelu_new")
+    epsilon, inner = raw.get("layer_norm_epsilon", 1e-5), _int_or_none(raw.get("n_inner"))
+    unsupported = [
+        f"activation_function {activation!r}" if activation not in HF_ACTIVATIONS else None,
+        "scale_attn_by_inverse_layer_idx" if raw.get("scale_attn_by_inverse_layer_idx") else None,
+        "add_cross_attention" if raw.get("add_cross_attention") else None,
+        f"layer_norm_epsilon {epsilon!r}" if epsilon != 1e-5 else None,  # our LayerNorm's
+        f"n_inner {inner!r}" if inner is not None and inner != 4 * (_int_or_none(raw.get("n_embd")) or 0) else None,
+    ]
+    unsupported = [u for u in unsupported if u]
+    if unsupported:
+        raise CheckpointError(
+            f"{file}: a GPT-2 with {', '.join(unsupported)}, which attention lab's GPT does not compute"
+        )
+    try:
+        config = GPTConfig(
+            vocab_size=raw["vocab_size"],
+            block_size=raw["n_positions"],
+            n_layer=raw["n_layer"],
+            n_head=raw["n_head"],
+            n_embd=raw["n_embd"],
+            dropout=0.0,
+            activation=HF_ACTIVATIONS[activation],
+            attn_scale="head_size" if raw.get("scale_attn_weights", True) else "none",
+            bias=True,
+            qkv_bias=True,
+            lm_head_bias=False,
+            tied_lm_head=bool(raw.get("tie_word_embeddings", True)),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{file}: not a GPT-2 config ({e})") from None
+    return config, raw
+
+
+def _huggingface(path: Path, limits: Limits | None) -> tuple[GPTConfig, dict, dict]:
+    """Config, our-named weights (Conv1D's transposed) and provenance of a Hugging Face GPT-2 folder.
+    The weights' shapes are checked against the config (check_claims) from the file's header before a
+    byte of them is read."""
+    folder = huggingface_folder(path)
+    config, raw = _hf_config(folder)
+    weights_file = hub_file(folder, "model.safetensors")
+    if not weights_file.is_file():
+        sharded = (folder / "model.safetensors.index.json").is_file()
+        raise CheckpointError(
+            f"{folder} has no model.safetensors"
+            + (
+                " (its weights are split in shards; save_pretrained it again with a larger max_shard_size)"
+                if sharded
+                else "; save the model with save_pretrained (safetensors is its default)"
+            )  # fmt: skip
+        )
+    try:
+        with safe_open(str(weights_file), framework="pt", device="cpu") as f:
+            # ours -> the file's name, masks left out: the original hub files name GPT2Model's weights
+            # (wte.weight), save_pretrained GPT2LMHeadModel's (transformer.wte.weight), both nanoGPT's names
+            theirs = {_renamed_one(_hf_name(name)): name for name in f.keys() if not DROPPED.fullmatch(_hf_name(name))}
+            if config.tied_lm_head:
+                theirs.pop("lm_head.weight", None)  # transformers writes a tied head's copy or not, by version
+            held = {}
+            for ours, name in theirs.items():
+                shape = tuple(f.get_slice(name).get_shape())
+                held[ours] = shape[::-1] if CONV1D.fullmatch(ours) else shape
+            check_claims(config, held, weights_file, limits)
+            weights = {}
+            for ours, name in theirs.items():
+                tensor = f.get_tensor(name)
+                weights[ours] = tensor.t().contiguous() if CONV1D.fullmatch(ours) else tensor  # (in, out) -> (out, in)
+    except SafetensorError as e:
+        raise CheckpointError(
+            f"{weights_file} is not a readable .safetensors file ({e}); it may be truncated."
+        ) from None
+    provenance = dict(original_config=_plain(raw), hf_folder=str(folder))
+    return config, weights, provenance
+
+
+def _int_or_none(value) -> int | None:
+    return value if type(value) is int else None if value is None else -1  # -1: fits nothing, is refused
+
+
+def _hf_name(name: str) -> str:
+    """A Hugging Face GPT-2 weight's name as GPT2LMHeadModel names it: the hub's original files name
+    GPT2Model's weights without the transformer. prefix."""
+    return name if name.startswith(("transformer.", "lm_head.")) else "transformer." + name
+
+
+def _renamed_one(name: str) -> str:
+    for pattern, ours in NANOGPT_NAMES:  # Hugging Face's names are nanoGPT's (nanoGPT took them from it)
+        name, n = re.subn(rf"^{pattern}", ours, name)
+        if n:
+            break
+    return name
 
 
 def convert(
@@ -333,24 +576,45 @@ def convert(
     meta_pkl: str | os.PathLike | None = None,
     vocab_text: str | os.PathLike | None = None,
     *,
+    tokenizer: str | None = None,
     fallback_text: str | None = None,
     limits: Limits | None = None,
+    step: int | None = None,
+    stage: str | None = None,
+    era: str | None = None,
 ) -> Checkpoint:
     """import_model, saved to `out` (.safetensors) and read back from it. The CLI and the app both
     open a model file through this one function."""
-    imported = import_model(src, meta_pkl, vocab_text, fallback_text=fallback_text, limits=limits)
+    imported = import_model(src, meta_pkl, vocab_text, tokenizer=tokenizer, fallback_text=fallback_text,
+                            limits=limits, step=step, stage=stage, era=era)  # fmt: skip
     save_checkpoint(out, imported.model, imported.tokenizer, imported.meta)
     return load_checkpoint(out, limits=limits)
 
 
 def summary(ckpt: Checkpoint) -> str:
     cfg, meta = ckpt.model.config, ckpt.meta
+    if meta.get("source_format") == nanochat_run.SOURCE_FORMAT:
+        return "\n".join([
+            f"nanochat model from {meta['source_file']} -> {ckpt.path}",
+            f"  {nanochat_run.describe(ckpt)}",
+            f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads "
+            f"({cfg.n_kv_head} key/value) x {cfg.n_embd} wide, context {cfg.block_size}, vocabulary "
+            f"{ckpt.tokenizer.vocab_size}",
+        ])  # fmt: skip
     lines = [
         f"{meta['source_format']} model from {meta['source_file']} -> {ckpt.path}",
         f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads x {cfg.n_embd} wide, "
-        f"context {cfg.block_size}, vocabulary {ckpt.tokenizer.vocab_size} (from {meta['source_vocab']})",
+        f"context {cfg.block_size}, vocabulary {cfg.vocab_size:,} ({_vocabulary_said(ckpt)})",
     ]
     if meta.get("iter_num") is not None:
         loss = meta.get("best_val_loss")
         lines.append(f"  iter {meta['iter_num']}" + (f", best val loss {loss:.4f}" if isinstance(loss, float) else ""))
     return "\n".join(lines)
+
+
+def _vocabulary_said(ckpt: Checkpoint) -> str:
+    tok, padded = ckpt.tokenizer, ckpt.meta.get("padded_vocab_size")
+    if ckpt.meta.get("source_vocab") == GPT2:
+        dropped = f"; the {padded - tok.vocab_size} padding rows of its {padded:,} dropped" if padded else ""
+        return f"GPT-2's {tok.vocab_size:,} tokens{dropped}"
+    return f"{tok.vocab_size} characters from {ckpt.meta['source_vocab']}"

@@ -24,12 +24,15 @@ SCORE_THRESHOLD = 0.4  # ARENA's detectors call a head induction, previous-token
 COPY_GAIN = 0.5
 
 
-def probe(vocab_size: int, length: int, seed: int = 0) -> torch.Tensor:
-    """Two copies of `length` distinct random character ids: (2 * length,)."""
-    if not 2 <= length <= vocab_size:
-        raise ValueError(f"the probe's copy length must be 2 to {vocab_size} (the vocabulary's size), not {length}")
+def probe(vocab_size: int, length: int, seed: int = 0, ids: tuple[int, int] | None = None) -> torch.Tensor:
+    """Two copies of `length` distinct random ids: (2 * length,). ids: the range [low, high) they are drawn
+    from (the tokenizer's probe_ids: for GPT-2 ordinary words, not bytes or special tokens); every id
+    of the vocabulary by default."""
+    low, high = ids if ids is not None else (0, vocab_size)
+    if not 2 <= length <= high - low:
+        raise ValueError(f"the probe's copy length must be 2 to {high - low} (the ids it draws from), not {length}")
     generator = torch.Generator().manual_seed(seed)
-    first = torch.randperm(vocab_size, generator=generator)[:length]  # (n,): distinct characters
+    first = low + torch.randperm(high - low, generator=generator)[:length]  # (n,): distinct ids
     return torch.cat([first, first])  # (2n,)
 
 
@@ -85,31 +88,43 @@ class InductionResult:
         return [(i // H, i % H, float(flat[i])) for i in order]
 
 
-def _pass(model, idx: torch.Tensor, ablate=()):
-    logits, cache = run_with_cache(model, idx[None], r"blocks\.\d+\.attn\.hook_pattern", ablate_heads=ablate)
-    per_position = F.cross_entropy(logits[0, :-1].float(), idx[1:], reduction="none")  # (2n - 1,)
-    return cache.stack("attn.hook_pattern")[:, 0], per_position  # (L, H, 2n, 2n), (2n - 1,)
+def _pass(model, idx: torch.Tensor, ablate=(), bos: int | None = None):
+    first = 0 if bos is None else 1  # where the probe starts in what the model reads
+    fed = idx if bos is None else torch.cat([torch.tensor([bos]), idx])  # (first + 2n,)
+    logits, cache = run_with_cache(model, fed[None], r"blocks\.\d+\.attn\.hook_pattern", ablate_heads=ablate)
+    per_position = F.cross_entropy(logits[0, first:-1].float(), idx[1:], reduction="none")  # (2n - 1,)
+    patterns = cache.stack("attn.hook_pattern")[:, 0, :, first:, first:]  # (L, H, 2n, 2n): the copies' rows and keys
+    return patterns, per_position
 
 
 @torch.no_grad()
-def induction(model, length: int | None = None, seed: int = 0, n_ablate: int | None = None) -> InductionResult:
+def induction(
+    model, length: int | None = None, seed: int = 0, n_ablate: int | None = None,
+    ids: tuple[int, int] | None = None, *, bos: int | None = None,
+) -> InductionResult:  # fmt: skip
     """Run the probe: every head's induction and previous-token score, the loss on each copy, and the
     second copy's loss with the top induction heads zeroed (those above SCORE_THRESHOLD, at least one,
-    or the top `n_ablate`)."""
+    or the top `n_ablate`).
+
+    ids: the range [low, high) the probe draws from (the tokenizer's probe_ids). bos: a token the model
+    always reads first (nanochat's <|bos|>): the probe runs after it, as every text nanochat saw did,
+    and the scores, losses and maps are of the two copies alone."""
     cfg = model.config
-    if getattr(cfg, "model_type", "gpt") != "gpt":
+    if getattr(cfg, "model_type", "gpt") == "bigram":
         raise ValueError("the induction probe needs a GPT: the bigram model has no attention")
-    n = default_length(cfg.block_size, cfg.vocab_size) if length is None else int(length)
-    if 2 * n > cfg.block_size:
-        raise ValueError(f"two copies of {n} characters do not fit the model's context of {cfg.block_size}")
-    idx = probe(cfg.vocab_size, n, seed)  # (2n,)
-    patterns, per_position = _pass(model, idx)
+    room = cfg.block_size - (bos is not None)
+    low, high = ids if ids is not None else (0, cfg.vocab_size)
+    n = default_length(room, high - low) if length is None else int(length)
+    if 2 * n > room:
+        raise ValueError(f"two copies of {n} tokens do not fit the model's context of {cfg.block_size}")
+    idx = probe(cfg.vocab_size, n, seed, ids)  # (2n,)
+    patterns, per_position = _pass(model, idx, bos=bos)
     scores, prev = induction_scores(patterns, n), previous_token_scores(patterns)  # (L, H) each
     first, second = copy_losses(per_position, n)
     if n_ablate is None:
         n_ablate = max(1, int((scores > SCORE_THRESHOLD).sum()))
     order = scores.flatten().argsort(descending=True)[:n_ablate].tolist()
     ablate = [(i // cfg.n_head, i % cfg.n_head) for i in order]
-    _, ablated = _pass(model, idx, ablate)
+    _, ablated = _pass(model, idx, ablate, bos=bos)
     return InductionResult(idx.tolist(), n, scores, prev, per_position, first, second, ablate, ablated,
                            copy_losses(ablated, n)[1], patterns)  # fmt: skip

@@ -5,6 +5,11 @@ building it allocates what that says. A file of a kilobyte can claim a model of 
 loader compares the claim with these limits first (and with the shapes the file holds: see
 checkpoint.check_claims). The command line allows more than the app's server, where one student's
 file must not take memory from the whole class; both are set by environment variables.
+
+Who decides which limits apply: a file someone uploads to the app is held to the server's; a model
+the operator names on the command line (`attention-lab PATH`, `make app CKPT=PATH`, `python -m
+nanogpt ...`) is the operator's choice and is held to the command line's, which open GPT-2 124M
+and 355M. So an upload that is too big for the server is told to be opened by path instead.
 """
 
 from __future__ import annotations
@@ -38,9 +43,13 @@ ENV_NAMES = {
     "vocab": "MAX_VOCAB",
     "layers": "MAX_LAYERS",
 }
-# the lecture's 10.8M model needs 10.8M parameters and ~60 MB of activations at its context of 256
-SERVER = Limits(params=50_000_000, activation_mb=512, context=2048, vocab=20_000, layers=48, env="ATTENTION_LAB_")
-COMMAND_LINE = Limits(params=1_000_000_000, activation_mb=4096, context=16384, vocab=1_000_000, layers=512)
+# the lecture's 10.8M model needs 10.8M parameters and ~60 MB of activations at its context of 256; the
+# server's vocabulary takes BPE models' (GPT-2's 50,257 padded to 50,304; nanochat's 65,536), its size
+# limits keep GPT-2 124M itself to the command line
+SERVER = Limits(params=50_000_000, activation_mb=512, context=2048, vocab=65_536, layers=48, env="ATTENTION_LAB_")
+# GPT-2 355M (24 layers x 16 heads x 1,024 wide, context 1,024) needs ~5.1 GB of activations at full context
+COMMAND_LINE = Limits(params=1_000_000_000, activation_mb=8192, context=16384, vocab=1_000_000, layers=512)
+LENS_TOP_K = 10  # what the logit lens keeps per layer and position: the top k tokens, never the vocabulary
 
 
 def from_env(defaults: Limits) -> Limits:
@@ -72,11 +81,12 @@ def activation_bytes(config: GPTConfig) -> int:
     """What the model holds beyond its weights for one sequence at full context (T = block_size),
     every hook point captured as the app does: each layer's scores and weights (H, T, T), a dozen
     (T, C) tensors (q, k, v, z, the residual points, the feed-forward's 4C hidden layer before and
-    after its activation), the logit lens (T, V), plus the causal masks every layer keeps (T, T bools)."""
+    after its activation), the logit lens's top LENS_TOP_K per position (ids and probabilities, never
+    layers x T x V), the logits (T, V) once, plus the causal masks every layer keeps (T, T bools)."""
     T, C, V, L = config.block_size, config.n_embd, config.vocab_size, config.n_layer
     if config.model_type == "bigram":
         return T * V * FLOAT_BYTES
-    per_layer = 2 * config.n_head * T * T + 17 * T * C + T * V
+    per_layer = 2 * config.n_head * T * T + 17 * T * C + 2 * T * LENS_TOP_K
     return (L * per_layer + 2 * T * C + T * V) * FLOAT_BYTES + L * T * T
 
 
@@ -114,6 +124,12 @@ def _shape(config: GPTConfig) -> str:
 
 def _refusal(what: str, claim: str, field: str, limits: Limits) -> str:
     limit = f"{getattr(limits, field):,}" + (" MB" if field == "activation_mb" else "")
+    if limits.env == SERVER.env:
+        return (
+            f"{what} claims {claim}, over the limit of {limit} ({limits.env}{ENV_NAMES[field]}) that this server "
+            "sets for files uploaded to it; refused before building it. A model this big opens by path instead: "
+            "`attention-lab PATH` (or `make app CKPT=PATH`) on the machine that holds it."
+        )
     return (
         f"{what} claims {claim}, over the limit of {limit} ({limits.env}{ENV_NAMES[field]}); refused "
         "before building it. Raise that limit only for a file you trust."

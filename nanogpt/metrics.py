@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .capture import Cache
+from .files import atomic_write
 
 # a head is tagged when, on average over the query rows t >= 1 that have such a key, it puts at
 # least TAG_THRESHOLD of its weight on ...
@@ -94,8 +94,10 @@ def residual_points(cache: Cache) -> list[tuple[str, str]]:
     """(label, hook name) for every residual-stream point present, in order through the model."""
     points = [("embed", "blocks.0.hook_resid_pre")]
     for i in range(n_layers(cache)):
+        points.append((f"L{i} ×λ", f"blocks.{i}.hook_resid_mixed"))  # nanochat: resid_λ·x + x0_λ·x0
         points.append((f"L{i} +attn", f"blocks.{i}.hook_resid_mid"))
         points.append((f"L{i} +mlp", f"blocks.{i}.hook_resid_post"))
+    points.append(("−backout", "hook_resid_final"))  # nanochat (2026-03 on): the middle layer's share taken away
     return [(label, name) for label, name in points if name in cache]
 
 
@@ -116,6 +118,13 @@ def sublayer_norms(cache: Cache) -> tuple[list[str], torch.Tensor]:
     return labels, torch.stack(norms)
 
 
+def lens_logits(model, resid: torch.Tensor) -> torch.Tensor:
+    """The logits a residual point would give if it were the last: through the final norm and the head
+    (nanochat: its head cut to the vocabulary, then its softcap)."""
+    normalized = model.ln_f.ln(resid)
+    return model.unembed(normalized) if hasattr(model, "unembed") else model.lm_head(normalized)
+
+
 @torch.no_grad()
 def logit_lens(model, cache: Cache) -> tuple[list[str], torch.Tensor]:
     """Next-character probabilities read off every residual point through ln_f and the head.
@@ -125,10 +134,34 @@ def logit_lens(model, cache: Cache) -> tuple[list[str], torch.Tensor]:
     labels, probs = [], []
     for label, name in residual_points(cache):
         resid = cache[name].to(next(model.parameters()).device)
-        logits = model.lm_head(model.ln_f.ln(resid))  # (B, T, vocab)
+        logits = lens_logits(model, resid)  # (B, T, vocab)
         labels.append(label)
         probs.append(torch.softmax(logits.float(), dim=-1).cpu())
     return labels, torch.stack(probs)
+
+
+@torch.no_grad()
+def logit_lens_top(model, cache: Cache, ids, k: int = 8) -> tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """logit_lens, kept small: at every residual point and position the k likeliest next tokens and the
+    probability of the one that really comes next (`ids`, (T,); NaN at the last position). One point's
+    (T, vocab) probabilities exist at a time, never points x T x vocab (GPT-2: 50,257 a row).
+
+    Returns labels, top ids (P, T, k) int64, their probabilities (P, T, k) and the next token's (P, T)."""
+    ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)  # (T,)
+    T = ids.numel()
+    labels, top_ids, top_probs, target = [], [], [], []
+    nxt = torch.cat([ids[1:], ids[:1]])  # (T,): the next id, a placeholder at the last position
+    for label, name in residual_points(cache):
+        resid = cache[name][0].to(next(model.parameters()).device)  # (T, C) of batch item 0
+        probs = torch.softmax(lens_logits(model, resid).float(), dim=-1).cpu()  # (T, vocab)
+        values, order = probs.topk(min(k, probs.shape[-1]), dim=-1)  # (T, k)
+        labels.append(label)
+        top_ids.append(order)
+        top_probs.append(values)
+        p = probs.gather(-1, nxt[:, None]).squeeze(-1)  # (T,)
+        p[T - 1] = float("nan")
+        target.append(p)
+    return labels, torch.stack(top_ids), torch.stack(top_probs), torch.stack(target)
 
 
 def per_position_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -247,7 +280,7 @@ def summary(cache: Cache, causal: bool = True, chars: str | None = None) -> dict
 def write_summary(cache: Cache, path, causal: bool = True, chars: str | None = None, **meta) -> dict:
     """Write summary(cache) as JSON, with `meta` (e.g. prompt, attn_scale) on top; returns the dict."""
     data = {**meta, **summary(cache, causal, chars)}
-    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    atomic_write(path, json.dumps(data, indent=2).encode("utf-8"))  # makes the folder when it is new
     return data
 
 
@@ -329,6 +362,16 @@ class LensTop:
     probs: np.ndarray  # (P, k)
     target: str | None  # the character that really comes next, if the prompt shows it
     target_probs: np.ndarray | None  # (P,)
+
+
+def lens_top_of(top_ids: np.ndarray, top_probs: np.ndarray, target_probs: np.ndarray, labels, next_id) -> LensTop:
+    """LensTop at one position from logit_lens_top's arrays there: (P, k), (P, k), (P,); labels: id -> label."""
+    return LensTop(
+        chars=[[labels[int(i)] for i in row] for row in top_ids],
+        probs=top_probs,
+        target=labels[next_id] if next_id is not None else None,
+        target_probs=target_probs if next_id is not None else None,
+    )
 
 
 def lens_top(probs: np.ndarray, vocab: list[str], next_id: int | None, k: int = 8) -> LensTop:

@@ -157,12 +157,20 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.proj(y))
 
 
+# GPTConfig.activation -> its module; nn.GELU(approximate="tanh") is Hugging Face's gelu_new to float rounding
+ACTIVATION_MODULES = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+}
+
+
 class FeedForward(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias),
-            nn.GELU() if config.activation == "gelu" else nn.ReLU(),
+            ACTIVATION_MODULES[config.activation](),
             nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias),
             nn.Dropout(config.dropout),
         )
@@ -241,8 +249,13 @@ class GPT(nn.Module):
             self.lm_head.weight = self.tok_emb.weight
         self.apply(_init_weights)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None):
-        """Logits (B, T, vocab) for every position, and the loss when targets are given."""
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None, *,
+        logits: bool = True,
+    ):  # fmt: skip
+        """Logits (B, T, vocab) for every position, and the loss when targets are given. logits=False
+        stops after the last block, (None, None): a capture of the attention alone skips the output head
+        (GPT-2's is 768 x 50,257, a sixth of the model's work at 256 tokens)."""
         B, T = idx.shape
         past = kv_cache.length if kv_cache is not None else 0
         if past + T > self.config.block_size:
@@ -253,8 +266,10 @@ class GPT(nn.Module):
             x = x + self.hook_pos_embed(self.pos_emb(positions).expand(B, T, -1))  # (B, T, C)
         for block in self.blocks:
             x = block(x, kv_cache)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab)
-        return logits, _loss(logits, targets)
+        if not logits:
+            return None, None
+        out = self.lm_head(self.ln_f(x))  # (B, T, vocab)
+        return out, _loss(out, targets)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

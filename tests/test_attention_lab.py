@@ -112,3 +112,10 @@ def test_the_packages_dependencies_are_requirements_txt_without_its_comments(tmp
     assert hatch_build.requirements(tmp_path) == ["torch==2.13.0", "orjson==3.13.0"]
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     assert hatch_build.requirements(ROOT) == [line.split("#")[0].strip() for line in lines if "==" in line]
+
+
+def test_a_hugging_face_folder_is_a_model_the_command_opens(monkeypatch, tmp_path):
+    folder = ROOT / "tests" / "fixtures" / "gpt2" / "hf-gpt2"
+    args = cli.app_parser(cli.commands()).parse_args([str(folder)])
+    _, env = cli.app_command(args.ckpt, args.vocab, args.port)
+    assert env[OPEN_ENV] == str(folder.resolve())

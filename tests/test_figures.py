@@ -278,3 +278,34 @@ def test_the_tag_table_names_every_tag_the_library_gives():
     assert heads_figs.PUNCTUATION == metrics.PUNCTUATION  # quoted in its meaning
     shorts = [t.short for t in heads_figs.TAGS.values()]
     assert len(set(shorts)) == len(shorts) and all(len(s) <= 9 for s in shorts)  # a grid cell is small
+
+
+def test_a_sliding_window_is_masked_and_its_edge_drawn():
+    from viz_app.figures.heads import head_heatmap
+
+    T, w = 12, 3
+    pattern = np.tril(np.ones((T, T)), 0) * np.triu(np.ones((T, T)), -w)  # query t reads keys t-w..t
+    pattern /= pattern.sum(-1, keepdims=True)
+    fig = head_heatmap(pattern, "abcdefghijkl", key_window=w)
+    z = np.array(fig.data[0].z, dtype=float)
+    outside = np.tril(np.ones((T, T), dtype=bool), -w - 1)
+    assert np.isnan(z[outside]).all() and not np.isnan(z[~outside & np.tril(np.ones((T, T), dtype=bool))]).any()
+    (edge,) = fig.layout.shapes
+    assert (edge.x0, edge.y0, edge.x1, edge.y1) == (-0.5, w - 0.5, T - 1 - w + 0.5, T - 0.5)
+    assert not head_heatmap(pattern, "abcdefghijkl").layout.shapes  # no window, no edge
+
+
+def test_a_token_window_shortens_long_tokens_on_the_axis_and_keeps_them_whole_on_hover():
+    """GPT-2's tokens on the projector's 24-position window: every one labelled, long ones cut."""
+    import numpy as np
+
+    from viz_app.figures import heads
+    from viz_app.figures.kit import PRESENTER_STYLE, TICK_CHARS
+
+    tokens = tuple(["␣international", "ization", "↵", "␣the"] * 6)  # 24 token labels
+    T = len(tokens)
+    fig = heads.head_heatmap(np.full((T, T), 1 / T, dtype=np.float32), tokens, fit=True, style=PRESENTER_STYLE)
+    shown = fig.layout.xaxis.ticktext
+    assert len(shown) == T and max(map(len, shown)) <= TICK_CHARS and shown[0] == "␣inte…" and shown[2] == "↵"
+    assert fig.data[0].x[0] == "␣international @0"  # the hover's label: the whole token
+    assert fig.layout.font.size >= 20

@@ -74,6 +74,8 @@ def run_dir(tmp_path) -> Path:
 def test_the_wheel_holds_both_packages_the_command_and_the_shipped_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert {"nanogpt/model.py", "viz_app/app.py", "viz_app/cli.py", "viz_app/.streamlit/config.toml"} <= set(names)
+    # GPT-2's tokenizer works offline from the wheel alone: its ranks and their licence are package data
+    assert {"nanogpt/assets/gpt2.tiktoken", "nanogpt/assets/LICENSE-gpt2.tiktoken"} <= set(names)
     shipped = {n.removeprefix("nanogpt/shipped/") for n in names if n.startswith("nanogpt/shipped/")}
     checkpoints = {p.relative_to(ROOT).as_posix() for p in (ROOT / "checkpoints").glob("*.safetensors")}
     assert shipped == {*checkpoints, "checkpoints/ablations.json", "data/tinyshakespeare.txt"}

@@ -4,6 +4,7 @@ project opens and every dimension a file can claim."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -20,7 +21,14 @@ from safetensors.torch import save_file
 
 from nanogpt import limits
 from nanogpt.__main__ import main
-from nanogpt.checkpoint import CheckpointError, expected_shapes, load_checkpoint, save_checkpoint, tied_names
+from nanogpt.checkpoint import (
+    CheckpointError,
+    check_claims,
+    expected_shapes,
+    load_checkpoint,
+    save_checkpoint,
+    tied_names,
+)
 from nanogpt.config import GPTConfig
 from nanogpt.model import build_model
 from nanogpt.timeline import snapshot_path, timeline
@@ -132,7 +140,7 @@ def test_a_claimed_vocabulary_of_ten_million_characters_is_refused(tmp_path, cap
     # a vocabulary as long as it claims, over the limit (a real one would be a file of tens of MB)
     path = lying(tmp_path / "many.safetensors", {"vocab_size": 30_000}, vocab=[chr(i) for i in range(32, 30_032)])
     with pytest.raises(CheckpointError, match="claims vocab_size 30,000, over the limit of 20,000"):
-        load_checkpoint(path, limits=limits.SERVER)
+        load_checkpoint(path, limits=dataclasses.replace(limits.SERVER, vocab=20_000))
     liar = str(tmp_path / "liar.safetensors")
     for args in (["inspect", "--ckpt", liar, "--prompt", "abc"], ["eval", "--ckpt", liar], ["sample", "--ckpt", liar]):
         assert main(args) == 2  # the command line says it in one line, exit status 2
@@ -332,3 +340,19 @@ def test_refusing_a_lying_file_costs_a_few_mb_not_the_model_it_claims(tmp_path):
     for row in rows:
         assert row["bytes"] < 1_000_000 and row["refused"], row
         assert row["grew_mb"] < 50, row  # the claimed models are gigabytes to terabytes
+
+
+@pytest.mark.parametrize("n_layer, n_head, n_embd", [(12, 12, 768), (24, 16, 1024)], ids=["124M", "355M"])
+def test_the_command_line_opens_gpt2_124m_and_355m_and_the_server_sends_them_there(n_layer, n_head, n_embd):
+    """GPT-2 small and medium as Hugging Face ships them: the operator may name them on the command line;
+    an upload of one is refused with a sentence that says to open it by path."""
+    gpt2 = GPTConfig(vocab_size=50257, block_size=1024, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
+                     activation="gelu_tanh", qkv_bias=True, lm_head_bias=False, tied_lm_head=True)  # fmt: skip
+    held = expected_shapes(gpt2)
+    n_params = sum(math.prod(shape) for shape in held.values())
+    assert 124e6 < n_params < 125e6 or 354e6 < n_params < 356e6
+    check_claims(gpt2, held, "gpt2", limits.command_line())  # no error
+    with pytest.raises(CheckpointError) as refused:
+        check_claims(gpt2, held, "gpt2.safetensors", limits.server())
+    assert "ATTENTION_LAB_MAX_PARAMS" in str(refused.value) and "opens by path" in str(refused.value)
+    assert "attention-lab PATH" in str(refused.value)

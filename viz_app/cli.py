@@ -46,8 +46,8 @@ def app_parser(verbs: dict[str, str]) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("ckpt", nargs="?", type=_model_file, metavar="CKPT",
-                        help="a .safetensors checkpoint, or nanoGPT's ckpt.pt or the lecture's .pt (converted "
-                        "once)")  # fmt: skip
+                        help="a .safetensors checkpoint, nanoGPT's ckpt.pt, the lecture's .pt or a Hugging Face "
+                        "GPT-2 folder (converted once)")  # fmt: skip
     parser.add_argument("--vocab", type=_vocab_file, metavar="FILE",
                         help="its vocabulary: nanoGPT's meta.pkl or the training text (default: meta.pkl beside "
                         "CKPT, else tiny Shakespeare)")  # fmt: skip
@@ -66,6 +66,9 @@ def app_command(ckpt: Path | None, vocab: Path | None, port: int) -> tuple[list[
 
 
 def _model_file(value: str) -> Path:
+    folder = Path(value).expanduser()
+    if folder.is_dir():  # a Hugging Face GPT-2 folder (or the hub cache's models--gpt2): nanogpt.convert reads it
+        return folder
     return _existing(value, "model file", MODEL_TYPES)
 
 

@@ -97,6 +97,15 @@ def scale_switch(ckpt: Checkpoint) -> str:
         "its first draft used 1/√n_embd. Switching it here changes only this view, never the shared model.",
     )
     st.caption(f"The model was trained with {kit.SCALE_LABELS[ckpt.model.config.attn_scale]}.")
+    cfg = ckpt.model.config
+    if getattr(cfg, "model_type", "") == "nanochat":
+        s, d = cfg.constants.qk_scale, cfg.head_size
+        st.caption(
+            f"nanochat normalises q and k (RMSNorm, then ×{s:g}), so |q·k| ≤ {s * s:.2f}·{d} whatever the input: with "
+            f"1/√{d} its scores stay within ±{s * s * d**0.5:.1f}. The switch cannot make them grow with the vectors' "
+            f"length as in the lecture's model; without the scale every score is {d**0.5:.1f}× larger and the "
+            "softmax only sharper."
+        )
     return setting
 
 
@@ -123,7 +132,7 @@ def most_readable() -> int | None:
     return phone.zoom() if phone.on() else None
 
 
-def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tuple[int, int]:
+def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM, unit: str = "character") -> tuple[int, int]:
     """A [start, stop) window of the prompt to zoom into: its last `span` characters by default (a
     window every character of which can be labelled and clicked), or all of it (span None). The
     Attention and Timeline pages share one window (url_state.SHELL: it starts again with a new prompt)."""
@@ -132,11 +141,11 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     url_state.settle(key)  # a new model or prompt: start again at its end
     st.session_state[key] = opening_window(n, st.session_state.get(key), span=span)
     start, stop = st.slider(
-        "Zoom: characters shown",
+        f"Zoom: {unit}s shown",
         min_value=0,
         max_value=n,
         key=key,
-        help="Pick a stretch of the prompt to see it character by character. Keys before the window are hidden."
+        help=f"Pick a stretch of the prompt to see it {unit} by {unit}. Keys before the window are hidden."
         + (f" Presenter mode shows at most {presenter.ZOOM}, each readable from the back." if presenter.on() else "")
         + (f" This phone shows at most {phone.zoom()}, each readable." if phone.on() else ""),
     )
@@ -145,10 +154,10 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM) -> tu
     return start, stop
 
 
-def zoom_note(window: tuple[int, int], n: int) -> str:
+def zoom_note(window: tuple[int, int], n: int, unit: str = "character") -> str:
     """The sentence under a zoomed map saying which stretch it shows ('' when it shows all n)."""
     start, stop = window
-    return f" Showing characters {start}–{stop - 1} of {n}: widen the zoom to see all." if stop - start < n else ""
+    return f" Showing {unit}s {start}–{stop - 1} of {n}: widen the zoom to see all." if stop - start < n else ""
 
 
 def selected_point(chart_key: str) -> dict | None:

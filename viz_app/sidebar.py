@@ -74,6 +74,18 @@ def upload_refusal(message: str, name: str) -> str:
     return convert.unreadable(name, verb="upload") if convert.UNREADABLE in message else message
 
 
+def _prompt_size(entry: registry.ModelEntry) -> None:
+    """Under the prompt box: how many tokens (or characters) the model reads, and the cap on them."""
+    try:
+        ckpt = captures.load_model(registry.model_ref(entry))
+    except (CheckpointError, OSError):
+        return  # _facts said it
+    prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
+    n = len(prompt.ids) + prompt.n_cropped
+    st.caption(f"{n:,} {prompt.unit}{'' if n == 1 else 's'}" + (f" · the pages read the last {prompt.limit}"
+               if prompt.n_cropped else ""))  # fmt: skip
+
+
 def _facts(entry: registry.ModelEntry) -> None:
     try:
         f = captures.model_facts(registry.model_ref(entry))
@@ -89,10 +101,12 @@ def _facts(entry: registry.ModelEntry) -> None:
         lines.append(f"**{params}**")
         lines.append(f"{f['n_layer']} layers × {f['n_head']} heads · width {f['n_embd']} (head size {f['head_size']})")
         lines.append(
-            f"context {f['block_size']} characters · scale 1/√{f['attn_scale']}"
+            f"context {f['block_size']:,} {f['unit']}s · scale 1/√{f['attn_scale']}"
             if f["attn_scale"] != "none"
-            else f"context {f['block_size']} characters · unscaled"
+            else f"context {f['block_size']:,} {f['unit']}s · unscaled"
         )
+    if f.get("nanochat"):
+        lines += nanochat_facts(f)
     if f["val_loss"] is not None:
         lines.append(f"val loss **{f['val_loss']:.3f}**" + (f" at step {f['step']}" if f["step"] is not None else ""))
     if f["data"]:
@@ -100,11 +114,31 @@ def _facts(entry: registry.ModelEntry) -> None:
     if f["source_format"]:
         source = imported.SOURCE_NAMES.get(f["source_format"], f["source_format"])
         lines.append(f"from {source} `{Path(f['source_file']).name}`")
-        if f["source_vocab"] == imported.DEFAULT_VOCAB:
+        if f["source_vocab"] == convert.GPT2:
+            lines.append(f"vocabulary: GPT-2's {f['vocab_size']:,} tokens (byte-pair encoding)")
+        elif f["source_vocab"] == imported.DEFAULT_VOCAB:
             lines.append("vocabulary: tiny Shakespeare's characters, the default (no vocabulary file came with it)")
         else:
             lines.append(f"vocabulary from `{Path(f['source_vocab']).name}`")
     st.caption("  \n".join(lines))
+
+
+def nanochat_facts(f: dict) -> list[str]:
+    """The lines a nanochat run adds: stage, step, depth, val_bpb, era, grouped heads, windows."""
+    run = f["nanochat"]
+    bpb = f" · val_bpb **{run['val_bpb']:.4f}**" if run.get("val_bpb") is not None else ""
+    lines = [f"nanochat **{run['stage']}** · step {run['step']:,} · depth {run['depth']}{bpb}",
+             f"era **{run['era']}** ({run['era_dates']})" + (f": {run['era_note']}" if run["era_note"] else
+                                                              "")]  # fmt: skip
+    if f["n_kv_head"] != f["n_head"]:
+        lines.append(f"{f['n_head']} query heads share {f['n_kv_head']} key/value heads")
+    if any(w is not None and w < run["sequence_len"] for w in run["windows"]):
+        shown = ", ".join("full" if w is None or w >= run["sequence_len"] else str(w) for w in run["windows"])
+        lines.append(f"sliding windows per layer: {shown}")
+    if run["context"] < run["sequence_len"]:
+        lines.append(f"prompts cut to {run['context']:,} tokens (trained on {run['sequence_len']:,}) so that a "
+                     "capture of every head fits in memory")  # fmt: skip
+    return lines
 
 
 def _missing_model(labels: list[str]) -> None:
@@ -221,6 +255,8 @@ def render(preferred: str = "") -> None:
             height=200,
             help="Every page runs the model on this text. Characters the model never saw are dropped.",
         )
+        if entries:
+            _prompt_size(entry)
         st.radio(
             "Figures download as",
             url_state.FIGURE_FORMATS,

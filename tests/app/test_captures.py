@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nanogpt import metrics
+from nanogpt.capture import run_with_cache
 from nanogpt.config import ATTN_SCALES
 from viz_app.backend import captures, registry
 
@@ -56,10 +57,17 @@ def test_lens_top_is_sorted_and_names_the_next_character(key):
     ckpt = captures.load_model(key)
     ids = captures.prepare_prompt(PROMPT, ckpt).ids
     data = captures.residual_data(key, ids, "head_size")
-    top = metrics.lens_top(data.lens[:, 3], data.vocab, ids[4], k=5)
-    assert top.probs.shape == (5, 5) and np.all(np.diff(top.probs, axis=1) <= 0)
-    assert top.target == "t" and top.target_probs.shape == (5,)
-    assert np.allclose(data.lens.sum(-1), 1.0, atol=1e-4)
+    top = metrics.lens_top_of(data.lens_ids[:, 3], data.lens_probs[:, 3], data.lens_target[:, 3], data.vocab, ids[4])
+    P, k = len(data.labels), captures.LENS_TOP_K
+    assert top.probs.shape == (P, k) and np.all(np.diff(top.probs, axis=1) <= 0)
+    assert top.target == "t" and top.target_probs.shape == (P,)
+    # the page keeps the top k, never points x T x vocab: the same numbers as the whole lens's
+    _, cache = run_with_cache(ckpt.model, torch.tensor([ids]), captures.RESIDUAL_HOOKS)
+    _, full = metrics.logit_lens(ckpt.model, cache)  # (P, 1, T, vocab)
+    whole = metrics.lens_top(full[:, 0, 3].numpy(), data.vocab, ids[4], k=k)
+    assert top.chars == whole.chars and np.allclose(top.probs, whole.probs, atol=1e-6)
+    assert np.allclose(top.target_probs, whole.target_probs, atol=1e-6)
+    assert data.lens_ids.shape == (P, len(ids), k) and np.isnan(data.lens_target[:, -1]).all()
 
 
 def test_layer_scale_is_a_forward_with_the_scale_in_that_layer_only(key):

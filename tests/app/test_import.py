@@ -113,3 +113,16 @@ def test_make_app_ckpt_on_a_bad_file_is_a_message_not_a_traceback(make_app, monk
     assert "Could not open" in texts(at.sidebar.error) and "truncated" in texts(at.sidebar.error)
     assert at.sidebar.selectbox(key="model").value == "tiny"
     assert charts(at)
+
+
+GPT2_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "gpt2"
+
+
+def test_a_model_named_on_the_command_line_is_allowed_by_that_choice_not_the_servers_limits(make_app, monkeypatch):
+    """`attention-lab FOLDER` on a Hugging Face GPT-2: the operator's choice opens it under the command
+    line's limits, where an upload of the same model would meet the server's."""
+    monkeypatch.setenv("ATTENTION_LAB_MAX_PARAMS", "1000")  # the server's: far below this model's 1.6M
+    monkeypatch.setenv(OPEN_ENV, str(GPT2_DIR / "hf-gpt2"))
+    at = make_app().run()
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="model").value == "hf-gpt2 (opened)"

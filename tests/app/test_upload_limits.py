@@ -79,7 +79,7 @@ def test_the_servers_limits_come_from_its_environment(make_app, tiny_ckpt, monke
     at = upload(make_app().run(), ("mine.safetensors", tiny_ckpt.read_bytes()))
     error = only_error(at)
     assert "mine.safetensors claims a model of " in error, error
-    assert "over the limit of 1,000 (ATTENTION_LAB_MAX_PARAMS)" in error
+    assert "over the limit of 1,000 (ATTENTION_LAB_MAX_PARAMS)" in error and "opens by path" in error
     monkeypatch.delenv("ATTENTION_LAB_MAX_PARAMS")
     at = upload(make_app().run(), ("mine.safetensors", tiny_ckpt.read_bytes()))
     assert not only_error(at) and at.sidebar.selectbox(key="model").value == "mine (uploaded)"

@@ -1,6 +1,7 @@
 """Issue #26 in real Chromium: a teacher and two students, each in their own browser context (their
-own session), on one server with its class store in a temp folder. The students follow the teacher's
-change, one explores and rejoins, both answer a question, the teacher sees the tally and reveals it."""
+own session), on one server with its class store where a newcomer's has it (in the server's own empty
+temp folder). The students follow the teacher's change, one explores and rejoins, both answer a
+question, the teacher sees the tally and reveals it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import shutil
 from urllib.parse import quote
 
 import pytest
-
-from viz_app.backend.classes import DB_ENV
 
 from .conftest import serve
 from .helpers import wait_idle
@@ -24,8 +23,7 @@ FOLLOW_MS = 20_000  # a wait, not a measure: the shared 2-core test machine is s
 def class_server(tmp_path_factory, tiny_ckpt):
     folder = tmp_path_factory.mktemp("checkpoints")
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
-    db = tmp_path_factory.mktemp("classes") / "classes.sqlite3"
-    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log", **{DB_ENV: str(db)})
+    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")  # the default class store
 
 
 def new_page(browser):

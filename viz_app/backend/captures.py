@@ -18,11 +18,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from nanogpt import metrics
+from nanogpt import metrics, nanochat_run
 from nanogpt.capture import Cache, run_with_cache
 from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
 from nanogpt.config import scale_value
 from nanogpt.model import GPT, build_model
+from nanogpt.nanochat import NanochatGPT
+from nanogpt.train import autocast_for, resolve_dtype
 
 from .registry import ModelRef
 
@@ -32,8 +34,23 @@ from .registry import ModelRef
 # begin with this count; a training run sets its own (train_jobs.limit_threads).
 torch.set_num_threads(1)
 
+# the most positions a page captures: a prompt is cut to its last CAPTURE_POSITIONS tokens (or the model's
+# context, if shorter). Every head's (T, T) map grows with T squared: 256 keeps GPT-2 124M's capture of
+# every layer at ~75 MB and its first map within 2 s on one core (python -m viz_app.bench); the lecture's
+# context is 256, so its prompts are never cut by this
+CAPTURE_POSITIONS = 256
 ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
-RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
+RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mixed|resid_mid|resid_post|attn_out|mlp_out)|hook_resid_final"
+
+
+# what the pages' captures compute in: bf16 autocast where `--dtype auto` would train in it (a CPU with native
+# bf16, or CUDA), float32 elsewhere; what is captured is kept as float32 (nanogpt.capture), and exports and
+# tests compute in float32 (they call nanogpt, not this)
+CAPTURE_DTYPE = resolve_dtype("auto", "cpu")
+
+
+def autocast():
+    return autocast_for("cpu", CAPTURE_DTYPE)
 
 
 # the prompt's ids are hashed as one string: Streamlit hashes a tuple item by item, a few ms a call;
@@ -48,6 +65,8 @@ _BY_VALUE = {tuple: repr, ModelRef: repr}
 def load_model(ref: ModelRef) -> Checkpoint:
     """One model per checkpoint file (and version of it), shared by every session."""
     if not ref.untrained:
+        if nanochat_run.is_nanochat_path(ref.path):  # a run opened by path: read where it is (attention-lab DIR)
+            return nanochat_run.load_nanochat(ref.path)
         return load_checkpoint(ref.path)
     trained = load_model(replace(ref, untrained=False))
     seed = (trained.meta.get("train_config") or {}).get("seed", 1337)
@@ -61,6 +80,8 @@ def load_model(ref: ModelRef) -> Checkpoint:
 @st.cache_data(max_entries=256, show_spinner=False, hash_funcs=_BY_VALUE)
 def model_facts(ref: ModelRef) -> dict:
     """What the sidebar says about a model, from the file's metadata alone (no weights read)."""
+    if nanochat_run.is_nanochat_path(ref.path):
+        return nanochat_run.facts(ref.path)
     meta = read_metadata(ref.path)
     cfg = meta["model_config"]
     data = meta.get("data") or {}
@@ -73,7 +94,8 @@ def model_facts(ref: ModelRef) -> dict:
         head_size=cfg.head_size,
         block_size=cfg.block_size,
         attn_scale=cfg.attn_scale,
-        vocab_size=len(meta["vocab"]),
+        vocab_size=cfg.vocab_size,
+        unit="token" if "tokenizer" in meta else "character",
         # docs/models.md's number (`eval --record`, the whole val split) when present, else training's estimate
         val_loss=meta.get("eval_val_loss", meta.get("best_val_loss")),
         step=meta.get("step", meta.get("iter_num")),  # iter_num: nanoGPT's name (nanogpt.convert)
@@ -91,10 +113,15 @@ def model_facts(ref: ModelRef) -> dict:
 class Prompt:
     """The prompt as the model will read it, and what had to change on the way."""
 
-    text: str  # the characters the model reads
+    text: str  # the text the model reads
     ids: tuple[int, ...]
     unknown: tuple[str, ...]  # characters outside the vocab, dropped
-    n_cropped: int  # characters cut from the front to fit block_size
+    n_cropped: int  # tokens cut from the front to fit `limit`
+    # one label per position, what axes and hovers show: a character model's text itself (one character
+    # each), a BPE model's token labels (nanogpt.tokenizer: ␣ for a leading space, <0xE2> for a byte)
+    tokens: str | tuple[str, ...] = ""
+    unit: str = "character"  # the tokenizer's: "character" | "token"
+    limit: int = 0  # the most positions kept: the model's context, or CAPTURE_POSITIONS if fewer
 
     @property
     def empty(self) -> bool:
@@ -102,20 +129,22 @@ class Prompt:
 
 
 def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
-    """Drop characters the model never saw and keep the last block_size of the rest."""
+    """Drop characters the model never saw and keep the last block_size (at most CAPTURE_POSITIONS) of the rest."""
     tokenizer = ckpt.tokenizer
-    unknown = tuple(tokenizer.unknown_chars(raw))
+    unknown = tuple(tokenizer.unknown_chars(raw)) if hasattr(tokenizer, "unknown_chars") else ()  # BPE: none
     with warnings.catch_warnings():  # the notice on the page says it; no need to log it too
         warnings.simplefilter("ignore")
         ids = tokenizer.encode(raw, errors="drop")
-    block = ckpt.model.config.block_size
-    n_cropped = max(0, len(ids) - block)
+    limit = min(ckpt.model.config.block_size, CAPTURE_POSITIONS)
+    n_cropped = max(0, len(ids) - limit)
     ids = ids[n_cropped:]
-    return Prompt(tokenizer.decode(ids), tuple(ids), unknown, n_cropped)
+    text = tokenizer.decode(ids)
+    tokens = text if tokenizer.unit == "character" else tuple(tokenizer.labels(ids))
+    return Prompt(text, tuple(ids), unknown, n_cropped, tokens, tokenizer.unit, limit)
 
 
 def has_attention(ckpt: Checkpoint) -> bool:
-    return isinstance(ckpt.model, GPT)
+    return isinstance(ckpt.model, (GPT, NanochatGPT))
 
 
 # --- attention ----------------------------------------------------------------------------------
@@ -192,7 +221,8 @@ def _attention_data(ref: ModelRef, _ckpt: Checkpoint, ids: tuple[int, ...], scal
     cfg = _ckpt.model.config
     idx = torch.tensor([ids], dtype=torch.long)
     attn_scale = scale if layer is None else {layer: scale}
-    _, cache = run_with_cache(_ckpt.model, idx, ATTENTION_HOOKS, attn_scale=attn_scale)
+    with autocast():
+        _, cache = run_with_cache(_ckpt.model, idx, ATTENTION_HOOKS, attn_scale=attn_scale, logits=False)
     return AttentionData(
         scale=scale,
         scale_value=scale_value(scale, cfg.n_embd, cfg.head_size),
@@ -280,18 +310,25 @@ class ResidualData:
     norms: np.ndarray  # (P, T)
     sublayer_labels: list[str]  # L0 attn, L0 mlp, ...
     sublayer_norms: np.ndarray  # (S, T)
-    lens: np.ndarray  # (P, T, vocab) next-character probabilities read off each point
-    vocab: list[str]
+    # the logit lens, top LENS_TOP_K only (metrics.logit_lens_top): never points x T x vocab
+    lens_ids: np.ndarray  # (P, T, k) the likeliest next tokens read off each point
+    lens_probs: np.ndarray  # (P, T, k) their probabilities
+    lens_target: np.ndarray  # (P, T) the probability of the token that really comes next (NaN at the end)
+    vocab: list[str]  # id -> label
+
+
+LENS_TOP_K = 8
 
 
 @st.cache_resource(max_entries=24, show_spinner="Running the model on the prompt…", hash_funcs=_BY_VALUE)
 def residual_data(ref: ModelRef, ids: tuple[int, ...], scale: str) -> ResidualData:
     ckpt = load_model(ref)
     idx = torch.tensor([ids], dtype=torch.long)
-    _, cache = run_with_cache(ckpt.model, idx, RESIDUAL_HOOKS, attn_scale=scale)
+    with autocast():
+        _, cache = run_with_cache(ckpt.model, idx, RESIDUAL_HOOKS, attn_scale=scale, logits=False)
     labels, norms = metrics.residual_norms(cache)
     sub_labels, sub_norms = metrics.sublayer_norms(cache)
-    lens_labels, lens = metrics.logit_lens(ckpt.model, cache)
+    lens_labels, top_ids, top_probs, target = metrics.logit_lens_top(ckpt.model, cache, ids, LENS_TOP_K)
     if lens_labels != labels:  # both walk metrics.residual_points: a mismatch is a bug in nanogpt
         raise RuntimeError(f"logit lens points {lens_labels} are not the residual points {labels}")
     return ResidualData(
@@ -299,6 +336,14 @@ def residual_data(ref: ModelRef, ids: tuple[int, ...], scale: str) -> ResidualDa
         norms=_frozen(norms[:, 0].numpy()),
         sublayer_labels=sub_labels,
         sublayer_norms=_frozen(sub_norms[:, 0].numpy()),
-        lens=_frozen(lens[:, 0].numpy().astype(np.float32)),
-        vocab=list(ckpt.tokenizer.chars),
+        lens_ids=_frozen(top_ids.numpy()),
+        lens_probs=_frozen(top_probs.numpy().astype(np.float32)),
+        lens_target=_frozen(target.numpy().astype(np.float32)),
+        vocab=_vocab_labels(ckpt),
     )
+
+
+def _vocab_labels(ckpt: Checkpoint) -> list[str]:
+    """id -> what a distribution names it: a character model's characters, a BPE model's token labels."""
+    tok = ckpt.tokenizer
+    return list(tok.chars) if tok.unit == "character" else tok.vocab_labels

@@ -64,11 +64,12 @@ def pair(a: Checkpoint, prompt_a: Prompt, b: Checkpoint, raw_prompt: str, label_
     prompt_b = prepare_prompt(raw_prompt, b)
     ca, cb = a.model.config, b.model.config
     notices = []
-    if a.tokenizer.chars != b.tokenizer.chars:
-        notices.append(f"{label_b} has another vocabulary ({cb.vocab_size} characters against {ca.vocab_size}).")
-    if prompt_b.text != prompt_a.text:
+    if a.tokenizer != b.tokenizer:
+        notices.append(f"{label_b} has another vocabulary ({cb.vocab_size:,} {prompt_b.unit}s against "
+                       f"{ca.vocab_size:,} {prompt_a.unit}s).")  # fmt: skip
+    if prompt_b.text != prompt_a.text or len(prompt_b.ids) != len(prompt_a.ids):
         notices.append(
-            f"{label_b} reads a different part of the prompt ({len(prompt_b.ids)} characters it knows, within its "
+            f"{label_b} reads a different part of the prompt ({len(prompt_b.ids)} {prompt_b.unit}s, within its "
             f"context of {cb.block_size}), so the two cannot be compared position by position: "
             "differences are left out, each model is shown on what it reads."
         )

@@ -26,7 +26,7 @@ from nanogpt.checkpoint import Checkpoint
 from nanogpt.data import DataError, load_text, tinyshakespeare_path
 from nanogpt.generate import Step, generate_steps, sample_distribution
 
-from .captures import load_model
+from .captures import CAPTURE_POSITIONS, load_model
 from .registry import ModelRef
 
 MAX_STEPS = 1000  # per run: attention rows are kept for every step (float16, ~18 kB a step at 6x6x256)
@@ -129,9 +129,12 @@ def _text_of(source: str) -> str:
 
 @st.cache_data(max_entries=8, show_spinner="Reading the validation text…")
 def validation_text(source: str, vocab: tuple[str, ...]) -> str:
-    """The last 10% of a source's text (the lecture's validation split), characters outside the vocab dropped."""
+    """The last 10% of a source's text (the lecture's validation split), characters outside the vocab
+    dropped (vocab () for a model that reads every character)."""
     text = _text_of(source)
     val = text[int(0.9 * len(text)) :]
+    if not vocab:  # a byte-level BPE model reads every character
+        return val
     known = set(vocab)
     return "".join(c for c in val if c in known)
 
@@ -140,7 +143,7 @@ def validation_text(source: str, vocab: tuple[str, ...]) -> str:
 class ForcedPassage:
     """Teacher forcing over chars: position i predicts chars[i + 1]."""
 
-    chars: str
+    chars: str | tuple[str, ...]  # the text, or a BPE model's tokens' pieces: one item per position
     p_true: np.ndarray  # (n - 1,) probability of the true next character
     loss: np.ndarray  # (n - 1,) -log p_true, nats
     guess: list[str]  # (n - 1,) the model's most likely next character
@@ -162,19 +165,20 @@ def teacher_forcing(ref: ModelRef, ids: tuple[int, ...]) -> ForcedPassage:
     loss = metrics.per_position_loss(logits, y)[0]  # (n - 1,)
     probs = torch.softmax(logits[0].float(), dim=-1)
     guess_p, guess = probs.max(-1)
+    tok = ckpt.tokenizer
     return ForcedPassage(
-        chars=ckpt.tokenizer.decode(ids),
+        chars=tok.decode(ids) if tok.unit == "character" else tuple(map(tok.piece, ids)),
         p_true=loss.neg().exp().numpy(),
         loss=loss.numpy(),
-        guess=[ckpt.tokenizer.chars[int(i)] for i in guess],
+        guess=[ckpt.tokenizer.piece(int(i)) for i in guess],
         guess_p=guess_p.numpy(),
         mean_loss=float(loss.mean()),
     )
 
 
 def encode_passage(ckpt: Checkpoint, text: str) -> tuple[int, ...]:
-    """A passage's ids (unknown characters dropped), at most block_size + 1 of them."""
+    """A passage's ids (unknown characters dropped), at most block_size + 1 of them (CAPTURE_POSITIONS + 1)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ids = ckpt.tokenizer.encode(text, errors="drop")
-    return tuple(ids[: ckpt.model.config.block_size + 1])
+    return tuple(ids[: min(ckpt.model.config.block_size, CAPTURE_POSITIONS) + 1])

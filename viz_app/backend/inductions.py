@@ -17,7 +17,7 @@ from .timelines import frame_ref, frames
 
 @dataclass
 class Probe:
-    text: str  # the probe's 2n characters
+    text: str | tuple[str, ...]  # the probe's 2n characters, or its tokens' labels
     n: int
     scores: np.ndarray  # (L, H) induction scores
     prev_scores: np.ndarray  # (L, H)
@@ -28,14 +28,18 @@ class Probe:
     ablated_loss_second: float
     ablated_heads: tuple[tuple[int, int], ...]
     patterns: np.ndarray  # (L, H, 2n, 2n)
+    bos: bool = False  # the probe ran after <|bos|> (nanochat), which its maps leave out
 
 
 @st.cache_resource(max_entries=32, show_spinner="Running the induction probe…", hash_funcs=_BY_VALUE)
 def probe(ref: ModelRef, length: int, seed: int) -> Probe:
     ckpt = load_model(ref)
-    r = induction(ckpt.model, length, seed)
+    tok = ckpt.tokenizer
+    bos = getattr(tok, "bos", None)  # nanochat: the probe runs after <|bos|>, as its texts all did
+    bos_id = tok.special_tokens[bos] if bos else None
+    r = induction(ckpt.model, length, seed, ids=tok.probe_ids(), bos=bos_id)
     return Probe(
-        text=ckpt.tokenizer.decode(r.tokens),
+        text=tok.decode(r.tokens) if tok.unit == "character" else tuple(tok.labels(r.tokens)),
         n=r.n,
         scores=_frozen(r.scores.numpy()),
         prev_scores=_frozen(r.prev_scores.numpy()),
@@ -46,6 +50,7 @@ def probe(ref: ModelRef, length: int, seed: int) -> Probe:
         ablated_loss_second=r.ablated_loss_second,
         ablated_heads=tuple(r.ablated_heads),
         patterns=_frozen(r.patterns.numpy()),
+        bos=bos_id is not None,
     )
 
 

@@ -34,7 +34,7 @@ def frame_entry(entry: ModelEntry, frame: Frame) -> ModelEntry:
 def sample(ref: ModelRef) -> str:
     """SAMPLE_CHARS characters the model writes after a newline (temperature 0.8, seed 1)."""
     ckpt = load_model(ref)
-    start = [ckpt.tokenizer.stoi.get("\n", 0)]
+    start = (ckpt.tokenizer.encode("\n", errors="drop") or [0])[:1]  # a newline where the vocabulary has one
     ids = generate(ckpt.model, start, SAMPLE_CHARS, SAMPLE_TEMPERATURE, seed=SAMPLE_SEED)
     return ckpt.tokenizer.decode(ids[1:])
 

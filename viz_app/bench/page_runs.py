@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import shutil
 import statistics
@@ -24,7 +25,7 @@ from nanogpt.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from nanogpt.config import GPTConfig
 from nanogpt.data import OPENING_LINES
 from nanogpt.model import GPT
-from nanogpt.tokenizer import CharTokenizer
+from nanogpt.tokenizer import BPETokenizer, CharTokenizer
 
 from ..backend.registry import CHECKPOINTS_ENV
 from ..figures import attention as attention_figs
@@ -181,6 +182,101 @@ def bench_generate_step(opts: BenchOptions) -> list[str]:
     ]
 
 
+# GPT-2 124M on one core (issue 37): the first attention map of a 256-token prompt, a head click, and the
+# memory of the process that serves it
+GPT2_FIRST_MAP_S, GPT2_CLICK_S, GPT2_RSS_BYTES = 2.0, 0.3, 2 * 2**30
+GPT2_TOKENS = 256
+
+
+@functools.cache
+def gpt2_checkpoint() -> Path:
+    """GPT-2 small's shapes (12 layers x 12 heads x 768, context 1,024, GPT-2's 50,257 tokens, tanh GELU as
+    Hugging Face's, tied head) with random weights: 124M parameters, saved once per process."""
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768, dropout=0.0,
+                       activation="gelu_tanh", qkv_bias=True, lm_head_bias=False, tied_lm_head=True)  # fmt: skip
+    model = GPT(config).eval()
+    folder = Path(tempfile.mkdtemp(prefix="attention-lab-bench-"))
+    meta = {"data": {"name": "random init (benchmark)"}, "best_val_loss": None}
+    path = save_checkpoint(folder / "gpt2-124m-random.safetensors", model, BPETokenizer.gpt2(), meta)
+    del model
+    gc.collect()
+    return path
+
+
+def _gpt2_prompt(shift: int = 0) -> str:
+    """Text of exactly GPT2_TOKENS GPT-2 tokens (the verse, from its `shift`-th token)."""
+    tok = BPETokenizer.gpt2()
+    ids = tok.encode(VERSE * 40)[shift : shift + GPT2_TOKENS]
+    text = tok.decode(ids)
+    return text if len(tok.encode(text)) == GPT2_TOKENS else tok.decode(ids[:-1])
+
+
+def _rss_bytes() -> int:
+    """This process's resident memory now (Linux: /proc/self/status)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _widget(at, key: str):
+    """The widget of that key, whichever kind controls.choice drew it as."""
+    for kind in (at.segmented_control, at.selectbox, at.radio):
+        found = [w for w in kind if getattr(w, "key", None) == key]
+        if found:
+            return found[0]
+    raise KeyError(key)
+
+
+def bench_gpt2(opts: BenchOptions) -> list[str]:
+    """GPT-2 124M in the app, as served (one torch thread; run it under `taskset -c 0` for one core):
+    opening the Attention page loads the model and draws its first map; a new 256-token prompt's first
+    map with the model loaded (target 2 s); a head click (target 0.3 s); this process's RSS after them,
+    an upper bound on a server's that holds the model (target 2 GB)."""
+    from streamlit.testing.v1 import AppTest
+
+    repeats = opts.n_repeats
+    path = gpt2_checkpoint()
+    with checkpoints_folder(path.parent):
+        at = AppTest.from_file(str(APP), default_timeout=600)
+        at.query_params = {"prompt": _gpt2_prompt(), "model": path.stem}
+        start = time.perf_counter()
+        at.run()
+        cold = time.perf_counter() - start
+        if at.exception or at.error:
+            return [f"attention page failed: {[e.value for e in at.exception] + [e.value for e in at.error]}"]
+        firsts = []
+        for i in range(1, 1 + max(1, repeats // 2)):  # new prompts: a capture each, the model already loaded
+            at.text_area(key="prompt").set_value(_gpt2_prompt(shift=7 * i))
+            start = time.perf_counter()
+            at.run()
+            firsts.append(time.perf_counter() - start)
+        n_tokens = len(BPETokenizer.gpt2().encode(at.session_state["prompt"]))
+        clicks = []
+        picker = _widget(at, "head")  # buttons for a few heads, a drop-down for GPT-2's 12
+        n_head = len(picker.options)
+        for i in range(repeats):  # head clicks: the capture is cached, one head's figures are rebuilt
+            _widget(at, "head").set_value((1 + i) % n_head)
+            start = time.perf_counter()
+            at.run()
+            clicks.append(time.perf_counter() - start)
+        problems = [e.value for e in at.exception] + [e.value for e in at.error]
+        rss = _rss_bytes()
+    first, click = statistics.median(firsts), statistics.median(clicks)
+    return [
+        f"GPT-2 124M (random weights), {n_tokens}-token prompt, {torch.get_num_threads()} torch thread(s)"
+        + (f"; PAGE ERRORS: {problems}" if problems else ""),
+        f"  first map of a new prompt, model loaded: median {first:.2f} s over {len(firsts)}; target <= "
+        f"{GPT2_FIRST_MAP_S:.0f} s: {_verdict(first <= GPT2_FIRST_MAP_S)}   (first visit, loading the model too: "
+        f"{cold:.2f} s)",
+        f"  a head click: median {click * 1000:.0f} ms over {repeats} (max {max(clicks) * 1000:.0f}); target <= "
+        f"{GPT2_CLICK_S * 1000:.0f} ms: {_verdict(click <= GPT2_CLICK_S)}",
+        f"  RSS of this process with the model loaded and the page drawn: {rss / 2**30:.2f} GB; target <= "
+        f"{GPT2_RSS_BYTES / 2**30:.0f} GB: {_verdict(0 < rss <= GPT2_RSS_BYTES)}",
+    ]
+
+
 def _train_text() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="attention-lab-bench-"))
     path = folder / "verse.txt"
@@ -245,5 +341,6 @@ SECTIONS = [
     ("app-rerun", as_served(bench_attention_rerun)),  # the names work with --only
     ("app-payload", as_served(bench_grid_payload)),
     ("app-generate", as_served(bench_generate_step)),
-    ("app-train", bench_train_speed),  # the CLI's threads against the app's (train_jobs.train_threads)
+    ("app-train", bench_train_speed),
+    ("app-gpt2", as_served(bench_gpt2)),  # the CLI's threads against the app's (train_jobs.train_threads)
 ]

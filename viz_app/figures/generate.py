@@ -298,20 +298,23 @@ def _char_html(c: str) -> str:
     return "↵\n" if c == "\n" else html.escape(c)
 
 
-def text_html(prompt: str, generated: str, *, highlight: int | None = None, style: FigureStyle = DEFAULT_STYLE) -> str:
-    """The prompt (muted) and the generated characters; generated[highlight] boxed in the accent colour."""
+def text_html(
+    prompt: str, generated: str | list[str], *, highlight: int | None = None, style: FigureStyle = DEFAULT_STYLE
+) -> str:
+    """The prompt (muted) and the generated characters (or tokens' pieces, one item per step);
+    generated[highlight] boxed in the accent colour."""
     parts = [
         f'<span style="color:{style.muted}">{"".join(_char_html(c) for c in prompt)}</span><span data-generated="1">'
     ]
     for i, c in enumerate(generated):
         if i == highlight:
-            shown = "␣" if c == " " else _char_html(c)
+            shown = "␣" if c == " " else "".join(_char_html(ch) for ch in c.replace(" ", "␣"))
             parts.append(
                 f'<span data-new-char="1" style="background:{style.accent};color:white;border-radius:3px;'
                 f'padding:0 2px;font-weight:bold">{shown}</span>'
             )
         else:
-            parts.append(_char_html(c))
+            parts.append("".join(_char_html(ch) for ch in c))
     parts.append("</span>")
     return _block("".join(parts), style)
 

@@ -67,6 +67,13 @@ def visible_char(c: str) -> str:
     return _VISIBLE.get(c, c)
 
 
+def context_before(tokens, position: int, n: int = 12) -> str:
+    """The n characters (or tokens' labels, fewer of them) before `position`, newlines visible."""
+    if isinstance(tokens, str):
+        return tokens[max(0, position - n) : position].replace("\n", "↵")
+    return "".join(tokens[max(0, position - max(1, n // 3)) : position])
+
+
 def position_labels(chars: str, offset: int = 0) -> list[str]:
     """One unique label per position, e.g. 'e @12'; used as categories and shown on hover."""
     return [f"{visible_char(c)} @{offset + i}" for i, c in enumerate(chars)]
@@ -87,12 +94,16 @@ def clamp_window(n: int, window: tuple[int, int] | None) -> tuple[int, int]:
     return start, stop
 
 
-def masked(matrix: np.ndarray, causal: bool) -> np.ndarray:
-    """float32 copy with the future (above the diagonal) and -inf scores as NaN: drawn as gaps."""
+def masked(matrix: np.ndarray, causal: bool, key_window: int | None = None) -> np.ndarray:
+    """float32 copy with the future (above the diagonal) and -inf scores as NaN: drawn as gaps.
+
+    key_window: a sliding window w (nanochat's layers): keys more than w before their query are masked too."""
     m = np.array(matrix, dtype=np.float32)
     m[~np.isfinite(m)] = np.nan
     if causal and m.shape[-1] > 1:
         m[..., np.triu(np.ones(m.shape[-2:], dtype=bool), k=1)] = np.nan
+    if key_window is not None:
+        m[..., np.tril(np.ones(m.shape[-2:], dtype=bool), k=-key_window - 1)] = np.nan
     return m
 
 
@@ -112,14 +123,23 @@ def tick_budget(pixels: float, style: FigureStyle) -> int:
     return max(2, int(pixels / (1.25 * style.font_size)))
 
 
+TICK_CHARS = 6  # a token's tick label is cut to this many characters (…); the hover (`labels`) has it whole
+
+
+def short(label: str, most: int = TICK_CHARS) -> str:
+    """A token's label as a tick shows it: long ones shortened, so a projector's 24-token window still
+    labels every token at 20 px (a character model's labels are one character: unchanged)."""
+    return label if len(label) <= most else label[: most - 1] + "…"
+
+
 def ticks(labels: list[str], chars: str, max_ticks: int) -> dict:
-    """Category ticks showing only the characters, thinned to at most max_ticks."""
+    """Category ticks showing only the characters (or tokens, shortened), thinned to at most max_ticks."""
     step = max(1, math.ceil(len(labels) / max_ticks))
     return dict(
         type="category",
         tickmode="array",
         tickvals=tick_positions(len(labels), step),
-        ticktext=[visible_char(c) for c in chars[::step]],
+        ticktext=[short(visible_char(c)) for c in chars[::step]],
         tickangle=0,
         showgrid=False,
     )

@@ -43,7 +43,7 @@ def _take_cell_click(chart_key: str):
 def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, layer: int, head: int, window,
               values: str) -> None:  # fmt: skip
     """One head's map, and its caption."""
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     style = page.figure_style()
     tags = captures.sharpness(ctx.ref, ctx.prompt.ids, data.scale).tags[layer][head]
     presenting = presenter.on()
@@ -59,6 +59,7 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         kind=values,
         title=title + heads.head_job(tags),
         clickable=True,
+        key_window=_sliding_window(ctx, layer),
         # a phone's map is as wide as its screen (phone.style), a laptop's as wide as the page
         height=style.map_height if style.narrow else max(style.map_height, heads.WIDE_MAP_HEIGHT),
         max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
@@ -71,18 +72,50 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
         fit=True,
         key=key,
-        on_select=_take_cell_click(key),
+        on_select=page.guarded(_take_cell_click(key)),
         selection_mode="points",
     )
     how = (
         "Click a cell to see how its score is built below."
         if window[1] - window[0] <= heads.CLICKABLE_MAX
-        else f"Zoom to {heads.CLICKABLE_MAX} characters or fewer to pick a cell by clicking, or use the sliders."
+        else f"Zoom to {heads.CLICKABLE_MAX} {ctx.prompt.unit}s or fewer to pick a cell by clicking, or use the "
+        "sliders."
     )
     st.caption(
-        "Row = the character doing the looking (query); column = the character looked at (key). "
-        "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars))
+        f"Row = the {ctx.prompt.unit} doing the looking (query); column = the {ctx.prompt.unit} looked at (key). "
+        "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars), ctx.prompt.unit)
     )
+    _nanochat_notes(ctx, layer, head, len(chars))
+
+
+def _sliding_window(ctx: page.PageContext, layer: int) -> int | None:
+    """The layer's sliding window (nanochat: query t reads keys t-w..t only), None for plain causal."""
+    windows = ctx.config.windows() if hasattr(ctx.config, "windows") else None
+    return windows[layer] if windows else None
+
+
+def _nanochat_notes(ctx: page.PageContext, layer: int, head: int, n: int) -> None:
+    """What a nanochat head's map holds that the lecture's does not: its window, the key/value head it
+    shares. Said only for a model that has them."""
+    cfg = ctx.config
+    if getattr(cfg, "model_type", "") != "nanochat":
+        return
+    notes = []
+    w = _sliding_window(ctx, layer)
+    if w is not None and w + 1 < n:
+        notes.append(f"Layer {layer} has a sliding window of {w:,} tokens: query t reads keys t−{w:,}…t only; the "
+                     "keys further back are masked like the future, left of the dashed line.")  # fmt: skip
+    elif w is not None:
+        notes.append(f"Layer {layer}'s window ({w:,} tokens) is longer than this prompt, so it masks nothing here.")
+    group = cfg.n_head // cfg.n_kv_head
+    kv = head // group
+    sharing = [h for h in range(cfg.n_head) if h // group == kv]
+    notes.append(
+        f"Query head {head} reads key/value head {kv}"
+        + (f", which it shares with query heads {', '.join(map(str, (h for h in sharing if h != head)))}."
+           if group > 1 else " (each query head has its own: n_kv_head = n_head).")
+    )  # fmt: skip
+    st.caption(" ".join(notes))
 
 
 def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
@@ -90,9 +123,9 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
     st.html(
         text_view.head_text_html(
             data.patterns[layer, head],  # the weights of the map's capture, whatever the map shows
-            ctx.prompt.text,
+            ctx.prompt.tokens,
             window=window,
-            title=f"layer {layer} · head {head}: where each character looks",
+            title=f"layer {layer} · head {head}: where each {ctx.prompt.unit} looks",
             style=page.figure_style(),
         ),
         unsafe_allow_javascript=True,  # the shading follows the mouse in the browser, with no rerun
@@ -101,7 +134,7 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
 
 def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window,
                      view: str, values: str) -> None:  # fmt: skip
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     matrices = data.patterns if values == "weights" else data.scores
     style = page.figure_style()
     presenting = presenter.on()
@@ -138,7 +171,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         st.caption(
             ("Weights as whole percentages. " if values == "weights" else "")
             + "Hover a cell for its query and key."
-            + controls.zoom_note(window, len(chars))
+            + controls.zoom_note(window, len(chars), ctx.prompt.unit)
         )
     else:
         page.chart(
@@ -155,7 +188,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             name=f"attention-model-{data.scale}",
             fit=True,
             key="model_grid",
-            on_select=controls.pick_head_on_click("model_grid", view="head"),
+            on_select=page.guarded(controls.pick_head_on_click("model_grid", view="head")),
             selection_mode="points",
         )
         factor = figs.grid_pool_factor(window[1] - window[0])
@@ -166,7 +199,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
         st.caption(
             f"Every head's weights, layers down, heads across, in whole percentages; layer {layer} · head {head} "
-            "is outlined. Click a head to open it." + note + controls.zoom_note(window, len(chars))
+            "is outlined. Click a head to open it." + note + controls.zoom_note(window, len(chars), ctx.prompt.unit)
         )
 
 
@@ -273,7 +306,7 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
                 page.figure(
                     heads.head_heatmap,
                     data.patterns[head],
-                    ctx.prompt.text,
+                    ctx.prompt.tokens,
                     window=window,
                     height=round(0.75 * page.figure_style().map_height),
                     max_ticks=32,
@@ -290,21 +323,29 @@ def _scale_section(ctx: page.PageContext, layer: int, head: int, scale: str, win
 
 def _score_section(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
     st.subheader("How one score is built")
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     labels = kit.position_labels(chars)
     start, stop = window
     queries = list(range(start, stop))
     cols = st.columns(2)
     with cols[0]:
         query = controls.slider_choice(
-            "Query (the character looking)", queries, key="query_pos", default=stop - 1, format_func=labels.__getitem__
+            f"Query (the {ctx.prompt.unit} looking)",
+            queries,
+            key="query_pos",
+            default=stop - 1,
+            format_func=labels.__getitem__,
         )
     visible = list(range(0, query + 1))  # the key positions this query may attend to
     best = int(data.patterns[layer, head, query, : query + 1].argmax())
     with cols[1]:
         if len(visible) > 1:
             key_pos = controls.slider_choice(
-                "Key (the character looked at)", visible, key="key_pos", default=best, format_func=labels.__getitem__
+                f"Key (the {ctx.prompt.unit} looked at)",
+                visible,
+                key="key_pos",
+                default=best,
+                format_func=labels.__getitem__,
             )
         else:
             key_pos = 0
@@ -373,18 +414,19 @@ def _compare_section(ctx: page.PageContext, layer: int, head: int, scale: str, w
             first, second, names = second, first, names[::-1]
         page.chart(
             page.figure(
-                compare_figs.head_pair, first, second, ctx.prompt.text, names=names, window=window, style=style
+                compare_figs.head_pair, first, second, ctx.prompt.tokens, names=names, window=window, style=style
             ),
             name=f"attention-compare-models-L{layer}H{head}-{scale}",
         )
         st.caption(
             f"Layer {layer} · head {head} of both models on the same prompt, and {later} minus {earlier}: "
             f"red where {later} puts more weight, blue where it puts less."
-            + controls.zoom_note(window, len(ctx.prompt.text))
+            + controls.zoom_note(window, len(ctx.prompt.tokens), ctx.prompt.unit)
         )
     elif layer < pairing.n_layer and head < pairing.n_head:
         left, right = st.columns(2)
-        for col, data, text, name in ((left, a, ctx.prompt.text, names[0]), (right, b, pairing.prompt_b.text, label)):
+        sides = ((left, a, ctx.prompt.tokens, names[0]), (right, b, pairing.prompt_b.tokens, label))
+        for col, data, text, name in sides:
             with col:
                 page.chart(
                     page.figure(
@@ -425,8 +467,10 @@ def render() -> None:
         scale = controls.scale_switch(ctx.ckpt)
     n = len(ctx.prompt.ids)
     with more:
-        window = controls.window_picker(n)
-        st.caption(f"Reading {n} characters · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}.")
+        window = controls.window_picker(n, unit=ctx.prompt.unit)
+        st.caption(
+            f"Reading {n} {ctx.prompt.unit}s · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}."
+        )
         pick = controls.row()
     with top if presenting else pick, st.container(width="content"):
         view = controls.choice("Show", VIEW_LABELS, key="view", format_func=VIEW_LABELS.get)

@@ -7,7 +7,7 @@ import streamlit as st
 from viz_app import controls, page, presenter
 from viz_app.backend import attributions, captures
 from viz_app.figures import attribution as figs
-from viz_app.figures import heads
+from viz_app.figures import heads, kit
 from viz_app.figures.kit import visible_char
 from viz_app.url_state import Key
 
@@ -24,47 +24,49 @@ ABLATIONS = {"zeroed": "zeroed", "mean": "set to its mean"}
 def _pickers(ctx: page.PageContext, host) -> tuple[int, int | None]:
     """The position and the target character, in the row host; returns (position, target id or None
     for the top choice)."""
-    text = ctx.prompt.text
-    n = len(text)
+    tokens, tok = ctx.prompt.tokens, ctx.ckpt.tokenizer
+    n = len(tokens)
     positions = list(range(n))
     presenting = presenter.on()
     with host:
         controls.slider_choice(
-            "After the character at",
+            f"After the {ctx.prompt.unit} at",
             positions,
             key="why_pos",
             default=n - 1,
-            format_func=lambda i: f"{i}: {text[max(0, i - 12) : i].replace(chr(10), '↵')}[{visible_char(text[i])}]",
-            help="The model predicts the next character after every position; the last is the one Generate "
+            format_func=lambda i: f"{i}: {kit.context_before(tokens, i)}[{visible_char(tokens[i])}]",
+            help=f"The model predicts the next {ctx.prompt.unit} after every position; the last is the one Generate "
             "samples next.",
             width=620 if presenting else "stretch",  # projected: one row with the character's picker
         )
     position = st.session_state["why_pos"]
     why = attributions.why(ctx.ref, ctx.prompt.ids, position, None)
-    choices = [TOP] + [ctx.ckpt.tokenizer.decode([i]) for i in attributions.top_choices(why)]
+    # a choice is the character itself (as links have always said it), or a token's label
+    ids = {(tok.decode([i]) if tok.unit == "character" else tok.label(i)): i for i in attributions.top_choices(why)}
+    choices = [TOP, *ids]
 
     def label(c: str) -> str:
         if c == TOP:
-            return f"its top choice '{visible_char(ctx.ckpt.tokenizer.decode([why.target]))}'"
-        return f"'{visible_char(c)}' ({why.probs[ctx.ckpt.tokenizer.stoi[c]]:.0%})"
+            return f"its top choice '{tok.label(why.target)}'"
+        return f"'{visible_char(c)}' ({why.probs[ids[c]]:.0%})"
 
     with host:
         picked = controls.dropdown(
             "Explain the logit of", choices, key="why_target", format_func=label, width=300 if presenting else "stretch"
         )
-    return position, None if picked == TOP else ctx.ckpt.tokenizer.stoi[picked]
+    return position, None if picked == TOP else ids[picked]
 
 
 def _head_row(ctx: page.PageContext, position: int, layer: int, head: int) -> None:
     data = captures.attention_data(ctx.ref, ctx.prompt.ids, ctx.config.attn_scale)
-    text = ctx.prompt.text
+    tokens = ctx.prompt.tokens
     page.chart(
         page.figure(
             figs.query_row,
             data.patterns[layer, head, position],
-            text,
+            tokens,
             position,
-            title=f"Where layer {layer} · head {head} looks from '{visible_char(text[position])}' ({position})",
+            title=f"Where layer {layer} · head {head} looks from '{visible_char(tokens[position])}' ({position})",
             style=page.figure_style(),
         ),
         name=f"why-row-L{layer}H{head}-{position}",
@@ -72,10 +74,13 @@ def _head_row(ctx: page.PageContext, position: int, layer: int, head: int) -> No
 
 
 def render() -> None:
-    st.header("Why this character?")
+    title = st.empty()
+    title.header("Why this character?")
     ctx = page.page_context(needs_attention=True)
     if ctx is None:
         return
+    if ctx.prompt.unit != "character":
+        title.header(f"Why this {ctx.prompt.unit}?")
     # presenter mode: the two pickers in one row, the bars under it, the numbers below them
     top, more, picture = presenter.stage()
     try:
@@ -84,8 +89,7 @@ def render() -> None:
     except ValueError as e:  # a post-norm or residual-free model is no sum of parts
         st.info(f"This model cannot be taken apart this way: {e}.", icon=":material/info:")
         return
-    decode = ctx.ckpt.tokenizer.decode
-    char, other = visible_char(decode([why.target])), visible_char(decode([why.runner_up]))
+    char, other = ctx.ckpt.tokenizer.label(why.target), ctx.ckpt.tokenizer.label(why.runner_up)
     style = page.figure_style()
     with more:
         a, b, c = st.columns(3)
@@ -95,7 +99,7 @@ def render() -> None:
         st.caption(
             "The final residual stream is a sum: the embeddings, every head's output, every MLP's. With the final "
             "LayerNorm's scale taken from this very pass, each part's share of the logit is exact, and the bars add "
-            "up to the logit the model computed."
+            "up to the logit the model computed." + (f" Here the logit is {why.note}." if why.note else "")
         )
     with picture:
         page.chart(
@@ -153,7 +157,7 @@ def _heads(ctx: page.PageContext, why: attributions.Why, position: int, char: st
                 ),  # fmt: skip
                 name=f"why-{what}-{position}-{why.target}",
                 key=key,
-                on_select=controls.pick_head_on_click(key),
+                on_select=page.guarded(controls.pick_head_on_click(key)),
                 selection_mode="points",
             )
     st.caption(

@@ -27,6 +27,7 @@ STATE = (  # every one in the link when it is not the default; the CLI's: temper
     Key("tf_offset", 0, lo=0, url="changed"),
 )
 PLAY_EVERY_S = 0.5  # Play samples two characters a second, however long a redraw takes
+ALL_BARS_UP_TO = 1000  # the "All N characters" switch: a character vocabulary, not GPT-2's 50,257 bars
 MAX_CATCH_UP = 4  # characters one redraw may add to keep that pace; a longer stall is not made up
 RUN = "gen_run"  # st.session_state: the GenRun
 PLAYING = "gen_playing"
@@ -126,7 +127,7 @@ def _buttons(
             key="gen_play",
             icon=":material/pause:" if playing else ":material/play_arrow:",
             disabled=run.full and not playing,
-            on_click=_set_playing,
+            on_click=page.guarded(_set_playing),
             args=(not playing,),
             help="Play samples two characters a second until you press Pause.",
         )
@@ -158,7 +159,7 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
         ),
         key="gen_rows",
         name=f"generate-attention-step{index + 1}",
-        on_select=controls.pick_head_on_click("gen_rows"),
+        on_select=page.guarded(controls.pick_head_on_click("gen_rows")),
         selection_mode="points",
     )
     st.caption(
@@ -197,7 +198,7 @@ def _before_the_first(
 ) -> None:
     """What the model thinks comes after the prompt, before anything is sampled: the bars Next draws from."""
     first = _preview(ctx, run)
-    vocab = ctx.ckpt.tokenizer.chars
+    vocab = ctx.ckpt.tokenizer.vocab_labels
     page.chart(
         page.figure(
             figs.next_char_bars,
@@ -207,7 +208,7 @@ def _before_the_first(
             None,
             temperature=temperature,
             top_k=top_k,
-            title="before the first character: what the model thinks comes next after the prompt",
+            title=f"before the first {ctx.prompt.unit}: what the model thinks comes next after the prompt",
             style=style,
         ),
         key="gen_dist_first",
@@ -230,7 +231,7 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
     n = len(run.steps)
     if n == 0:
         st.markdown(figs.text_html(ctx.prompt.text, "", style=style), unsafe_allow_html=True)
-        st.info("Press **Next** to sample the first character.", icon=":material/skip_next:")
+        st.info(f"Press **Next** to sample the first {ctx.prompt.unit}.", icon=":material/skip_next:")
         _before_the_first(ctx, run, temperature, top_k, style)
         return
     if not 1 <= ss.get("gen_step", 0) <= n:
@@ -253,18 +254,22 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
             else 0
         )
     step = run.steps[index]
-    generated = tokenizer.decode([s.token for s in run.steps[: index + 1]])
+    so_far = [s.token for s in run.steps[: index + 1]]
+    # one item per step: a character model's text, a BPE model's tokens' pieces (the box marks a whole token)
+    generated = tokenizer.decode(so_far) if tokenizer.unit == "character" else [tokenizer.piece(i) for i in so_far]
     text_slot.markdown(figs.text_html(ctx.prompt.text, generated, highlight=index, style=style), unsafe_allow_html=True)
     knobs = f"temperature {step.temperature:g}" + (f", top-k {step.top_k}" if step.top_k else ", no top-k")
-    note = f" The context was full: the model read the last {step.context_len} characters." if step.cropped else ""
+    unit = tokenizer.unit
+    note = f" The context was full: the model read the last {step.context_len} {unit}s." if step.cropped else ""
     st.caption(f"Step {index + 1} of {n} · sampled with {knobs}.{note}")
     m = st.columns(3)
-    m[0].metric("New character", f"'{visible_char(step.char)}'")
+    m[0].metric(f"New {unit}", f"'{tokenizer.label(step.token)}'")
     m[1].metric("p it was sampled with", f"{float(step.probs[step.token]):.3f}")
     m[2].metric("p under the model (T = 1)", f"{float(step.probs_raw[step.token]):.3f}")
-    vocab = tokenizer.chars
-    everything = st.toggle(f"All {len(vocab)} characters", key="gen_all_chars", help="Draw the whole vocabulary, "
-                           f"not only the {figs.SHOWN_CHARS} most likely characters.")  # fmt: skip
+    vocab = tokenizer.vocab_labels
+    everything = len(vocab) <= ALL_BARS_UP_TO and st.toggle(
+        f"All {len(vocab)} {unit}s", key="gen_all_chars",
+        help=f"Draw the whole vocabulary, not only the {figs.SHOWN_CHARS} most likely {unit}s.")  # fmt: skip
     page.chart(
         page.figure(
             figs.next_char_bars,
@@ -275,7 +280,7 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
             temperature=temperature,
             top_k=top_k,
             shown=None if everything else figs.SHOWN_CHARS,
-            title=f"step {index + 1}: every next character's probability, most likely first",
+            title=f"step {index + 1}: every next {unit}'s probability, most likely first",
             style=style,
         ),
         key="gen_dist",
@@ -331,7 +336,8 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
     if source == "validation":
         name = captures.model_facts(ctx.ref)["data"]
         try:
-            val = generation_runs.validation_text(name, tuple(ctx.ckpt.tokenizer.chars)) if name else ""
+            known = tuple(ctx.ckpt.tokenizer.chars) if ctx.ckpt.tokenizer.unit == "character" else ()
+            val = generation_runs.validation_text(name, known) if name else ""
         except DataError as e:
             val = ""
             st.info(f"{e} Paste a passage with “my own passage” instead.", icon=":material/info:")

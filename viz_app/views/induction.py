@@ -6,7 +6,7 @@ import streamlit as st
 
 from nanogpt.induction import COPY_GAIN, SCORE_THRESHOLD, default_length, uniform_score
 from viz_app import controls, page, presenter, sidebar
-from viz_app.backend import inductions, registry
+from viz_app.backend import captures, inductions, registry
 from viz_app.figures import heads
 from viz_app.figures import induction as figs
 from viz_app.pages import PAGES
@@ -74,15 +74,22 @@ def render() -> None:
             st.caption(INTRO)
         return
     cfg = ctx.config
-    longest = default_length(cfg.block_size, cfg.vocab_size)
+    bos = getattr(ctx.ckpt.tokenizer, "bos", None)  # nanochat: the probe runs after <|bos|>, one position less
+    low, high = ctx.ckpt.tokenizer.probe_ids()
+    # the probe's two copies are positions a page captures: at most CAPTURE_POSITIONS of them
+    longest = min(default_length(cfg.block_size - (bos is not None), high - low), captures.CAPTURE_POSITIONS // 2)
     # presenter mode: the probe's pickers in one row, the two grids under it, the losses below them
     top, more, picture = presenter.stage()
     with more if presenter.on() else intro:
         st.caption(INTRO)
     with top:
-        n = controls.slider_choice("Characters per copy", lengths(longest), key="ind_len", default=longest, width=320)
+        unit = ctx.prompt.unit.capitalize()
+        n = controls.slider_choice(f"{unit}s per copy", lengths(longest), key="ind_len", default=longest, width=320)
         seed = controls.choice("Random sequence", SEEDS, key="ind_seed")
     probe = inductions.probe(ctx.ref, n, seed)
+    if probe.bos:
+        st.caption(f"The probe runs after `{bos}`, as every text this model was trained on began; the maps and "
+                   "losses below are of the two copies.")  # fmt: skip
     style = page.figure_style()
     ablated = ", ".join(f"L{l}H{h}" for l, h in probe.ablated_heads)
     with more:
@@ -130,7 +137,7 @@ def render() -> None:
             name=f"induction-scores-n{n}-s{seed}",
             fit=True,
             key=key,
-            on_select=_pick_on_click(key),
+            on_select=page.guarded(_pick_on_click(key)),
             selection_mode="points",
         )
     with right:

@@ -18,7 +18,7 @@ STATE = (Key("lens_pos", lo=0),)  # the logit lens' position: opens on the promp
 
 def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, picture) -> None:
     """The norms as a heatmap and as lines; presenter mode projects the heatmap alone, in `picture`."""
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     # projected, the prompt's last characters that fit across, each labelled (all 117 would be every other one)
     n = len(chars)
     window = (max(0, n - presenter.STRIP), n) if presenter.on() else None
@@ -64,7 +64,7 @@ def _norms(ctx: page.PageContext, data: captures.ResidualData, scale: str, pictu
         "‖x‖ is the L2 norm of the residual vector: after the embeddings, then after each block's "
         "attention (+attn) and feed-forward (+mlp) have added their output to it."
         + (
-            f" The heatmap shows characters {window[0]}–{n - 1} of {n}, the last that fit across."
+            f" The heatmap shows {ctx.prompt.unit}s {window[0]}–{n - 1} of {n}, the last that fit across."
             if window and window[0]
             else ""
         )
@@ -98,7 +98,7 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> N
                 figs.position_heatmap,
                 data.sublayer_labels,
                 data.sublayer_norms,
-                ctx.prompt.text,
+                ctx.prompt.tokens,
                 title="‖sublayer output‖ per position",
                 max_ticks=30,  # three fifths of the page
                 style=page.figure_style(),
@@ -123,7 +123,7 @@ def _writes(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> N
 
 def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> None:
     st.subheader("Logit lens: what each point would predict")
-    chars = ctx.prompt.text
+    chars = ctx.prompt.tokens
     labels = kit.position_labels(chars)
     positions = list(range(len(chars)))
     if len(positions) > 1:
@@ -133,7 +133,8 @@ def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> Non
     else:
         pos = 0
     next_id = ctx.prompt.ids[pos + 1] if pos + 1 < len(ctx.prompt.ids) else None
-    top = metrics.lens_top(data.lens[:, pos], data.vocab, next_id)  # lens: (P, T, vocab) -> (P, vocab)
+    top = metrics.lens_top_of(data.lens_ids[:, pos], data.lens_probs[:, pos], data.lens_target[:, pos], data.vocab,
+                              next_id)  # fmt: skip
     page.chart(
         page.figure(
             figs.logit_lens,
@@ -146,7 +147,8 @@ def _lens(ctx: page.PageContext, data: captures.ResidualData, scale: str) -> Non
         ),
         name=f"residual-logit-lens-pos{pos}-{scale}",
     )
-    what = f"the real next character is `{kit.visible_char(top.target)}`" if top.target else "the prompt ends here"
+    unit = ctx.prompt.unit
+    what = f"the real next {unit} is `{kit.visible_char(top.target)}`" if top.target else "the prompt ends here"
     st.caption(
         f"Each point's residual is passed through the final LayerNorm and the output head, as if the "
         f"model stopped there. At `{labels[pos]}` {what}. The last row is the model's own prediction."

@@ -76,7 +76,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
             page.figure(
                 heads.head_heatmap,
                 data.patterns[layer, head],
-                ctx.prompt.text,
+                ctx.prompt.tokens,
                 window=window,
                 title=f"step {step:,} · layer {layer} · head {head} · {heads.head_job(sharp.tags[layer][head])}",
                 height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
@@ -88,8 +88,8 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
             fit=True,
         )
         st.caption(
-            "Row = the character doing the looking; column = the character looked at."
-            + controls.zoom_note(window, len(ctx.prompt.text))
+            f"Row = the {ctx.prompt.unit} doing the looking; column = the {ctx.prompt.unit} looked at."
+            + controls.zoom_note(window, len(ctx.prompt.tokens), ctx.prompt.unit)
         )
     left, right = st.columns([3, 2])
     with left:
@@ -112,7 +112,9 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
             + ("; ".join(f"**{t}**: {heads.tag_meaning(t)}" for t in chosen) + "." if chosen else "no clear job yet.")
         )
         st.caption("Tags in the grid name what a head mostly attends to on this prompt; 1 is one-hot, 1/T uniform.")
-    st.markdown(f"**What the model wrote at step {step}** (200 characters after a newline, temperature 0.8, seed 1)")
+    st.markdown(
+        f"**What the model wrote at step {step}** (200 {ctx.prompt.unit}s after a newline, temperature 0.8, seed 1)"
+    )
     st.code(timelines.sample(ref), language=None, wrap_lines=True)
 
 
@@ -138,7 +140,7 @@ def render() -> None:
         )
     with pickers:
         layer, head, _ = controls.layer_head_picker(ctx.config.n_layer, ctx.config.n_head)
-        window = controls.window_picker(len(ctx.prompt.ids))
+        window = controls.window_picker(len(ctx.prompt.ids), unit=ctx.prompt.unit)
     playing = bool(st.session_state.get(PLAYING))
 
     st.session_state[_TICKED] = False

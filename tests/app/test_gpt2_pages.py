@@ -1,0 +1,83 @@
+"""A GPT-2-style model (the Hugging Face fixture, GPT-2's BPE) on every page: tokens, not characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nanogpt.convert import convert
+from nanogpt.tokenizer import BPETokenizer
+from viz_app.pages import PAGES
+
+from .app_helpers import PROMPT, assert_clean, charts, figure_titled, heatmaps, texts
+
+HF = Path(__file__).resolve().parents[1] / "fixtures" / "gpt2" / "hf-gpt2"
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("gpt2")
+    convert(HF, folder / "hf-gpt2.safetensors")
+    return folder
+
+
+@pytest.mark.parametrize("slug", list(PAGES))
+def test_every_page_opens_on_a_gpt2_model(make_app, gpt2_dir, slug):
+    at = make_app(gpt2_dir, page=slug).run()
+    assert_clean(at)
+    assert at.session_state["model"] == "hf-gpt2"
+
+
+def test_the_attention_map_is_labelled_in_tokens_and_the_prompt_box_counts_them(make_app, gpt2_dir):
+    at = make_app(gpt2_dir).run()
+    assert_clean(at)
+    ids = BPETokenizer.gpt2().encode(PROMPT)
+    assert f"{len(ids)} tokens" in texts(at.sidebar.caption) and "context 64 tokens" in texts(at.sidebar.caption)
+    x = heatmaps(figure_titled(at, " · 1/√head_size"))[0]["x"]
+    assert len(x) == len(ids)  # one column per token, not per character
+    assert any("␣" in str(label) for label in x)
+
+
+def test_why_says_token(make_app, gpt2_dir):
+    at = make_app(gpt2_dir, page="why").run()
+    assert_clean(at)
+    assert "Why this token?" in [h.value for h in at.header] and charts(at)
+
+
+def test_generate_samples_tokens_and_never_a_padding_id(make_app, gpt2_dir):
+    at = make_app(gpt2_dir, page="generate").run()
+    for _ in range(3):
+        at.button(key="gen_many").click().run()
+    assert_clean(at)
+    assert "New token" in [m.label for m in at.metric]
+    bars = figure_titled(at, "every next token's probability")
+    assert len(bars["data"][0]["x"]) < 100  # the top of 50,257, not every bar
+    assert "All 50257 tokens" not in [t.label for t in at.toggle]
+
+
+def test_induction_probes_ordinary_tokens(make_app, gpt2_dir):
+    at = make_app(gpt2_dir, page="induction").run()
+    assert_clean(at)
+    assert at.select_slider(key="ind_len").label == "Tokens per copy"
+    assert at.select_slider(key="ind_len").value == 32  # two copies within the fixture's context of 64
+
+
+def test_a_nanogpt_gpt2_ckpt_uploaded_in_the_sidebar_opens_in_tokens(make_app):
+    """nanoGPT's openwebtext-style ckpt.pt, no vocabulary file: GPT-2's tokens, not tiny Shakespeare's."""
+    at = make_app().run()
+    at.sidebar.file_uploader(key="upload").upload("ckpt.pt", (HF.parent / "nanogpt-owt" / "ckpt.pt").read_bytes())
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="model").value == "ckpt (uploaded)"
+    facts = texts(at.sidebar.caption)
+    assert "GPT-2's 50,257 tokens" in facts and "tokens" in facts
+
+
+def test_an_upload_over_the_servers_limits_is_told_to_open_it_by_path(make_app, monkeypatch):
+    monkeypatch.setenv("ATTENTION_LAB_MAX_PARAMS", "1000000")  # the owt run has 1.6M
+    at = make_app().run()
+    at.sidebar.file_uploader(key="upload").upload("ckpt.pt", (HF.parent / "nanogpt-owt" / "ckpt.pt").read_bytes())
+    at.run()
+    error = texts(at.error)
+    assert "over the limit of 1,000,000 (ATTENTION_LAB_MAX_PARAMS)" in error and "`attention-lab PATH`" in error
