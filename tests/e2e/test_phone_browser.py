@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from urllib.parse import quote
 
 import pytest
@@ -153,12 +152,10 @@ def test_every_page_fits_a_phone(shipped_server, browser, width, height):
 
 
 @pytest.fixture(scope="module")
-def class_server(tmp_path_factory, tiny_text_file):
+def class_server(tmp_path_factory):
+    """The app on the shipped checkpoints, its class store in a temp folder."""
     db = tmp_path_factory.mktemp("classes") / "classes.sqlite3"
-    folder = tmp_path_factory.mktemp("checkpoints")
-    shutil.copy2(os.path.join(os.path.dirname(__file__), "..", "..", "checkpoints", "shakespeare-small.safetensors"),
-                 folder / "shakespeare-small.safetensors")  # fmt: skip
-    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log", **{DB_ENV: str(db)})
+    yield from serve(None, tmp_path_factory.mktemp("log") / "streamlit.log", **{DB_ENV: str(db)})
 
 
 def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class_server, browser):
