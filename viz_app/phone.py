@@ -10,7 +10,7 @@ on a phone and again when the width crosses PHONE_MAX_PX (a phone turned sideway
 reports: the first run draws the laptop's page, so laptops pay no second run.
 
 Figures reach the phone through page.figure_style() (PHONE_STYLE: kit.figure lays a narrow figure
-out for the width), pages through on() and stage() (presenter.stage puts the picture first).
+out for the width), pages through on() (presenter.stage puts the picture first on a phone).
 """
 
 from __future__ import annotations
