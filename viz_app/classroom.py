@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import streamlit as st
 
-from . import page, url_state
+from . import page, phone, url_state
 from .backend import classes, registry
 from .figures import classroom as figures
 from .pages import PAGES
@@ -239,6 +239,7 @@ def banner() -> None:
     elif joined:
         left, right = st.columns([5, 2], vertical_alignment="center")
         if joined["mode"] == "follow":
+            phone.follower_style()  # on a phone, the page's controls fold away: the picture comes first
             left.info(f"Following your teacher's screen (class {joined['code']}).", icon=":material/visibility:")
             right.button("Explore on my own", key="class_explore", on_click=page.guarded(_set_mode), args=("explore",),
                          icon=":material/explore:")  # fmt: skip

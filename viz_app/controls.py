@@ -13,7 +13,7 @@ import streamlit as st
 from nanogpt.checkpoint import Checkpoint
 from nanogpt.config import ATTN_SCALES, scale_value
 
-from . import presenter, url_state
+from . import phone, presenter, url_state
 from .figures import kit
 
 MAX_BUTTONS = 8  # more options than this become a dropdown: a row of buttons would be clipped
@@ -114,14 +114,22 @@ def opening_window(n: int, stored, *, span: int | None = ZOOM) -> tuple[int, int
     picker, under 8 characters); an in-app link to a page with the picker names it (url_state.link)."""
     if n < 8:
         return None
-    if presenter.on() and span is not None:
-        span = min(span, presenter.ZOOM)
+    most = most_readable()
+    if most is not None and span is not None:
+        span = min(span, most)
     if not (isinstance(stored, (tuple, list)) and 0 <= stored[0] < stored[1] <= n):
         return (max(0, n - span), n) if span else (0, n)
-    if presenter.on() and stored[1] - stored[0] > presenter.ZOOM:
-        # projected, every character must be readable: a window that fits, ending where it ended
-        return stored[1] - presenter.ZOOM, stored[1]
+    if most is not None and stored[1] - stored[0] > most:
+        # projected or on a phone, every character must be readable: a window that fits, ending where it ended
+        return stored[1] - most, stored[1]
     return tuple(stored)
+
+
+def most_readable() -> int | None:
+    """The widest window a one-head map labels every character of: presenter mode's, a phone's (None: any)."""
+    if presenter.on():
+        return presenter.ZOOM
+    return phone.zoom() if phone.on() else None
 
 
 def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM, unit: str = "character") -> tuple[int, int]:
@@ -138,7 +146,8 @@ def window_picker(n: int, *, key: str = "window", span: int | None = ZOOM, unit:
         max_value=n,
         key=key,
         help=f"Pick a stretch of the prompt to see it {unit} by {unit}. Keys before the window are hidden."
-        + (f" Presenter mode shows at most {presenter.ZOOM}, each readable from the back." if presenter.on() else ""),
+        + (f" Presenter mode shows at most {presenter.ZOOM}, each readable from the back." if presenter.on() else "")
+        + (f" This phone shows at most {phone.zoom()}, each readable." if phone.on() else ""),
     )
     if stop <= start:
         start, stop = max(0, stop - 1), max(stop, start + 1)

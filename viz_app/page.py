@@ -34,7 +34,7 @@ from nanogpt import metrics
 from nanogpt.checkpoint import Checkpoint, CheckpointError
 from nanogpt.config import GPTConfig
 
-from . import presenter, url_state
+from . import phone, presenter, url_state
 from .backend import captures, classes, registry
 from .figures import kit
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
@@ -230,7 +230,10 @@ def open_on_a_focused_head(ctx: PageContext) -> None:
 
 
 def figure_style() -> FigureStyle:
-    """The style every figure is drawn in: presenter mode swaps in big text and a colour-blind-safe palette."""
+    """The style every figure is drawn in: presenter mode swaps in big text and a colour-blind-safe palette,
+    a phone a figure laid out for its narrow screen (phone.py)."""
+    if phone.on():
+        return phone.style()
     return PRESENTER_STYLE if presenter.on() else DEFAULT_STYLE
 
 

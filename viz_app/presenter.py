@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from . import phone
+
 PRESENTER_CSS = """<style>
 /* presenter mode makes the data bigger for the back row, not the chrome: figures are drawn in
    PRESENTER_STYLE (their tick labels too, see page.chart), metric numbers and the generated text grow,
@@ -63,13 +65,18 @@ def grid_zoom(rows: int, cols: int, *, vspace: float = 0.07, hspace: float = 0.0
 
 
 def on() -> bool:
-    return bool(st.session_state.get("presenter"))
+    """Presenter mode is on, and this is not a phone (a phone is never the projector: phone.py)."""
+    return bool(st.session_state.get("presenter")) and not phone.on()
 
 
 def stage():
     """(one row of controls, more controls, the picture): in presenter mode the picture comes right
     under the row and everything else goes below it, so the room sees the picture without scrolling;
-    otherwise the more controls come before the picture, as on a laptop."""
+    otherwise the more controls come before the picture, as on a laptop. On a phone the picture leads
+    and the controls follow it (phone.py)."""
+    if phone.on():
+        picture = st.container()
+        return st.container(horizontal=True, gap="small"), st.container(), picture
     if on():
         top = st.container(horizontal=True, gap="medium", key="presenter-top")  # beside the way back (CSS)
         picture = st.container()

@@ -120,11 +120,12 @@ def classroom(browser, url: str, shots: list[Shot], out: Path) -> None:
     teacher.wait_for_url(lambda link: "presenter=1" in link)
     settle(teacher)
 
-    phone = open_page(browser, f"{url}/?class={code}", PHONE, is_mobile=True)
+    phone = open_page(browser, f"{url}/?class={code}", PHONE, is_mobile=True, has_touch=True)
+    phone.wait_for_function("() => !!document.documentElement.dataset.phoneLayout")  # laid out for it (phone.py)
     phone.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
     teacher.get_by_text("1 following").wait_for(timeout=60_000)
     if "phone" in wanted:
-        settle(phone)  # its top: the class's line, then the teacher's layer, head and scale
+        settle(phone)  # its top: the class's line, then the teacher's map
         save(phone, wanted["phone"], out)
     if "projector" in wanted:
         teacher.get_by_role("button", name="How students join").click()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ class FigureStyle:
     accent: str = "#d62728"  # the picked cell, the sampled character, the chosen head
     plain: str = "#4c78a8"  # bars that are not picked out
     muted: str = "#9aa5b1"
+    narrow: bool = False  # a phone's screen: figure() lays the figure out for it (see narrow_layout)
 
 
 DEFAULT_STYLE = FigureStyle()
@@ -171,10 +173,124 @@ def figure(traces: list, style: FigureStyle, height: int | None, title: str | No
         base["margin"]["t"] = 10
     elif title:
         base["title"] = dict(text=title)
+    if style.narrow:
+        narrow_layout(traces, base, layout)
     annotations = layout.pop("annotations", [])
     # the traces were checked as they were made; checking them again in the figure, with the layout,
     # cost a third of building a page's figures (the layout is this module's own, tested in tests/)
     return go.Figure(data=traces, layout=dict(base, annotations=annotations, **layout), _validate=False)
+
+
+WRAP_CHARS = 44  # a narrow figure's title line: about 300 px at 13 px, inside a 360 px phone's plot
+
+
+def wrap_title(text: str, width: int = WRAP_CHARS) -> str:
+    """A title in lines of at most width characters (its own <br> kept), broken between words."""
+    lines = []
+    for part in text.split("<br>"):
+        lines.extend(textwrap.wrap(part, width, break_long_words=False) or [""])
+    return "<br>".join(lines)
+
+
+NARROW_BAR_PX = 52  # a horizontal colour bar over the plot: its title, the bar, its numbers
+TITLE_LINE_PX = 17  # a title's line at 13 px
+
+
+def _narrow_colorbar(bar: dict | None) -> dict:
+    """A colour bar over the plot, across it and short: on a phone a vertical one took a fifth of the width."""
+    bar = dict(bar or {})
+    title = dict(bar.get("title") or {})
+    title.pop("side", None)
+    return dict(bar, orientation="h", thickness=10, len=0.7, x=0.5, xanchor="center", y=0, yref="container",
+                yanchor="bottom", ypad=4, title=dict(title, side="top"))  # fmt: skip
+
+
+NARROW_PLOT_PX = 290  # a plot as wide as the narrowest phone's screen (360 px) less the page's padding and labels
+NARROW_TICK_PX = 12  # a narrow figure's tick labels: the issue's smallest legible size on a phone
+NARROW_LABEL_PX = 17  # a tick label's box down an axis, with room (15.7 px at 12 px in Chromium)
+
+
+def _thinned(axis: dict, across: bool, height: int | None, top: int) -> dict:
+    """An axis whose array of tick labels would overlap at a phone's width: every k-th label (a laptop's
+    48 characters across a phone's 290 px ran into each other)."""
+    vals, text = axis.get("tickvals"), axis.get("ticktext")
+    if not isinstance(vals, list) or not isinstance(text, list) or len(vals) != len(text) or len(vals) < 2:
+        return axis
+    low, high = (axis.get("domain") or [0.0, 1.0])[:2]
+    if across:
+        room, each = NARROW_PLOT_PX * (high - low), max(14, 7 * max(len(str(t)) for t in text) + 6)
+    elif height:
+        room, each = (height - top - 45) * (high - low), NARROW_LABEL_PX  # less the row of characters below
+    else:
+        return axis
+    step = math.ceil(len(vals) / max(2, int(room / each)))
+    return axis if step <= 1 else dict(axis, tickvals=vals[::step], ticktext=text[::step])
+
+
+def narrow_layout(traces: list, base: dict, layout: dict) -> None:
+    """A figure for a phone's screen (FigureStyle.narrow), in place: the title wrapped into lines above the plot
+    in the text's size, colour bars horizontal and short at the bottom, square plots against the top, arrays of
+    tick labels thinned to what the width holds, the legend under the plot, thin side margins."""
+    top = 8
+    title = base.pop("title", None)
+    above = top + NARROW_BAR_PX  # what may be above a plot: its title's lines (below) and a colour bar
+    if title:
+        text = wrap_title(title["text"] if isinstance(title, dict) else title)
+        above += TITLE_LINE_PX * (text.count("<br>") + 1)
+        # just above the plot, and the top margin grows to hold it (Plotly put a multi-line title anchored
+        # at the container's top above the figure, its first lines cut off)
+        base["title"] = dict(text=text, font=dict(size=base["font"]["size"]), automargin=True, yref="paper", y=1,
+                             yanchor="bottom", x=0, xanchor="left", pad=dict(b=6))  # fmt: skip
+    bars = False
+    for trace in traces:  # a heatmap's own colour bar (not one of a shared coloraxis)
+        if "colorbar" in trace and trace["showscale"] is not False and not trace["coloraxis"]:
+            trace["colorbar"] = _narrow_colorbar(trace["colorbar"].to_plotly_json())
+            bars = True
+    for name, value in list(layout.items()):
+        if name.startswith("coloraxis") and isinstance(value, dict):
+            layout[name] = dict(value, colorbar=_narrow_colorbar(value.get("colorbar")))
+            bars = True
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            # tick labels at NARROW_TICK_PX: a character a cell in a map as wide as the screen (phone.CHAR_PX)
+            value = dict(value, tickfont=dict(value.get("tickfont") or {}, size=NARROW_TICK_PX))
+            value = layout[name] = _thinned(value, name[0] == "x", base.get("height"), above)
+        if name.startswith("yaxis") and isinstance(value, dict):
+            if value.get("scaleanchor"):
+                value = dict(value, constraintoward="top")  # a square plot's spare height goes below it
+            if isinstance(value.get("title"), dict):  # clear of the widest character (␣)
+                value = dict(value, title=dict(value["title"], standoff=10))
+            layout[name] = value
+    base["margin"].update(l=2, r=2, t=top)
+    _narrow_bar_labels(traces, base, layout)
+    for name, value in layout.items():  # an axis's long title in lines (Induction's ran off the screen)
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict) and isinstance(value.get("title"), dict):
+            text = value["title"].get("text")
+            if isinstance(text, str) and len(text) > WRAP_CHARS:
+                layout[name] = dict(value, title=dict(value["title"], text=wrap_title(text)))
+    if bars:
+        base["margin"]["b"] = NARROW_BAR_PX  # the axis's characters and title go above it (automargin)
+    # a legend beside the plot took half a phone's width: at the figure's foot, two names a row, under the axis
+    entries = sum(1 for t in traces if t["showlegend"] is not False and t["name"])
+    if entries and layout.get("showlegend") is not False:
+        layout["legend"] = dict(layout.get("legend") or {}, orientation="h", x=0, xanchor="left", y=0,
+                                yref="container", yanchor="bottom", entrywidth=0.5,
+                                entrywidthmode="fraction")  # fmt: skip
+        rows = math.ceil(entries / 2) + (1 if (layout["legend"].get("title") or {}).get("text") else 0)
+        base["margin"]["b"] = max(base["margin"]["b"], 20 * rows + 56)  # the axis's characters and title above it
+
+
+def _narrow_bar_labels(traces: list, base: dict, layout: dict) -> None:
+    """Horizontal bars with their numbers outside (Why's): room on the right for a number past the longest bar,
+    and the names of the bars pushed clear of a negative bar's number."""
+    for trace in traces:
+        if trace["type"] != "bar" or trace["orientation"] != "h" or trace["textposition"] != "outside":
+            continue
+        base["margin"]["r"] = 44
+        x = trace["x"]
+        if x is not None and any(v < 0 for v in x):
+            axis = trace["yaxis"] or "y"
+            key = axis_key(axis)
+            layout[key] = dict(layout.get(key) or {}, ticklabelstandoff=40)
 
 
 def two_colours(flags, style: FigureStyle, plain: str | None = None) -> dict:

@@ -60,7 +60,8 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         title=title + heads.head_job(tags),
         clickable=True,
         key_window=_sliding_window(ctx, layer),
-        height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
+        # a phone's map is as wide as its screen (phone.style), a laptop's as wide as the page
+        height=style.map_height if style.narrow else max(style.map_height, heads.WIDE_MAP_HEIGHT),
         max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
         fit=presenting,  # the window's height, presenter.ZOOM characters each labelled
         style=style,

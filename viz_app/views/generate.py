@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from nanogpt.data import DataError
-from viz_app import controls, export, page, presenter, url_state
+from viz_app import controls, export, page, phone, presenter, url_state
 from viz_app.backend import captures, generation_runs
 from viz_app.figures import generate as figs
 from viz_app.figures.kit import visible_char
@@ -429,6 +429,8 @@ def render() -> None:
     page.open_on_a_focused_head(ctx)
     if presenter.on():  # one row of buttons, the text and its pictures under it, the sampling knobs below them
         buttons, knobs, picture = presenter.stage()
+    elif phone.on():  # the same order on a phone's screen: Next within a thumb's reach, the text under it
+        buttons, picture, knobs = controls.row(), st.container(), st.container()
     else:  # the knobs, the buttons, the text
         knobs, buttons, picture = st.container(), controls.row(), st.container()
     with knobs:

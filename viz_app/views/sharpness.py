@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import compare_section, controls, export, page, presenter, url_state
+from viz_app import compare_section, controls, export, page, phone, presenter, url_state
 from viz_app.backend import captures
 from viz_app.figures import heads
 from viz_app.figures import sharpness as figs
@@ -35,7 +35,7 @@ def _controls(ctx: page.PageContext):
     """(layer, head, scale, where the grids go). Presenter mode: layer and head in one row, the grids
     right under it, the scale switch below them (its caption would push the fitted grids past the
     window's bottom); otherwise the three in one row above the grids."""
-    if not presenter.on():
+    if not presenter.on() and not phone.on():  # a phone: the grids first, the controls under them (phone.py)
         return (*controls.model_controls(ctx.ckpt), st.container())
     top, more, picture = presenter.stage()
     layer, head, _ = controls.layer_head_picker(ctx.config.n_layer, ctx.config.n_head, host=top)
