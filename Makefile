@@ -5,13 +5,14 @@
 #              on one PORT, each browser kept on its process (installs Debian's nginx when missing)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 #   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
+#   make screenshots  retakes the pictures of README.md and docs/ from the running app (docs/images/)
 #   make wheel  builds the installable package (dist/attention_lab-*.whl: the library, the app, the `attention-lab` command)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: app serve test test-fast lint bench clean-venv chromium nginx wheel
+.PHONY: app serve test test-fast lint bench clean-venv chromium nginx wheel screenshots
 
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
@@ -62,6 +63,10 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.runtime
 	$(PY) -m viz_app.bench
+
+# Playwright drives Debian's chromium (as in the browser tests); Pillow, which Streamlit installs, shrinks the PNGs
+screenshots: $(VENV)/.dev chromium
+	$(PY) -m viz_app.screenshots
 
 wheel: $(VENV)/.dev
 	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .

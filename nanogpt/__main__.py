@@ -123,7 +123,7 @@ def cmd_inspect(args, extra) -> int:
 
     ckpt = load_checkpoint(args.ckpt, device=args.device)
     model, block = ckpt.model, ckpt.model.config.block_size
-    if model.config.model_type != "gpt":
+    if model.config.model_type == "bigram":
         raise ValueError(f"{args.ckpt} holds a {model.config.model_type} model: it has no attention to inspect")
     ids = ckpt.tokenizer.encode(args.prompt)
     if not ids:
@@ -196,6 +196,8 @@ def cmd_attribute(args, extra) -> int:
     after = ckpt.tokenizer.decode(ids[: a.position + 1])[-20:]
     print(f"after {after!r} (position {a.position}): logit of {char!r} = {a.logit:.4f}, "
           f"the sum of its {len(a.components)} components = {a.total():.4f}")  # fmt: skip
+    if a.note:
+        print(f"  ({a.note})")
     for name, value in sorted(a.components.items(), key=lambda kv: -abs(kv[1]))[: args.top]:
         print(f"  {name:<14} {value:+9.4f}")
     return 0
@@ -231,15 +233,19 @@ def cmd_induction(args, extra) -> int:
 def cmd_convert(args, extra) -> int:
     from .convert import convert, summary
 
-    print(summary(convert(args.src, args.out, args.meta, args.vocab_text, tokenizer=args.tokenizer)))
+    print(summary(convert(args.src, args.out, args.meta, args.vocab_text, tokenizer=args.tokenizer, step=args.step,
+                          stage=args.stage, era=args.era)))  # fmt: skip
     return 0
 
 
 def cmd_bench(args, extra) -> int:
     from .bench import SECTIONS, options_from, run_benchmarks
+    from .nanochat_bench import bench_nanochat_size
 
     opts, only = options_from(args)
-    return run_benchmarks(opts, SECTIONS, only)
+    # opt-in (--only nanochat_d20): it writes a 2.7 GB run to a temporary folder first
+    opt_in = [("nanochat_d20", bench_nanochat_size)]
+    return run_benchmarks(opts, SECTIONS + [s for s in opt_in if only and s[0] in only], only)
 
 
 def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
@@ -312,12 +318,13 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_induction)
 
     p = sub.add_parser(
-        "convert", help="a nanoGPT ckpt.pt, the lecture's weights or a Hugging Face GPT-2 -> .safetensors"
+        "convert", help="a nanoGPT ckpt.pt, the lecture's weights, a Hugging Face GPT-2, a nanochat run -> .safetensors"
     )
     p.add_argument(
         "src",
-        help="nanoGPT's ckpt.pt, the lecture model's torch.save(model.state_dict()), or a Hugging "
-        "Face GPT-2 folder (config.json + model.safetensors; or the hub cache's models--gpt2)",
+        help="nanoGPT's ckpt.pt, the lecture model's torch.save(model.state_dict()), a Hugging "
+        "Face GPT-2 folder (config.json + model.safetensors; or the hub cache's models--gpt2), or a nanochat "
+        "base dir, checkpoint dir or model_<step>.pt",
     )
     p.add_argument("--out", required=True, help="the .safetensors file to write")
     p.add_argument("--meta", default=None, help="nanoGPT's meta.pkl (default: beside SRC, or data/<dataset>/meta.pkl)")
@@ -325,6 +332,9 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", choices=["gpt2"], default=None,
                    help="GPT-2's tokens (the default for a nanoGPT run of vocabulary 50257 or 50304 with no "
                    "character meta.pkl, and for Hugging Face GPT-2)")  # fmt: skip
+    p.add_argument("--step", type=int, default=None, help="nanochat: the step to open (default: the newest)")
+    p.add_argument("--stage", default=None, help="nanochat: base | mid | sft | rl (default: the last one present)")
+    p.add_argument("--era", default=None, help="nanochat: A | B | C | C-late | D | E (default: read off the weights)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", help="the library's performance targets, each a ratio measured in this run")

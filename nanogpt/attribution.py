@@ -36,6 +36,7 @@ class Attribution:
     logit: float  # the model's own logit of it
     components: dict[str, float]  # name -> contribution; they add up to `logit`
     heads: torch.Tensor  # (L, H): the heads' contributions, for a grid
+    note: str = ""  # what `logit` is where it is not the model's output as it is (nanochat: before its softcap)
 
     def total(self) -> float:
         return sum(self.components.values())
@@ -43,6 +44,8 @@ class Attribution:
 
 def _check_decomposable(model) -> None:
     cfg = getattr(model, "config", None)
+    if getattr(cfg, "model_type", None) == "nanochat":
+        return
     if cfg is None or getattr(cfg, "model_type", "gpt") != "gpt":
         raise AttributionError("logit attribution needs a GPT; the bigram model reads its logits off one table row")
     if cfg.norm != "pre" or not cfg.residual:
@@ -115,6 +118,8 @@ def attribute_targets(model, ids, position: int | None, targets) -> list[Attribu
     if not 0 <= position < T:
         raise AttributionError(f"position {position} is outside the prompt (0 to {T - 1})")
     idx = idx[:, : position + 1]  # later characters cannot change this position's logits
+    if model.config.model_type == "nanochat":
+        return _attribute_nanochat(model, idx, position, targets)
     wanted = {"hook_embed", "hook_pos_embed", "ln_f.hook_normalized"}
     logits, cache = run_with_cache(
         model, idx, lambda n: n in wanted or n.endswith(("attn.hook_z", "hook_mlp_out", "hook_resid_post"))
@@ -154,6 +159,79 @@ def attribute_targets(model, ids, position: int | None, targets) -> list[Attribu
             dict(zip(names + constant_names, every[:, i].tolist(), strict=True)),
             every[head_rows, i].reshape(cfg.n_layer, cfg.n_head),  # (L, H)
         )
+        for i, t in enumerate(targets)
+    ]
+
+
+NANOCHAT_NOTE = (
+    "nanochat's logit before its softcap (cap * tanh(logit / cap) is what it samples from): the stream's parts "
+    "scaled by the residual lambdas of the layers after them, less backout's share, through the final RMSNorm "
+    "of the real pass"
+)
+
+
+def stream_coefficients(model) -> tuple[torch.Tensor, float]:
+    """How much of what a nanochat layer writes reaches the final norm: (L,) per layer, and x0's share.
+
+    Before block j the stream is resid_lambda[j] * x + x0_lambda[j] * x0, so a write of layer i is scaled
+    by the resid lambdas of every later layer; backout then takes backout_lambda times the stream after
+    layer b = L // 2 away (era E). Era A has no lambdas: every coefficient is 1."""
+    cfg = model.config
+    L = cfg.n_layer
+    era = cfg.constants
+    resid = model.resid_lambdas.detach().float().cpu() if era.lambdas else torch.ones(L)  # (L,)
+    x0 = model.x0_lambdas.detach().float().cpu() if era.lambdas else torch.zeros(L)  # (L,)
+
+    def after(i: int, k: int) -> float:  # product of resid lambdas of layers i..k (1 when empty)
+        return float(resid[i : k + 1].prod()) if i <= k else 1.0
+
+    def x0_share(k: int) -> float:  # x0's coefficient in the stream after block k
+        return after(0, k) + sum(float(x0[i]) * after(i + 1, k) for i in range(k + 1))
+
+    layer = torch.tensor([after(i + 1, L - 1) for i in range(L)])
+    embed = x0_share(L - 1)
+    if era.smear_backout:
+        beta, b = float(model.backout_lambda.detach().float().cpu()), cfg.backout_layer
+        layer -= beta * torch.tensor([after(i + 1, b) if i <= b else 0.0 for i in range(L)])
+        embed -= beta * x0_share(b)
+    return layer, embed
+
+
+def _attribute_nanochat(model, idx, position: int, targets) -> list[Attribution]:
+    """Direct logit attribution on nanochat, exact on its pre-softcap logits (see NANOCHAT_NOTE)."""
+    cfg = model.config
+    last = f"blocks.{cfg.n_layer - 1}.hook_resid_post"
+    wanted = {"hook_embed", "hook_backout", "ln_f.hook_normalized", last}
+    logits, cache = run_with_cache(model, idx, lambda n: n in wanted or n.endswith(("attn.hook_z", "hook_mlp_out")))
+    pre = model.pre_softcap(cache["ln_f.hook_normalized"][0, position].to(next(model.parameters()).device))
+    pre = pre.float().cpu()  # (V,): the logits before the softcap
+    targets = [int(logits[0, position].argmax()) if t is None else int(t) for t in targets]
+    for t in targets:
+        if not 0 <= t < pre.numel():
+            raise AttributionError(f"target id {t} is outside the vocabulary of {pre.numel()} tokens")
+    final = cache[last][0, position]  # (C,): the stream after the last block
+    if "hook_backout" in cache:
+        final = final - cache["hook_backout"][0, position]
+    sigma = torch.sqrt(final.pow(2).mean() + torch.finfo(torch.float32).eps)  # the real pass's RMSNorm scale
+    layer_coef, embed_coef = stream_coefficients(model)
+    results = head_results(model, cache)[:, 0, position]  # (L, H, C)
+    names, parts = ["embed"], [embed_coef * cache["hook_embed"][0, position]]
+    for layer in range(cfg.n_layer):
+        names += [f"L{layer}H{h}" for h in range(cfg.n_head)] + [f"L{layer}mlp"]
+        parts += list(layer_coef[layer] * results[layer])
+        parts.append(layer_coef[layer] * cache[f"blocks.{layer}.hook_mlp_out"][0, position])
+    W_U = model.lm_head.weight.detach().float().cpu()[targets].T  # (C, N)
+    every = (torch.stack(parts) / sigma) @ W_U  # (K, N)
+    head_rows = [names.index(f"L{l}H{h}") for l in range(cfg.n_layer) for h in range(cfg.n_head)]
+    return [
+        Attribution(
+            position,
+            t,
+            float(pre[t]),
+            dict(zip(names, every[:, i].tolist(), strict=True)),
+            every[head_rows, i].reshape(cfg.n_layer, cfg.n_head),
+            NANOCHAT_NOTE,
+        )  # fmt: skip
         for i, t in enumerate(targets)
     ]
 

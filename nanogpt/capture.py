@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ class Cache(dict):
 
     def to_npz(self, path) -> None:
         """Every tensor as a float32 array under its hook name; np.load(path)[name] reads one back."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # a new folder (inspect --npz out/cache.npz)
         np.savez_compressed(path, **{name: t.float().numpy() for name, t in self.items()})
 
     def nbytes(self) -> int:

@@ -22,6 +22,8 @@ from . import limits as size_limits
 from .config import GPTConfig
 from .files import atomic_write
 from .model import GPT, BigramLM, build_model
+from .nanochat import NanochatConfig, NanochatGPT, rename_from_nanochat
+from .nanochat import expected_shapes as nanochat_shapes
 from .tokenizer import CharTokenizer, Tokenizer, from_spec
 
 FORMAT = "nanogpt-safetensors/1"
@@ -37,13 +39,27 @@ class CheckpointError(ValueError):
 def tied_names(config: GPTConfig) -> dict[str, str]:
     """state_dict names that are another name's Parameter (a tied lm_head): safetensors refuses
     tensors that share memory, so the copy is left out on save and pointed back on load."""
-    return {"lm_head.weight": "tok_emb.weight"} if config.tied_lm_head else {}
+    return {"lm_head.weight": "tok_emb.weight"} if getattr(config, "tied_lm_head", False) else {}
+
+
+def config_from_dict(raw: dict) -> GPTConfig | NanochatConfig:
+    """A checkpoint's model_config: nanochat's (model_type "nanochat") or the lecture's GPTConfig."""
+    if raw.get("model_type") == "nanochat":
+        return NanochatConfig(**raw)
+    return GPTConfig(**raw)
+
+
+def model_for(config: GPTConfig | NanochatConfig):
+    """The model a config describes, with fresh weights: the one place that picks the architecture."""
+    return NanochatGPT(config) if isinstance(config, NanochatConfig) else build_model(config)
 
 
 def expected_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
     """The names and shapes of build_model(config).state_dict(), without building it (nothing is
     allocated, however big the config); a tied lm_head is left out, as save_checkpoint leaves it out.
     tests/test_limits.py holds this to the model for every switch of GPTConfig."""
+    if isinstance(config, NanochatConfig):
+        return {rename_from_nanochat(name): shape for name, shape in nanochat_shapes(config).items()}
     V, C, T = config.vocab_size, config.n_embd, config.block_size
     if config.model_type == "bigram":
         return {"token_embedding_table.weight": (V, V)}
@@ -110,6 +126,10 @@ def check_claims(
 
 
 def _described(config: GPTConfig) -> str:
+    if isinstance(config, NanochatConfig):
+        return (f"a nanochat model (era {config.era}) of {config.n_layer:,} layers x {config.n_head:,} heads "
+                f"x {config.n_embd:,} wide, context {config.sequence_len:,}, vocabulary "
+                f"{config.vocab_size:,}")  # fmt: skip
     if config.model_type == "bigram":
         return f"a bigram table of vocabulary {config.vocab_size}"
     return (f"a model of {config.n_layer:,} layers x {config.n_head:,} heads x {config.n_embd:,} wide, context "
@@ -208,7 +228,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
         )
     try:
         meta = json.loads(raw)
-        meta["model_config"] = GPTConfig(**meta["model_config"])
+        meta["model_config"] = config_from_dict(meta["model_config"])
         claimed = meta["model_config"].vocab_size
         if "tokenizer" in meta:
             # a BPE model may have more rows than tokens (nanoGPT pads GPT-2's 50,257 to 50,304), never fewer
@@ -268,7 +288,9 @@ def load_checkpoint(
     config is beyond `limits` (the command line's by default) or does not fit its tensors is refused first."""
     tensors, meta = load_tensors(path, limits)
     config: GPTConfig = meta["model_config"]
-    model = build_model(config)
+    nanochat = isinstance(config, NanochatConfig)
+    with torch.device("meta" if nanochat else "cpu"):  # nanochat runs are big: no init for weights replaced below
+        model = model_for(config)
     weights = {
         name: t.float() if t.is_floating_point() else t
         for name, t in tensors.items()
@@ -278,10 +300,12 @@ def load_checkpoint(
         if original in weights:
             weights[name] = weights[original]
     try:
-        model.load_state_dict(weights, strict=True)
+        model.load_state_dict(weights, strict=True, assign=nanochat)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0:3]
         raise CheckpointError(f"{path}: its weights do not match its config ({' '.join(first)})") from None
+    if nanochat:
+        model.drop_meta_buffers()
     model.to(device or "cpu").eval()
     return Checkpoint(model, tokenizer_of(meta), meta, str(path))
 

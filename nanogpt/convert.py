@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
+from . import nanochat_run
 from .checkpoint import Checkpoint, CheckpointError, check_claims, load_checkpoint, save_checkpoint, tied_names
 from .config import GPTConfig
 from .data import DataError, load_text
@@ -292,9 +293,16 @@ def import_model(
     tokenizer: str | None = None,
     fallback_text: str | None = None,
     limits: Limits | None = None,
+    step: int | None = None,
+    stage: str | None = None,
+    era: str | None = None,
 ) -> Checkpoint:
-    """A nanoGPT ckpt.pt, a lecture state_dict or a Hugging Face GPT-2 folder as a GPT (eval mode) with
-    its tokenizer and metadata.
+    """A nanoGPT ckpt.pt, a lecture state_dict, a Hugging Face GPT-2 folder or a nanochat run as a model
+    (eval mode) with its tokenizer and metadata.
+
+    A nanochat run (a base dir, a checkpoint dir or a model_<step>.pt: nanochat_run.load_nanochat) brings
+    its own tokenizer; `step`, `stage` and `era` choose within it (default: the newest step of the last
+    stage, the era its weights' layout shows) and are refused for the other formats.
 
     The vocabulary, first found: tokenizer="gpt2" (GPT-2's tokens), meta_pkl (nanoGPT's meta.pkl),
     vocab_text (the training text: a path or "tinyshakespeare"); for nanoGPT the meta.pkl beside the
@@ -304,6 +312,10 @@ def import_model(
     default) or that its weights do not fit is refused before the model is built.
     """
     path = Path(src)
+    if nanochat_run.is_nanochat_path(path):
+        return nanochat_run.load_nanochat(path, step=step, stage=stage, era=era, limits=limits)
+    if (step, stage, era) != (None, None, None):
+        raise CheckpointError(f"{path} is not a nanochat run: a step, stage or era chooses only within one.")
     if tokenizer not in (None, GPT2):
         raise CheckpointError(f"--tokenizer {tokenizer!r} is not one attention lab has; it knows {GPT2!r}")
     if path.is_dir():
@@ -565,16 +577,28 @@ def convert(
     tokenizer: str | None = None,
     fallback_text: str | None = None,
     limits: Limits | None = None,
+    step: int | None = None,
+    stage: str | None = None,
+    era: str | None = None,
 ) -> Checkpoint:
     """import_model, saved to `out` (.safetensors) and read back from it. The CLI and the app both
     open a model file through this one function."""
-    imported = import_model(src, meta_pkl, vocab_text, tokenizer=tokenizer, fallback_text=fallback_text, limits=limits)
+    imported = import_model(src, meta_pkl, vocab_text, tokenizer=tokenizer, fallback_text=fallback_text,
+                            limits=limits, step=step, stage=stage, era=era)  # fmt: skip
     save_checkpoint(out, imported.model, imported.tokenizer, imported.meta)
     return load_checkpoint(out, limits=limits)
 
 
 def summary(ckpt: Checkpoint) -> str:
     cfg, meta = ckpt.model.config, ckpt.meta
+    if meta.get("source_format") == nanochat_run.SOURCE_FORMAT:
+        return "\n".join([
+            f"nanochat model from {meta['source_file']} -> {ckpt.path}",
+            f"  {nanochat_run.describe(ckpt)}",
+            f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads "
+            f"({cfg.n_kv_head} key/value) x {cfg.n_embd} wide, context {cfg.block_size}, vocabulary "
+            f"{ckpt.tokenizer.vocab_size}",
+        ])  # fmt: skip
     lines = [
         f"{meta['source_format']} model from {meta['source_file']} -> {ckpt.path}",
         f"  {meta['n_params']:,} parameters, {cfg.n_layer} layers x {cfg.n_head} heads x {cfg.n_embd} wide, "

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from .capture import run_with_cache
 from .model import GPT, KVCache
+from .nanochat import NanochatGPT
 
 
 @dataclass
@@ -76,7 +77,7 @@ def generate_steps(
             generator.manual_seed(seed)
         else:
             generator.seed()
-    is_gpt = isinstance(model, GPT)
+    is_gpt = isinstance(model, (GPT, NanochatGPT))  # both keep keys and values in a KVCache
     capture_attention = capture_attention and is_gpt
     use_cache = use_cache and is_gpt
     tokens = idx.tolist()

@@ -88,33 +88,43 @@ class InductionResult:
         return [(i // H, i % H, float(flat[i])) for i in order]
 
 
-def _pass(model, idx: torch.Tensor, ablate=()):
-    logits, cache = run_with_cache(model, idx[None], r"blocks\.\d+\.attn\.hook_pattern", ablate_heads=ablate)
-    per_position = F.cross_entropy(logits[0, :-1].float(), idx[1:], reduction="none")  # (2n - 1,)
-    return cache.stack("attn.hook_pattern")[:, 0], per_position  # (L, H, 2n, 2n), (2n - 1,)
+def _pass(model, idx: torch.Tensor, ablate=(), bos: int | None = None):
+    first = 0 if bos is None else 1  # where the probe starts in what the model reads
+    fed = idx if bos is None else torch.cat([torch.tensor([bos]), idx])  # (first + 2n,)
+    logits, cache = run_with_cache(model, fed[None], r"blocks\.\d+\.attn\.hook_pattern", ablate_heads=ablate)
+    per_position = F.cross_entropy(logits[0, first:-1].float(), idx[1:], reduction="none")  # (2n - 1,)
+    patterns = cache.stack("attn.hook_pattern")[:, 0, :, first:, first:]  # (L, H, 2n, 2n): the copies' rows and keys
+    return patterns, per_position
 
 
 @torch.no_grad()
 def induction(
-    model, length: int | None = None, seed: int = 0, n_ablate: int | None = None, ids: tuple[int, int] | None = None
-) -> InductionResult:
+    model, length: int | None = None, seed: int = 0, n_ablate: int | None = None,
+    ids: tuple[int, int] | None = None, *, bos: int | None = None,
+) -> InductionResult:  # fmt: skip
     """Run the probe: every head's induction and previous-token score, the loss on each copy, and the
     second copy's loss with the top induction heads zeroed (those above SCORE_THRESHOLD, at least one,
-    or the top `n_ablate`)."""
+    or the top `n_ablate`).
+
+    ids: the range [low, high) the probe draws from (the tokenizer's probe_ids). bos: a token the model
+    always reads first (nanochat's <|bos|>): the probe runs after it, as every text nanochat saw did,
+    and the scores, losses and maps are of the two copies alone."""
     cfg = model.config
-    if getattr(cfg, "model_type", "gpt") != "gpt":
+    if getattr(cfg, "model_type", "gpt") == "bigram":
         raise ValueError("the induction probe needs a GPT: the bigram model has no attention")
-    n = default_length(cfg.block_size, cfg.vocab_size) if length is None else int(length)
-    if 2 * n > cfg.block_size:
-        raise ValueError(f"two copies of {n} characters do not fit the model's context of {cfg.block_size}")
+    room = cfg.block_size - (bos is not None)
+    low, high = ids if ids is not None else (0, cfg.vocab_size)
+    n = default_length(room, high - low) if length is None else int(length)
+    if 2 * n > room:
+        raise ValueError(f"two copies of {n} tokens do not fit the model's context of {cfg.block_size}")
     idx = probe(cfg.vocab_size, n, seed, ids)  # (2n,)
-    patterns, per_position = _pass(model, idx)
+    patterns, per_position = _pass(model, idx, bos=bos)
     scores, prev = induction_scores(patterns, n), previous_token_scores(patterns)  # (L, H) each
     first, second = copy_losses(per_position, n)
     if n_ablate is None:
         n_ablate = max(1, int((scores > SCORE_THRESHOLD).sum()))
     order = scores.flatten().argsort(descending=True)[:n_ablate].tolist()
     ablate = [(i // cfg.n_head, i % cfg.n_head) for i in order]
-    _, ablated = _pass(model, idx, ablate)
+    _, ablated = _pass(model, idx, ablate, bos=bos)
     return InductionResult(idx.tolist(), n, scores, prev, per_position, first, second, ablate, ablated,
                            copy_losses(ablated, n)[1], patterns)  # fmt: skip

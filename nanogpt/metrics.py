@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .capture import Cache
+from .files import atomic_write
 
 # a head is tagged when, on average over the query rows t >= 1 that have such a key, it puts at
 # least TAG_THRESHOLD of its weight on ...
@@ -94,8 +94,10 @@ def residual_points(cache: Cache) -> list[tuple[str, str]]:
     """(label, hook name) for every residual-stream point present, in order through the model."""
     points = [("embed", "blocks.0.hook_resid_pre")]
     for i in range(n_layers(cache)):
+        points.append((f"L{i} ×λ", f"blocks.{i}.hook_resid_mixed"))  # nanochat: resid_λ·x + x0_λ·x0
         points.append((f"L{i} +attn", f"blocks.{i}.hook_resid_mid"))
         points.append((f"L{i} +mlp", f"blocks.{i}.hook_resid_post"))
+    points.append(("−backout", "hook_resid_final"))  # nanochat (2026-03 on): the middle layer's share taken away
     return [(label, name) for label, name in points if name in cache]
 
 
@@ -116,6 +118,13 @@ def sublayer_norms(cache: Cache) -> tuple[list[str], torch.Tensor]:
     return labels, torch.stack(norms)
 
 
+def lens_logits(model, resid: torch.Tensor) -> torch.Tensor:
+    """The logits a residual point would give if it were the last: through the final norm and the head
+    (nanochat: its head cut to the vocabulary, then its softcap)."""
+    normalized = model.ln_f.ln(resid)
+    return model.unembed(normalized) if hasattr(model, "unembed") else model.lm_head(normalized)
+
+
 @torch.no_grad()
 def logit_lens(model, cache: Cache) -> tuple[list[str], torch.Tensor]:
     """Next-character probabilities read off every residual point through ln_f and the head.
@@ -125,7 +134,7 @@ def logit_lens(model, cache: Cache) -> tuple[list[str], torch.Tensor]:
     labels, probs = [], []
     for label, name in residual_points(cache):
         resid = cache[name].to(next(model.parameters()).device)
-        logits = model.lm_head(model.ln_f.ln(resid))  # (B, T, vocab)
+        logits = lens_logits(model, resid)  # (B, T, vocab)
         labels.append(label)
         probs.append(torch.softmax(logits.float(), dim=-1).cpu())
     return labels, torch.stack(probs)
@@ -144,7 +153,7 @@ def logit_lens_top(model, cache: Cache, ids, k: int = 8) -> tuple[list[str], tor
     nxt = torch.cat([ids[1:], ids[:1]])  # (T,): the next id, a placeholder at the last position
     for label, name in residual_points(cache):
         resid = cache[name][0].to(next(model.parameters()).device)  # (T, C) of batch item 0
-        probs = torch.softmax(model.lm_head(model.ln_f.ln(resid)).float(), dim=-1).cpu()  # (T, vocab)
+        probs = torch.softmax(lens_logits(model, resid).float(), dim=-1).cpu()  # (T, vocab)
         values, order = probs.topk(min(k, probs.shape[-1]), dim=-1)  # (T, k)
         labels.append(label)
         top_ids.append(order)
@@ -271,7 +280,7 @@ def summary(cache: Cache, causal: bool = True, chars: str | None = None) -> dict
 def write_summary(cache: Cache, path, causal: bool = True, chars: str | None = None, **meta) -> dict:
     """Write summary(cache) as JSON, with `meta` (e.g. prompt, attn_scale) on top; returns the dict."""
     data = {**meta, **summary(cache, causal, chars)}
-    Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    atomic_write(path, json.dumps(data, indent=2).encode("utf-8"))  # makes the folder when it is new
     return data
 
 

@@ -185,7 +185,15 @@ class BPETokenizer(Tokenizer):
 
     unit = "token"
 
-    def __init__(self, name: str, pattern: str, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int]):
+    def __init__(
+        self,
+        name: str,
+        pattern: str,
+        mergeable_ranks: dict[bytes, int],
+        special_tokens: dict[str, int],
+        bos: str | None = None,
+    ):
+        """bos: a special token every encoded text starts with (nanochat's `<|bos|>`), None for none."""
         import tiktoken  # here, not at the top: the character models never need it
 
         if not mergeable_ranks:
@@ -202,6 +210,9 @@ class BPETokenizer(Tokenizer):
             raise TokenizerError(f"the tokenizer {name!r} could not be built ({e})") from None
         self._special_of_id = {i: s for s, i in self.special_tokens.items()}
         self._is_gpt2 = False
+        if bos is not None and bos not in self.special_tokens:
+            raise TokenizerError(f"the tokenizer {name!r} has no special token {bos!r} to start texts with")
+        self.bos = bos
 
     @classmethod
     def gpt2(cls) -> BPETokenizer:
@@ -215,7 +226,10 @@ class BPETokenizer(Tokenizer):
     def encode(self, text: str, errors: str = "strict") -> list[int]:
         """Ids for `text`; every text has them, so `errors` changes nothing (it is the interface's)."""
         _check_errors(errors)
-        return self.encoding.encode(text, allowed_special="all")
+        ids = self.encoding.encode(text, allowed_special="all")
+        if self.bos is not None and ids[:1] != [self.special_tokens[self.bos]]:
+            ids.insert(0, self.special_tokens[self.bos])  # nanochat starts every document with <|bos|>
+        return ids
 
     def decode(self, ids) -> str:
         ids = [int(i) for i in ids]
@@ -262,6 +276,7 @@ class BPETokenizer(Tokenizer):
             "pattern": self.pattern,
             "ranks": ranks,
             "special_tokens": dict(self.special_tokens),
+            **({"bos": self.bos} if self.bos is not None else {}),
         }
 
     def __eq__(self, other) -> bool:
@@ -354,4 +369,7 @@ def from_spec(spec: dict) -> Tokenizer:
         raise TokenizerError(f"the tokenizer {name!r}: its pattern is not a string or its special tokens not a dict")
     if not all(isinstance(k, str) and type(v) is int for k, v in specials.items()):
         raise TokenizerError(f"the tokenizer {name!r}: its special tokens are not names -> ids")
-    return BPETokenizer(str(name), pattern, parse_ranks(ranks, f"the tokenizer {name!r}"), specials)
+    bos = spec.get("bos")
+    if bos is not None and not isinstance(bos, str):
+        raise TokenizerError(f"the tokenizer {name!r}: its bos is not a token name")
+    return BPETokenizer(str(name), pattern, parse_ranks(ranks, f"the tokenizer {name!r}"), specials, bos=bos)

@@ -4,7 +4,7 @@ many with torchrun and DistributedDataParallel.
 `train(cfg, on_step=...)` is what the CLI and the app both call. Every `eval_interval` steps it
 estimates train and val loss on random batches (the lecture's `estimate_loss`), prints the
 lecture's line, saves the best checkpoint, and saves a resume state beside it so an interrupted
-run continues where it stopped. `evaluate` is the deterministic number quoted in the README.
+run continues where it stopped. `evaluate` is the deterministic number quoted in docs/models.md.
 
 Under torchrun (WORLD_SIZE > 1) every rank runs this same function: DDP averages the gradients,
 and rank 0 alone evaluates, prints and saves. An optimiser step is K = gradient_accumulation_steps

@@ -288,14 +288,14 @@ def test_plain_forwards_beside_captures_stay_on_the_fast_path(gpt, ids):
 
 def test_npz_and_json_export_round_trip(gpt, ids, tmp_path):
     _, cache = run_with_cache(gpt, ids)
-    cache.to_npz(tmp_path / "cache.npz")
-    with np.load(tmp_path / "cache.npz") as npz:
+    cache.to_npz(tmp_path / "out" / "cache.npz")  # a folder that does not exist yet
+    with np.load(tmp_path / "out" / "cache.npz") as npz:
         assert set(npz.files) == set(cache)
         for name, t in cache.items():
             np.testing.assert_array_equal(npz[name], t.numpy())
 
-    written = write_summary(cache, tmp_path / "summary.json", prompt="First", attn_scale="head_size")
-    loaded = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    written = write_summary(cache, tmp_path / "new" / "summary.json", prompt="First", attn_scale="head_size")
+    loaded = json.loads((tmp_path / "new" / "summary.json").read_text(encoding="utf-8"))  # its folder made
     assert loaded == written
     assert loaded["prompt"] == "First" and loaded["n_layer"] == gpt.config.n_layer
     assert [(h["layer"], h["head"]) for h in loaded["heads"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]

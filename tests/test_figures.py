@@ -280,6 +280,21 @@ def test_the_tag_table_names_every_tag_the_library_gives():
     assert len(set(shorts)) == len(shorts) and all(len(s) <= 9 for s in shorts)  # a grid cell is small
 
 
+def test_a_sliding_window_is_masked_and_its_edge_drawn():
+    from viz_app.figures.heads import head_heatmap
+
+    T, w = 12, 3
+    pattern = np.tril(np.ones((T, T)), 0) * np.triu(np.ones((T, T)), -w)  # query t reads keys t-w..t
+    pattern /= pattern.sum(-1, keepdims=True)
+    fig = head_heatmap(pattern, "abcdefghijkl", key_window=w)
+    z = np.array(fig.data[0].z, dtype=float)
+    outside = np.tril(np.ones((T, T), dtype=bool), -w - 1)
+    assert np.isnan(z[outside]).all() and not np.isnan(z[~outside & np.tril(np.ones((T, T), dtype=bool))]).any()
+    (edge,) = fig.layout.shapes
+    assert (edge.x0, edge.y0, edge.x1, edge.y1) == (-0.5, w - 0.5, T - 1 - w + 0.5, T - 0.5)
+    assert not head_heatmap(pattern, "abcdefghijkl").layout.shapes  # no window, no edge
+
+
 def test_a_token_window_shortens_long_tokens_on_the_axis_and_keeps_them_whole_on_hover():
     """GPT-2's tokens on the projector's 24-position window: every one labelled, long ones cut."""
     import numpy as np

@@ -3,6 +3,7 @@
 These never retrain anything: they load what is shipped and check it.
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from nanogpt.generate import generate
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = sorted(CHECKPOINTS.glob("*.safetensors"))
-# the README's table quotes these (upper bounds of val loss from `eval`); the eval command reproduces them
+# docs/models.md's table quotes these (upper bounds of val loss from `eval`); the eval command reproduces them
 EXPECTED = {"shakespeare-small": 1.60, "bigram": 2.55, "python-small": 1.10, "shakespeare-lecture": 1.47}
 DATA = {"python-small": "python-stdlib"}  # the text each was trained on; the rest: tiny Shakespeare
 
@@ -87,12 +88,17 @@ def test_the_small_model_ships_its_timeline_from_step_0_to_the_best():
     assert sum(f.stat().st_size for f in timeline_dir(path).iterdir()) <= 25 * 2**20
 
 
-def test_the_readme_table_quotes_what_eval_recorded():
+def test_the_models_table_quotes_what_eval_recorded():
+    models = (CHECKPOINTS.parent / "docs" / "models.md").read_text(encoding="utf-8")
     readme = (CHECKPOINTS.parent / "README.md").read_text(encoding="utf-8")
     for path in SHIPPED:
-        row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.name}`"))
-        quoted = float(row.split("**")[1])
-        assert quoted == load_checkpoint(path).meta["eval_val_loss"], path.name
+        recorded = load_checkpoint(path).meta["eval_val_loss"]
+        row = next(line for line in models.splitlines() if line.startswith(f"| `{path.name}`"))
+        assert float(row.split("**")[1]) == recorded, path.name
+        # the README's short table rounds it to three places where it quotes one
+        short = next((line for line in readme.splitlines() if line.startswith(f"| `{path.stem}` ")), "")
+        for quoted in re.findall(r"val loss (\d\.\d+)", short):
+            assert quoted == f"{recorded:.3f}", path.name
 
 
 def test_the_python_model_copies_from_its_context_and_the_shakespeare_model_does_not():

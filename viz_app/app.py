@@ -49,8 +49,9 @@ def run() -> None:
     page.guard(lambda: sidebar.render(PAGES[slug].model))
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for that could not be shown
+    page.say_failures(notices)  # a widget's callback that failed before this run (page.guarded)
     page.guard(classroom.banner)
-    if classroom.question_panel(slug):  # an open question hides the picture that answers it
+    if page.guard(lambda: classroom.question_panel(slug), otherwise=True):  # an open question hides the picture
         current.run()
     for text in url_state.take_notices():
         notices.warning(text, icon=":material/link_off:")

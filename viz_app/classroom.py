@@ -14,7 +14,6 @@ link is offered in the sidebar, and opening it claims the lead for that tab.
 
 from __future__ import annotations
 
-import base64
 import functools
 import importlib
 import json
@@ -175,7 +174,6 @@ def _question_key(question: dict | None) -> str:
 # --- the follower's poll and the teacher's ------------------------------------------------------
 
 
-@st.fragment(run_every=POLL_S)
 def _poll() -> None:
     """A follower: one read of the version; a full rerun when the teacher's view (or, exploring, the
     question) changed. Draws nothing."""
@@ -199,7 +197,6 @@ def _poll() -> None:
     st.rerun(scope="app")
 
 
-@st.fragment(run_every=TEACHER_POLL_S)
 def _teacher_poll() -> None:
     """The teacher's tab: keeps the class alive, shows how many follow; another tab took over: say so."""
     led = teaching()
@@ -224,9 +221,6 @@ def _live_tally(question: dict, code: str) -> None:
     page.chart(fig, name="class-answers", key=f"class_tally_{question['id']}")
 
 
-_live_tally_every = st.fragment(run_every=TEACHER_POLL_S / 2)(_live_tally)
-
-
 # --- the top of the page: who leads, who follows, the question ---------------------------------
 
 
@@ -239,21 +233,21 @@ def banner() -> None:
         left, mid, right = st.columns([3, 2, 2], vertical_alignment="center")
         left.markdown(f":material/cast_for_education: Leading class **{led['code']}**")
         with mid:
-            _teacher_poll()
+            page.fragment(_teacher_poll, run_every=TEACHER_POLL_S, keeps_view=False)
         with right.popover("How students join", icon=":material/qr_code_2:"):
             _join_card(led["code"], big=True)
     elif joined:
         left, right = st.columns([5, 2], vertical_alignment="center")
         if joined["mode"] == "follow":
             left.info(f"Following your teacher's screen (class {joined['code']}).", icon=":material/visibility:")
-            right.button("Explore on my own", key="class_explore", on_click=_set_mode, args=("explore",),
+            right.button("Explore on my own", key="class_explore", on_click=page.guarded(_set_mode), args=("explore",),
                          icon=":material/explore:")  # fmt: skip
         else:
             left.info(f"Exploring on your own; class {joined['code']} goes on.", icon=":material/explore:")
-            right.button("Back to the teacher", key="class_rejoin", on_click=_set_mode, args=("follow",),
+            right.button("Back to the teacher", key="class_rejoin", on_click=page.guarded(_set_mode), args=("follow",),
                          type="primary", icon=":material/visibility:")  # fmt: skip
         _missing_model()
-        _poll()
+        page.fragment(_poll, run_every=POLL_S, keeps_view=False)
 
 
 def _set_mode(mode: str) -> None:
@@ -296,12 +290,16 @@ def question_panel(slug: str) -> bool:
         if not asked["revealed"]:
             if led:
                 st.caption("Students answer on their screens. The picture that answers it is hidden until you reveal.")
-                _live_tally_every(asked, code)
+                page.fragment(lambda: _live_tally(asked, code), run_every=TEACHER_POLL_S / 2, keeps_view=False)
                 left, right = st.columns(2)
                 left.button(
-                    "Reveal", key="class_reveal", type="primary", on_click=_reveal, icon=":material/visibility:"
+                    "Reveal",
+                    key="class_reveal",
+                    type="primary",
+                    on_click=page.guarded(_reveal),
+                    icon=":material/visibility:",
                 )
-                right.button("Drop the question", key="class_drop", on_click=_close)
+                right.button("Drop the question", key="class_drop", on_click=page.guarded(_close))
             else:
                 _choices(asked, code)
         else:
@@ -312,7 +310,7 @@ def question_panel(slug: str) -> bool:
                 st.markdown(asked["explain"])
             _live_tally(asked, code)
             if led:
-                st.button("Close the question", key="class_close", on_click=_close)
+                st.button("Close the question", key="class_close", on_click=page.guarded(_close))
             else:
                 mine = st.session_state.get(f"_class_answer_{asked['id']}")
                 if mine is not None:
@@ -327,7 +325,7 @@ def _choices(asked: dict, code: str) -> None:
     mine_key = f"_class_answer_{asked['id']}"
     mine = st.session_state.get(mine_key)
     for i, choice in enumerate(asked["choices"]):
-        st.button(f"{chr(65 + i)}. {choice}", key=f"class_choice_{asked['id']}_{i}", on_click=_answer,
+        st.button(f"{chr(65 + i)}. {choice}", key=f"class_choice_{asked['id']}_{i}", on_click=page.guarded(_answer),
                   args=(code, asked["id"], i), type="primary" if mine == i else "secondary",
                   use_container_width=True)  # fmt: skip
     if mine is None:
@@ -381,19 +379,21 @@ def student_link(code: str) -> str:
     return f"{_base_url()}?class={code}"
 
 
-def _qr_svg(text: str) -> str:
+def qr_data_uri(text: str) -> str:
     import segno  # only a teacher's run draws one
 
-    return segno.make(text, error="m").svg_inline(scale=8, border=2, dark="#000", light="#fff")
+    # a data URI of a standalone SVG (with its xmlns): svg_inline's markup, without one, never draws in an <img>
+    return segno.make(text, error="m").svg_data_uri(scale=8, border=2, dark="#000", light="#fff")
 
 
 def _join_card(code: str, *, big: bool = False) -> None:
     link = student_link(code)
     st.markdown(f"Class code **{code}** · students open")
     st.code(link, language=None)
-    svg = base64.b64encode(_qr_svg(link).encode()).decode()
-    width = "min(70vh, 100%)" if big else "100%"
-    st.html(f'<img alt="QR code for {link}" src="data:image/svg+xml;base64,{svg}" style="width:{width}">')
+    # big: the popover above the page, whose height is bounded (about 70vh): the code, the link and the caption
+    # above and below it take about 12rem, so a 720p projector shows the whole QR code, not its top two thirds
+    width = "min(calc(70vh - 12rem), 100%)" if big else "100%"
+    st.html(f'<img alt="QR code for {link}" src="{qr_data_uri(link)}" style="width:{width}">')
     if urlsplit(link).hostname in ("localhost", "127.0.0.1"):
         st.caption("This address works on this computer only: students need its network address instead.")
 
@@ -402,8 +402,10 @@ def _toggle() -> None:
     ss = st.session_state
     led = teaching()
     if ss.get(LEAD) and not led:
+        ss[LEAD] = False  # on only once the class is open: a store that fails leaves it off
         opened = classes.open_class(_tab())
         ss[_TEACH] = {"code": opened.code, "token": opened.token}
+        ss[LEAD] = True
         ss.pop(_PUBLISHED, None)
         ss.pop(_FOLLOW, None)
         ss["class"] = ""
@@ -428,8 +430,9 @@ def sidebar() -> None:
     with st.expander("Class", icon=":material/groups:", expanded=bool(teaching() or ss.get(_TAKEOVER))):
         if ss.get(_TAKEOVER):
             st.warning("This teacher link's class is led from another tab or browser right now.")
-            st.button("Lead it from here", key="class_take_over", on_click=_take_over)
-        st.toggle("Lead a class", key=LEAD, on_change=_toggle,
+            st.button("Lead it from here", key="class_take_over", on_click=page.guarded(_take_over))
+        ss[LEAD] = teaching() is not None  # the toggle says whether this tab leads a class, nothing else
+        st.toggle("Lead a class", key=LEAD, on_change=page.guarded(_toggle),
                   help="Students on the class link see what you show, within a second; you can ask them questions. "
                   "Turning it off ends the class for everyone.")  # fmt: skip
         led = teaching()
@@ -442,7 +445,7 @@ def sidebar() -> None:
             _own_question()
         elif not following():
             st.text_input("Join a class", key="class_join", placeholder="class code", max_chars=16)
-            st.button("Join", key="class_join_go", on_click=_join)
+            st.button("Join", key="class_join_go", on_click=page.guarded(_join))
 
 
 def _join() -> None:

@@ -97,6 +97,15 @@ def scale_switch(ckpt: Checkpoint) -> str:
         "its first draft used 1/√n_embd. Switching it here changes only this view, never the shared model.",
     )
     st.caption(f"The model was trained with {kit.SCALE_LABELS[ckpt.model.config.attn_scale]}.")
+    cfg = ckpt.model.config
+    if getattr(cfg, "model_type", "") == "nanochat":
+        s, d = cfg.constants.qk_scale, cfg.head_size
+        st.caption(
+            f"nanochat normalises q and k (RMSNorm, then ×{s:g}), so |q·k| ≤ {s * s:.2f}·{d} whatever the input: with "
+            f"1/√{d} its scores stay within ±{s * s * d**0.5:.1f}. The switch cannot make them grow with the vectors' "
+            f"length as in the lecture's model; without the scale every score is {d**0.5:.1f}× larger and the "
+            "softmax only sharper."
+        )
     return setting
 
 

@@ -20,6 +20,7 @@ presenter.py. A widget's key is its session-state key, declared in STATE (see ur
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import threading
@@ -34,23 +35,58 @@ from nanogpt.checkpoint import Checkpoint, CheckpointError
 from nanogpt.config import GPTConfig
 
 from . import presenter, url_state
-from .backend import captures, registry
+from .backend import captures, classes, registry
 from .figures import kit
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
 
 log = logging.getLogger("viz_app")
 
 
-def guard(render) -> None:
-    """Run a page body (or the sidebar); an unexpected error becomes a short message, never a traceback."""
+_FAILED = "_page_failed"  # what a callback's guard caught: said at the top of the run that follows
+_SAID = (classes.ClassStoreError,)  # errors whose message is already the sentence for the user
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, _SAID):
+        return str(error)
+    return (
+        f"Something went wrong ({type(error).__name__}: {error}). "
+        "Try again, or another prompt or model; the rest of the app still works."
+    )
+
+
+def guard(render, otherwise=None):
+    """Run a page body (or the sidebar, or a step of app.py); an unexpected error becomes a short
+    message, never a traceback. Returns what render returned, or `otherwise` after an error."""
     try:
-        render()
+        return render()
     except Exception as e:  # Streamlit's own stop/rerun signals are BaseException and pass through
         log.exception("page failed")
-        st.error(
-            f"Something went wrong drawing this page ({type(e).__name__}: {e}). "
-            "Try another prompt or model; the rest of the app still works."
-        )
+        st.error(_message(e), icon=":material/error:")
+        return otherwise
+
+
+def guarded(callback):
+    """A widget's callback (on_change, on_click, on_select) under the guard: the only way the app
+    gives Streamlit a callback (tests/app/test_guarded.py reads every call site). Streamlit runs
+    callbacks before the script, outside any page's guard, and shows what they raise in its own
+    error box; here the error is kept and said at the top of the run that follows (say_failures)."""
+
+    @functools.wraps(callback)
+    def run_guarded(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except Exception as e:
+            log.exception("callback failed")
+            st.session_state.setdefault(_FAILED, []).append(_message(e))
+
+    return run_guarded
+
+
+def say_failures(where=None) -> None:
+    """The messages of callbacks that failed before this run (guarded), in `where` (default: here)."""
+    for text in st.session_state.pop(_FAILED, []):
+        (where or st).error(text, icon=":material/error:")
 
 
 DELIVERY_WAIT_S = 1.0  # at most; the wait is the server's backlog of messages, milliseconds when idle
@@ -85,18 +121,22 @@ def run(render, state=()) -> None:
     guard(render)
 
 
-def fragment(body, *, run_every: float | None = None) -> None:
+def fragment(body, *, run_every: float | None = None, keeps_view: bool = True) -> None:
     """Run body as a Streamlit fragment (its widgets rerun it alone; run_every: a timer), under the
-    guard (a fragment's own runs happen outside the page's), keeping the shared state (a fragment
-    run would lose the values of widgets it does not draw) and writing the link after each of its
-    runs, so the link always names what the screen shows (a Timeline step, a Generate step)."""
+    guard (a fragment's own runs happen outside the page's): the only way the app makes a fragment.
+    keeps_view: keep the shared state (a fragment run would lose the values of widgets it does not
+    draw) and write the link after each of its runs, so the link always names what the screen shows
+    (a Timeline step, a Generate step); False for a fragment that draws no widget of the view (the
+    classroom's polls)."""
 
     def run_once() -> None:
         alone = not url_state.in_full_run()  # in the page's full run, app.py does both
         if alone:
-            url_state.keep_shared()
+            say_failures()  # a callback of this fragment's widgets
+            if keeps_view:
+                url_state.keep_shared()
         guard(body)
-        if alone:
+        if alone and keeps_view:
             url_state.write_url()
 
     st.fragment(run_once, run_every=run_every)()

@@ -179,7 +179,7 @@ class Hall:
         self.env = dict(os.environ, **(env or {}))
         # one class store for every process, and one cookie secret: a form token one process issued is
         # good at any other (a browser's requests may meet a new process after one dies)
-        self.env.setdefault(classes.DB_ENV, str(classes.db_path()))
+        self.env.setdefault(classes.DB_ENV, str(classes.db_path(self.env)))
         self.env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
         self.worker_ports = [free_port() for _ in range(workers)]
         self.workers: list[subprocess.Popen] = []

@@ -105,6 +105,8 @@ def _facts(entry: registry.ModelEntry) -> None:
             if f["attn_scale"] != "none"
             else f"context {f['block_size']:,} {f['unit']}s · unscaled"
         )
+    if f.get("nanochat"):
+        lines += nanochat_facts(f)
     if f["val_loss"] is not None:
         lines.append(f"val loss **{f['val_loss']:.3f}**" + (f" at step {f['step']}" if f["step"] is not None else ""))
     if f["data"]:
@@ -119,6 +121,24 @@ def _facts(entry: registry.ModelEntry) -> None:
         else:
             lines.append(f"vocabulary from `{Path(f['source_vocab']).name}`")
     st.caption("  \n".join(lines))
+
+
+def nanochat_facts(f: dict) -> list[str]:
+    """The lines a nanochat run adds: stage, step, depth, val_bpb, era, grouped heads, windows."""
+    run = f["nanochat"]
+    bpb = f" · val_bpb **{run['val_bpb']:.4f}**" if run.get("val_bpb") is not None else ""
+    lines = [f"nanochat **{run['stage']}** · step {run['step']:,} · depth {run['depth']}{bpb}",
+             f"era **{run['era']}** ({run['era_dates']})" + (f": {run['era_note']}" if run["era_note"] else
+                                                              "")]  # fmt: skip
+    if f["n_kv_head"] != f["n_head"]:
+        lines.append(f"{f['n_head']} query heads share {f['n_kv_head']} key/value heads")
+    if any(w is not None and w < run["sequence_len"] for w in run["windows"]):
+        shown = ", ".join("full" if w is None or w >= run["sequence_len"] else str(w) for w in run["windows"])
+        lines.append(f"sliding windows per layer: {shown}")
+    if run["context"] < run["sequence_len"]:
+        lines.append(f"prompts cut to {run['context']:,} tokens (trained on {run['sequence_len']:,}) so that a "
+                     "capture of every head fits in memory")  # fmt: skip
+    return lines
 
 
 def _missing_model(labels: list[str]) -> None:

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+from xml.etree import ElementTree
+
 import pytest
 
 from viz_app.backend import classes
@@ -40,7 +44,12 @@ def test_leading_shows_a_code_and_a_qr_and_keeps_the_token_out_of_the_address(ma
     assert any(f"?class={led['code']}" in c.value for c in teacher.sidebar.code)
     assert any(f"?teach={led['token']}" in c.value for c in teacher.sidebar.code)  # the private link, offered
     assert "teach" not in teacher.query_params and led["token"] not in str(teacher.query_params)
-    assert any("<svg" in h.proto.body or "base64" in h.proto.body for h in teacher.get("html"))
+    # the QR code is a standalone SVG image (its xmlns: without it an <img> draws nothing) of the student link
+    (qr,) = [h.proto.body for h in teacher.get("html") if "QR code for" in h.proto.body][:1]
+    src = re.search(r'src="([^"]+)"', qr).group(1)
+    assert src.startswith("data:image/svg+xml")
+    root = ElementTree.fromstring(unquote(src.split(",", 1)[1]))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def test_a_student_follows_the_teachers_view_and_page_and_never_changes_it(make_app):

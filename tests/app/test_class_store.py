@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,40 @@ def test_ending_or_expiring_a_class_deletes_every_row(store, monkeypatch):
             codes = {c for (c,) in con.execute(f"SELECT code FROM {table}")}
             assert codes == {kept.code}, table
     assert classes.by_token(old.token) is None
+
+
+def test_the_default_store_opens_where_the_app_never_ran(store, tmp_path, monkeypatch):
+    """A newcomer's machine: no ATTENTION_LAB_CLASS_DB and no attention-lab/ in the temp folder yet."""
+    import tempfile
+
+    monkeypatch.delenv(classes.DB_ENV)
+    fresh = tmp_path / "fresh-temp"
+    fresh.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(fresh))
+    assert classes.db_path() == fresh / "attention-lab" / "classes.sqlite3"
+    opened = classes.open_class("tab-1")
+    assert classes.version(opened.code) == 1
+    assert (fresh / "attention-lab" / "classes.sqlite3").is_file()
+
+
+def test_the_default_store_of_another_environment_is_in_its_temp_folder(tmp_path):
+    """make serve's processes each get a temp folder of their own: the store it hands them all is in
+    the temp folder of the environment it was given (serve.Hall), not wherever the caller's is."""
+    env = {"TMPDIR": str(tmp_path / "t")}
+    assert classes.db_path(env) == tmp_path / "t" / "attention-lab" / "classes.sqlite3"
+    assert classes.db_path({**env, classes.DB_ENV: "/x/c.sqlite3"}) == Path("/x/c.sqlite3")
+
+
+@pytest.mark.parametrize("kind", ["folder is a file", "not a database"])
+def test_a_store_that_cannot_be_opened_says_where_and_what_to_set(store, tmp_path, monkeypatch, kind):
+    if kind == "folder is a file":
+        (tmp_path / "a-file").write_text("x")
+        path = tmp_path / "a-file" / "classes.sqlite3"
+    else:
+        path = tmp_path / "garbage.sqlite3"
+        path.write_bytes(b"this is not sqlite" * 100)
+    monkeypatch.setenv(classes.DB_ENV, str(path))
+    with pytest.raises(classes.ClassStoreError) as refused:
+        classes.open_class("tab-1")
+    message = str(refused.value)
+    assert str(path) in message and classes.DB_ENV in message and "the rest of the app works" in message

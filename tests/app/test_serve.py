@@ -7,7 +7,9 @@ import os
 import re
 import subprocess
 import urllib.request
+from pathlib import Path
 
+import newcomer
 import pytest
 
 from viz_app import serve
@@ -85,3 +87,15 @@ def test_the_classroom_through_nginx_and_a_process_killed_mid_class(tiny_dir, ca
     killed = next(line for line in out.splitlines() if "one app process killed mid-class" in line)
     assert killed.endswith("· ok"), killed  # those on it reconnected with their view, the others never noticed
     assert "server healthy after: yes" in out and "failed" not in out
+
+
+def test_on_a_newcomers_machine_every_process_shares_the_store_in_the_temp_folder(tmp_path):
+    """No ATTENTION_LAB_CLASS_DB: the processes, each with a temp folder of its own, are all handed
+    the one store in the temp folder make serve was started with (created when first opened)."""
+    require_nginx()
+    from viz_app.backend import classes
+
+    with newcomer.as_this_process(tmp_path / "newcomer") as env:
+        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
+    assert hall.env[classes.DB_ENV] == str(Path(env["TMPDIR"]) / "attention-lab" / "classes.sqlite3")
+    assert not (Path(env["TMPDIR"]) / "attention-lab").exists()  # nothing made before a class is led

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import newcomer
 import pytest
 
 from viz_app import app_process
@@ -47,10 +48,13 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
 
 
-def serve(folder: Path, log: Path, **env):
-    """The app on the checkpoints in folder, as `make app` serves it; yields its URL, always stopped."""
+def serve(folder: Path | None, log: Path, **env):
+    """The app on the checkpoints in folder (None: the shipped ones, as `make app` finds them), as
+    `make app` serves it on a newcomer's machine (tests/newcomer.py: an empty temp folder and home, no
+    ATTENTION_LAB_* but those given); yields its URL, always stopped."""
     port = free_port()
-    env = dict(os.environ, ATTENTION_LAB_CHECKPOINTS=str(folder), **env)
+    settings = {**({"ATTENTION_LAB_CHECKPOINTS": str(folder)} if folder is not None else {}), **env}
+    env = newcomer.environ(log.parent / "newcomer", **settings)
     command = app_process.command(port, "127.0.0.1")
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -82,7 +86,7 @@ def shipped_server(tmp_path_factory, tiny_text_file):
     """The app on the shipped checkpoints (shakespeare-small: 6 layers x 6 heads) and ablation results;
     live ablation runs train on the tiny text. Pages never write into the checkpoints folder."""
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
-    yield from serve(ROOT / "checkpoints", log, ATTENTION_LAB_LIVE_DATA=str(tiny_text_file))
+    yield from serve(None, log, ATTENTION_LAB_LIVE_DATA=str(tiny_text_file))
 
 
 def require_chromium():

@@ -1,6 +1,7 @@
 """Issue #26 in real Chromium: a teacher and two students, each in their own browser context (their
-own session), on one server with its class store in a temp folder. The students follow the teacher's
-change, one explores and rejoins, both answer a question, the teacher sees the tally and reveals it."""
+own session), on one server with its class store where a newcomer's has it (in the server's own empty
+temp folder). The students follow the teacher's change, one explores and rejoins, both answer a
+question, the teacher sees the tally and reveals it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import shutil
 from urllib.parse import quote
 
 import pytest
-
-from viz_app.backend.classes import DB_ENV
 
 from .conftest import serve
 from .helpers import wait_idle
@@ -24,8 +23,7 @@ FOLLOW_MS = 20_000  # a wait, not a measure: the shared 2-core test machine is s
 def class_server(tmp_path_factory, tiny_ckpt):
     folder = tmp_path_factory.mktemp("checkpoints")
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
-    db = tmp_path_factory.mktemp("classes") / "classes.sqlite3"
-    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log", **{DB_ENV: str(db)})
+    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")  # the default class store
 
 
 def new_page(browser):
@@ -107,3 +105,34 @@ def test_a_wrong_class_code_says_so(class_server, browser):
         assert "class=" not in page.url
     finally:
         page.context.close()
+
+
+# the QR code's four corners (2 px in) are the image itself: not cut off by the popover, the window or anything
+QR_WHOLE = """img => {
+  const r = img.getBoundingClientRect();
+  if (!img.complete || img.naturalWidth === 0 || r.width < 150) return false;
+  return [[r.left + 2, r.top + 2], [r.right - 2, r.top + 2], [r.left + 2, r.bottom - 2], [r.right - 2, r.bottom - 2]]
+    .every(([x, y]) => document.elementFromPoint(x, y) === img);
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
+def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, browser, width, height):
+    """A phone scans the projector: on a 720p projector the code was cut off at the popover's bottom."""
+    teacher = new_page(browser)
+    try:
+        teacher.set_viewport_size({"width": width, "height": height})
+        teacher.goto(f"{class_server}/?presenter=1")
+        wait_idle(teacher)
+        teacher.locator("[data-testid=stExpandSidebarButton]").click()
+        sidebar(teacher).get_by_text("Class", exact=True).click()
+        sidebar(teacher).get_by_text("Lead a class").click()
+        teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}")).wait_for()
+        wait_idle(teacher)
+        teacher.get_by_role("button", name="How students join").click()
+        qr = teacher.get_by_role("img", name=re.compile("QR code for")).last
+        qr.wait_for()
+        teacher.wait_for_timeout(500)
+        assert qr.evaluate(QR_WHOLE), qr.bounding_box()
+    finally:
+        teacher.context.close()

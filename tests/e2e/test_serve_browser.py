@@ -10,6 +10,7 @@ import shutil
 import signal
 import time
 
+import newcomer
 import numpy as np
 import pytest
 
@@ -28,10 +29,11 @@ def hall(tmp_path_factory, tiny_ckpt):
         pytest.skip("needs Debian's nginx (make test installs it: apt-get install nginx)")
     folder = tmp_path_factory.mktemp("checkpoints")
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
-    env = {"ATTENTION_LAB_CHECKPOINTS": str(folder),
-           "ATTENTION_LAB_CLASS_DB": str(tmp_path_factory.mktemp("classes") / "classes.sqlite3")}  # fmt: skip
-    with serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path_factory.mktemp("run"), env=env,
-                    log=lambda line: None) as hall:  # fmt: skip
+    # a newcomer's machine (tests/newcomer.py): the class store where make serve puts it by default
+    with newcomer.as_this_process(tmp_path_factory.mktemp("newcomer"), ATTENTION_LAB_CHECKPOINTS=str(folder)) as env:
+        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path_factory.mktemp("run"), env=env,
+                          log=lambda line: None)  # fmt: skip
+    with hall:
         yield hall
 
 
@@ -103,8 +105,9 @@ def test_a_process_killed_mid_class_its_students_reopen_their_view_and_the_other
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
-    env = {"ATTENTION_LAB_CHECKPOINTS": str(folder), "ATTENTION_LAB_CLASS_DB": str(tmp_path / "classes.sqlite3")}
-    with serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None) as hall:
+    with newcomer.as_this_process(tmp_path / "newcomer", ATTENTION_LAB_CHECKPOINTS=str(folder)) as env:
+        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
+    with hall:
         pages, cookies = [], [cookie_on(hall, 0), cookie_on(hall, 1)]
         for value, view in zip(cookies, ("layer=1&head=1&scale=none", "layer=0&head=1"), strict=True):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -34,6 +34,7 @@ class Why:
     versus: np.ndarray  # (K,) each component's share of logit[target] - logit[runner_up]
     zeroed: np.ndarray  # (L, H) change of log p(target) with the head zeroed
     mean_ablated: np.ndarray  # (L, H) ... with the head set to its mean over the positions so far
+    note: str = ""  # what `logit` is where it is not the output as it is (nanochat: before its softcap)
 
 
 def top_choices(why: Why, k: int = TOP_CHOICES) -> list[int]:
@@ -67,4 +68,5 @@ def why(ref: ModelRef, ids: tuple[int, ...], position: int, target: int | None) 
         versus=_frozen(versus),
         zeroed=_frozen(effects.zeroed.numpy()),
         mean_ablated=_frozen(effects.mean_ablated.numpy()),
+        note=a.note,
     )

@@ -18,11 +18,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from nanogpt import metrics
+from nanogpt import metrics, nanochat_run
 from nanogpt.capture import Cache, run_with_cache
 from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
 from nanogpt.config import scale_value
 from nanogpt.model import GPT, build_model
+from nanogpt.nanochat import NanochatGPT
 from nanogpt.train import autocast_for, resolve_dtype
 
 from .registry import ModelRef
@@ -39,7 +40,7 @@ torch.set_num_threads(1)
 # context is 256, so its prompts are never cut by this
 CAPTURE_POSITIONS = 256
 ATTENTION_HOOKS = r"blocks\.\d+\.attn\.hook_(q|k|scores|pattern)"
-RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)"
+RESIDUAL_HOOKS = r"blocks\.\d+\.hook_(resid_pre|resid_mixed|resid_mid|resid_post|attn_out|mlp_out)|hook_resid_final"
 
 
 # what the pages' captures compute in: bf16 autocast where `--dtype auto` would train in it (a CPU with native
@@ -64,6 +65,8 @@ _BY_VALUE = {tuple: repr, ModelRef: repr}
 def load_model(ref: ModelRef) -> Checkpoint:
     """One model per checkpoint file (and version of it), shared by every session."""
     if not ref.untrained:
+        if nanochat_run.is_nanochat_path(ref.path):  # a run opened by path: read where it is (attention-lab DIR)
+            return nanochat_run.load_nanochat(ref.path)
         return load_checkpoint(ref.path)
     trained = load_model(replace(ref, untrained=False))
     seed = (trained.meta.get("train_config") or {}).get("seed", 1337)
@@ -77,6 +80,8 @@ def load_model(ref: ModelRef) -> Checkpoint:
 @st.cache_data(max_entries=256, show_spinner=False, hash_funcs=_BY_VALUE)
 def model_facts(ref: ModelRef) -> dict:
     """What the sidebar says about a model, from the file's metadata alone (no weights read)."""
+    if nanochat_run.is_nanochat_path(ref.path):
+        return nanochat_run.facts(ref.path)
     meta = read_metadata(ref.path)
     cfg = meta["model_config"]
     data = meta.get("data") or {}
@@ -91,7 +96,7 @@ def model_facts(ref: ModelRef) -> dict:
         attn_scale=cfg.attn_scale,
         vocab_size=cfg.vocab_size,
         unit="token" if "tokenizer" in meta else "character",
-        # the README's number (`eval --record`, the whole val split) when present, else training's estimate
+        # docs/models.md's number (`eval --record`, the whole val split) when present, else training's estimate
         val_loss=meta.get("eval_val_loss", meta.get("best_val_loss")),
         step=meta.get("step", meta.get("iter_num")),  # iter_num: nanoGPT's name (nanogpt.convert)
         data=data.get("name") if isinstance(data, dict) else str(data),
@@ -126,7 +131,7 @@ class Prompt:
 def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
     """Drop characters the model never saw and keep the last block_size (at most CAPTURE_POSITIONS) of the rest."""
     tokenizer = ckpt.tokenizer
-    unknown = tuple(tokenizer.unknown_chars(raw))
+    unknown = tuple(tokenizer.unknown_chars(raw)) if hasattr(tokenizer, "unknown_chars") else ()  # BPE: none
     with warnings.catch_warnings():  # the notice on the page says it; no need to log it too
         warnings.simplefilter("ignore")
         ids = tokenizer.encode(raw, errors="drop")
@@ -139,7 +144,7 @@ def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
 
 
 def has_attention(ckpt: Checkpoint) -> bool:
-    return isinstance(ckpt.model, GPT)
+    return isinstance(ckpt.model, (GPT, NanochatGPT))
 
 
 # --- attention ----------------------------------------------------------------------------------

@@ -57,9 +57,20 @@ CREATE TABLE IF NOT EXISTS answers (
 _ready: set[str] = set()  # database files this process has created the tables in
 
 
-def db_path() -> Path:
-    configured = os.environ.get(DB_ENV)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "attention-lab" / "classes.sqlite3"
+class ClassStoreError(RuntimeError):
+    """The class store cannot be opened (a read-only or full disk, a folder that cannot be made): its
+    message is the sentence to show, where the store is and what to set."""
+
+
+def db_path(environ=None) -> Path:
+    """The store's file in `environ` (default: this process's): DB_ENV, or the temp folder's
+    attention-lab/classes.sqlite3 (TMPDIR as that environment sets it)."""
+    environ = os.environ if environ is None else environ
+    configured = environ.get(DB_ENV)
+    if configured:
+        return Path(configured)
+    temp = environ.get("TMPDIR") if environ is not os.environ else None
+    return Path(temp or tempfile.gettempdir()) / "attention-lab" / "classes.sqlite3"
 
 
 def class_hours() -> float:
@@ -74,17 +85,32 @@ def _db() -> Iterator[sqlite3.Connection]:
     """A connection for one operation, committed at the end. Opening one costs tens of microseconds,
     less than keeping one per thread: Streamlit runs each script run in a new thread."""
     path = db_path()
-    con = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        # the folder first: on a machine where the app never ran, the temp folder has no attention-lab/ yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path, timeout=10, isolation_level=None)
+    except (OSError, sqlite3.Error) as e:
+        raise _unusable(path, e) from e
     try:
         if str(path) not in _ready:
-            path.parent.mkdir(parents=True, exist_ok=True)
             con.execute("PRAGMA journal_mode=WAL")  # kept in the file: every process gets it
             con.executescript(_SCHEMA)
             _ready.add(str(path))
         con.execute("PRAGMA synchronous=NORMAL")  # WAL's safe setting: a crash loses at most the last change
         yield con
+    except sqlite3.DatabaseError as e:  # read-only, full, locked, not a database
+        if isinstance(e, sqlite3.IntegrityError):  # a clash of codes: open_class draws another
+            raise
+        raise _unusable(path, e) from e
     finally:
         con.close()
+
+
+def _unusable(path: Path, error: Exception) -> ClassStoreError:
+    return ClassStoreError(
+        f"The class store {path} cannot be opened ({error}), so no class can start on this server. "
+        f"Set {DB_ENV} to a file in a folder this server can write, then restart it; the rest of the app works."
+    )
 
 
 def _hash(token: str) -> str:

@@ -20,14 +20,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from nanogpt import limits
+from nanogpt import limits, nanochat_run
 from nanogpt.checkpoint import CheckpointError, check_file
 from nanogpt.convert import HUGGINGFACE, LECTURE, NANOGPT, convert, hub_file, huggingface_folder
 
 from . import uploads
 from .launch import MODEL_TYPES, OPEN_ENV, VOCAB_ENV, VOCAB_TYPES  # noqa: F401 (the sidebar reads the types here)
 
-SOURCE_NAMES = {NANOGPT: "nanoGPT", LECTURE: "the lecture's gpt.py", HUGGINGFACE: "Hugging Face"}
+SOURCE_NAMES = {
+    NANOGPT: "nanoGPT",
+    LECTURE: "the lecture's gpt.py",
+    HUGGINGFACE: "Hugging Face",
+    nanochat_run.SOURCE_FORMAT: "nanochat",
+}
 DEFAULT_VOCAB = "tinyshakespeare"  # nanogpt.data's source name: what nanoGPT's shakespeare_char and the lecture use
 
 
@@ -96,6 +101,9 @@ def opened() -> tuple[str | None, str | None]:
     src = os.environ.get(OPEN_ENV)
     if not src:
         return None, None
+    if nanochat_run.is_nanochat_path(src):
+        steps, problem = opened_nanochat()
+        return (steps[0][1] if steps else None), problem
     vocab = os.environ.get(VOCAB_ENV) or None
     return _opened(src, vocab, (_stamp(src), _stamp(vocab)))
 
@@ -104,3 +112,38 @@ def _stamp(path: str | None) -> tuple[int, int] | None:
     """What changes when a file is rewritten: its mtime and size (None: no such file)."""
     info = Path(path).stat() if path and Path(path).is_file() else None
     return (info.st_mtime_ns, info.st_size) if info else None
+
+
+def opened_nanochat() -> tuple[list[tuple[str, str]], str | None]:
+    """The saved models of the nanochat run `attention-lab DIR` opened, as (label, model_*.pt): the one it
+    opens on first (the newest step of the last stage, or the file named), then the rest, newest first.
+
+    They are opened where they are, never converted (a d20's file is gigabytes), with the command line's
+    limits: the person who started the app chose the path. Uploads go through as_safetensors and the
+    server's limits."""
+    src = os.environ.get(OPEN_ENV)
+    if not src or not nanochat_run.is_nanochat_path(src):
+        return [], None
+    return _nanochat_steps(src, _tree_stamp(Path(src)))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _nanochat_steps(src: str, stamp: tuple) -> tuple[list[tuple[str, str]], str | None]:
+    path = Path(src)
+    try:
+        files = nanochat_run.find_checkpoints(path)
+        if path.is_file():
+            files = [f for f in files if f.path.parent == path.parent]
+            first = next(f for f in files if f.path == path)
+        else:
+            first = nanochat_run.choose(files, path)
+    except (CheckpointError, StopIteration) as e:
+        return [], f"Could not open `{src}` (`attention-lab DIR`): {e}"
+    rest = sorted((f for f in files if f != first), key=lambda f: (f.stage != first.stage, -f.step))
+    return [(f"{f.tag} {f.stage} step {f.step:,} (opened)", str(f.path)) for f in [first, *rest]], None
+
+
+def _tree_stamp(path: Path) -> tuple:
+    """What changes when a run saves another step: the names and times of its model files."""
+    root = path.parent if path.is_file() else path
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("model_*.pt")))

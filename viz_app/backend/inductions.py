@@ -28,13 +28,16 @@ class Probe:
     ablated_loss_second: float
     ablated_heads: tuple[tuple[int, int], ...]
     patterns: np.ndarray  # (L, H, 2n, 2n)
+    bos: bool = False  # the probe ran after <|bos|> (nanochat), which its maps leave out
 
 
 @st.cache_resource(max_entries=32, show_spinner="Running the induction probe…", hash_funcs=_BY_VALUE)
 def probe(ref: ModelRef, length: int, seed: int) -> Probe:
     ckpt = load_model(ref)
     tok = ckpt.tokenizer
-    r = induction(ckpt.model, length, seed, ids=tok.probe_ids())
+    bos = getattr(tok, "bos", None)  # nanochat: the probe runs after <|bos|>, as its texts all did
+    bos_id = tok.special_tokens[bos] if bos else None
+    r = induction(ckpt.model, length, seed, ids=tok.probe_ids(), bos=bos_id)
     return Probe(
         text=tok.decode(r.tokens) if tok.unit == "character" else tuple(tok.labels(r.tokens)),
         n=r.n,
@@ -47,6 +50,7 @@ def probe(ref: ModelRef, length: int, seed: int) -> Probe:
         ablated_loss_second=r.ablated_loss_second,
         ablated_heads=tuple(r.ablated_heads),
         patterns=_frozen(r.patterns.numpy()),
+        bos=bos_id is not None,
     )
 
 

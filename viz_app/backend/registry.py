@@ -67,10 +67,14 @@ def shipped_models() -> list[ModelEntry]:
     return entries
 
 
-def opened_model() -> ModelEntry | None:
-    """The model `make app CKPT=...` opened, converted if it has to be; offered to every session."""
+def opened_models() -> list[ModelEntry]:
+    """The model `make app CKPT=...` opened, converted if it has to be, or every saved step of the nanochat
+    run it names (the one it opens on first); offered to every session."""
+    steps = imported.opened_nanochat()[0]
+    if steps:
+        return [ModelEntry(label, path, "opened") for label, path in steps]
     path = imported.opened()[0]
-    return ModelEntry(f"{Path(os.environ[imported.OPEN_ENV]).stem} (opened)", path, "opened") if path else None
+    return [ModelEntry(f"{Path(os.environ[imported.OPEN_ENV]).stem} (opened)", path, "opened")] if path else []
 
 
 def session_models() -> list[ModelEntry]:
@@ -88,9 +92,8 @@ def register_session_model(label: str, path: str | os.PathLike, source: str = "t
 def available_models() -> list[ModelEntry]:
     """The opened model (the default), shipped checkpoints, then this session's uploads and trained
     models; labels are unique."""
-    opened = opened_model()
     seen, out = set(), []
-    for entry in ([opened] if opened else []) + shipped_models() + session_models():
+    for entry in opened_models() + shipped_models() + session_models():
         if entry.label not in seen and Path(entry.path).is_file():
             seen.add(entry.label)
             out.append(entry)

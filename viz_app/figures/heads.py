@@ -176,9 +176,13 @@ def head_heatmap(
     max_ticks: int = 64,
     fit: bool = False,
     clickable: bool = False,
+    key_window: int | None = None,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """One head's (T, T) weights or scores; queries down the side, keys across.
+
+    key_window: the layer's sliding window w (nanochat): query t reads keys t-w..t only; the keys before
+    are masked like the future and the window's edge is drawn as a dashed line.
 
     fit: as tall as the element it is drawn in, with a tick for every character of the window:
     presenter mode sizes the map to the browser's window, which no figure can know, and picks a
@@ -200,7 +204,7 @@ def head_heatmap(
     )
     heatmap = go.Heatmap(
         _validate=False,  # unchecked: see kit.figure
-        z=masked(matrix[start:stop, start:stop], causal),
+        z=masked(matrix[start:stop, start:stop], causal, key_window),  # a zoom moves query and key together
         x=labels,
         y=labels,
         hoverongaps=False,
@@ -213,11 +217,13 @@ def head_heatmap(
         traces.append(_cell_targets(heatmap.z, labels, word, style))
     budget = len(labels) if fit else min(max_ticks, tick_budget(height - 110, style))
     axis = ticks(labels, window_chars, budget)
+    edge = _window_edge(key_window, start, stop, style)
     return figure(
         traces,
         style,
         None if fit else height,
         title,
+        **({"shapes": [edge]} if edge else {}),
         # ranges fixed to the cells: the click targets would otherwise pad the axes
         xaxis=dict(
             axis,
@@ -235,6 +241,19 @@ def head_heatmap(
             constrain="domain",
         ),
     )
+
+
+def _window_edge(key_window: int | None, start: int, stop: int, style: FigureStyle) -> dict | None:
+    """A dashed line along the window's edge, between key t-w-1 (outside) and t-w (inside), where it is
+    inside the shown cells (category axes take cell indices as coordinates)."""
+    if key_window is None:
+        return None
+    if key_window + 1 >= stop - start:  # no shown query has a shown key outside its window
+        return None
+    last = stop - start - 1
+    # through the corners of the staircase: row i's edge is at x = i - w - 0.5, its top at y = i - 0.5
+    return dict(type="line", xref="x", yref="y", x0=-0.5, y0=key_window - 0.5, x1=last - key_window + 0.5,
+                y1=last + 0.5, line=dict(color=style.accent, width=2, dash="dash"))  # fmt: skip
 
 
 def _cell_targets(z: np.ndarray, labels: list[str], word: str, style: FigureStyle) -> go.Scatter:

@@ -92,12 +92,16 @@ def clamp_window(n: int, window: tuple[int, int] | None) -> tuple[int, int]:
     return start, stop
 
 
-def masked(matrix: np.ndarray, causal: bool) -> np.ndarray:
-    """float32 copy with the future (above the diagonal) and -inf scores as NaN: drawn as gaps."""
+def masked(matrix: np.ndarray, causal: bool, key_window: int | None = None) -> np.ndarray:
+    """float32 copy with the future (above the diagonal) and -inf scores as NaN: drawn as gaps.
+
+    key_window: a sliding window w (nanochat's layers): keys more than w before their query are masked too."""
     m = np.array(matrix, dtype=np.float32)
     m[~np.isfinite(m)] = np.nan
     if causal and m.shape[-1] > 1:
         m[..., np.triu(np.ones(m.shape[-2:], dtype=bool), k=1)] = np.nan
+    if key_window is not None:
+        m[..., np.tril(np.ones(m.shape[-2:], dtype=bool), k=-key_window - 1)] = np.nan
     return m
 
 

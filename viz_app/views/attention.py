@@ -59,6 +59,7 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         kind=values,
         title=title + heads.head_job(tags),
         clickable=True,
+        key_window=_sliding_window(ctx, layer),
         height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
         max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
         fit=presenting,  # the window's height, presenter.ZOOM characters each labelled
@@ -70,7 +71,7 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         name=f"attention-head-L{layer}H{head}-{values}-{data.scale}",
         fit=True,
         key=key,
-        on_select=_take_cell_click(key),
+        on_select=page.guarded(_take_cell_click(key)),
         selection_mode="points",
     )
     how = (
@@ -83,6 +84,37 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         f"Row = the {ctx.prompt.unit} doing the looking (query); column = the {ctx.prompt.unit} looked at (key). "
         "The upper triangle is the future, masked. " + how + controls.zoom_note(window, len(chars), ctx.prompt.unit)
     )
+    _nanochat_notes(ctx, layer, head, len(chars))
+
+
+def _sliding_window(ctx: page.PageContext, layer: int) -> int | None:
+    """The layer's sliding window (nanochat: query t reads keys t-w..t only), None for plain causal."""
+    windows = ctx.config.windows() if hasattr(ctx.config, "windows") else None
+    return windows[layer] if windows else None
+
+
+def _nanochat_notes(ctx: page.PageContext, layer: int, head: int, n: int) -> None:
+    """What a nanochat head's map holds that the lecture's does not: its window, the key/value head it
+    shares. Said only for a model that has them."""
+    cfg = ctx.config
+    if getattr(cfg, "model_type", "") != "nanochat":
+        return
+    notes = []
+    w = _sliding_window(ctx, layer)
+    if w is not None and w + 1 < n:
+        notes.append(f"Layer {layer} has a sliding window of {w:,} tokens: query t reads keys t−{w:,}…t only; the "
+                     "keys further back are masked like the future, left of the dashed line.")  # fmt: skip
+    elif w is not None:
+        notes.append(f"Layer {layer}'s window ({w:,} tokens) is longer than this prompt, so it masks nothing here.")
+    group = cfg.n_head // cfg.n_kv_head
+    kv = head // group
+    sharing = [h for h in range(cfg.n_head) if h // group == kv]
+    notes.append(
+        f"Query head {head} reads key/value head {kv}"
+        + (f", which it shares with query heads {', '.join(map(str, (h for h in sharing if h != head)))}."
+           if group > 1 else " (each query head has its own: n_kv_head = n_head).")
+    )  # fmt: skip
+    st.caption(" ".join(notes))
 
 
 def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, head: int, window) -> None:
@@ -156,7 +188,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
             name=f"attention-model-{data.scale}",
             fit=True,
             key="model_grid",
-            on_select=controls.pick_head_on_click("model_grid", view="head"),
+            on_select=page.guarded(controls.pick_head_on_click("model_grid", view="head")),
             selection_mode="points",
         )
         factor = figs.grid_pool_factor(window[1] - window[0])

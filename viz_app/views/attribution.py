@@ -99,7 +99,7 @@ def render() -> None:
         st.caption(
             "The final residual stream is a sum: the embeddings, every head's output, every MLP's. With the final "
             "LayerNorm's scale taken from this very pass, each part's share of the logit is exact, and the bars add "
-            "up to the logit the model computed."
+            "up to the logit the model computed." + (f" Here the logit is {why.note}." if why.note else "")
         )
     with picture:
         page.chart(
@@ -157,7 +157,7 @@ def _heads(ctx: page.PageContext, why: attributions.Why, position: int, char: st
                 ),  # fmt: skip
                 name=f"why-{what}-{position}-{why.target}",
                 key=key,
-                on_select=controls.pick_head_on_click(key),
+                on_select=page.guarded(controls.pick_head_on_click(key)),
                 selection_mode="points",
             )
     st.caption(

@@ -127,7 +127,7 @@ def _buttons(
             key="gen_play",
             icon=":material/pause:" if playing else ":material/play_arrow:",
             disabled=run.full and not playing,
-            on_click=_set_playing,
+            on_click=page.guarded(_set_playing),
             args=(not playing,),
             help="Play samples two characters a second until you press Pause.",
         )
@@ -159,7 +159,7 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
         ),
         key="gen_rows",
         name=f"generate-attention-step{index + 1}",
-        on_select=controls.pick_head_on_click("gen_rows"),
+        on_select=page.guarded(controls.pick_head_on_click("gen_rows")),
         selection_mode="points",
     )
     st.caption(

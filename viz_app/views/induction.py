@@ -74,9 +74,10 @@ def render() -> None:
             st.caption(INTRO)
         return
     cfg = ctx.config
+    bos = getattr(ctx.ckpt.tokenizer, "bos", None)  # nanochat: the probe runs after <|bos|>, one position less
     low, high = ctx.ckpt.tokenizer.probe_ids()
     # the probe's two copies are positions a page captures: at most CAPTURE_POSITIONS of them
-    longest = min(default_length(cfg.block_size, high - low), captures.CAPTURE_POSITIONS // 2)
+    longest = min(default_length(cfg.block_size - (bos is not None), high - low), captures.CAPTURE_POSITIONS // 2)
     # presenter mode: the probe's pickers in one row, the two grids under it, the losses below them
     top, more, picture = presenter.stage()
     with more if presenter.on() else intro:
@@ -86,6 +87,9 @@ def render() -> None:
         n = controls.slider_choice(f"{unit}s per copy", lengths(longest), key="ind_len", default=longest, width=320)
         seed = controls.choice("Random sequence", SEEDS, key="ind_seed")
     probe = inductions.probe(ctx.ref, n, seed)
+    if probe.bos:
+        st.caption(f"The probe runs after `{bos}`, as every text this model was trained on began; the maps and "
+                   "losses below are of the two copies.")  # fmt: skip
     style = page.figure_style()
     ablated = ", ".join(f"L{l}H{h}" for l, h in probe.ablated_heads)
     with more:
@@ -133,7 +137,7 @@ def render() -> None:
             name=f"induction-scores-n{n}-s{seed}",
             fit=True,
             key=key,
-            on_select=_pick_on_click(key),
+            on_select=page.guarded(_pick_on_click(key)),
             selection_mode="points",
         )
     with right:

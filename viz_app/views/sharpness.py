@@ -69,7 +69,7 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str, pi
                 name=f"sharpness-{what}-{scale}",
                 fit=True,  # presenter mode: as tall as the window under the row of pickers
                 key=key,
-                on_select=controls.pick_head_on_click(key),
+                on_select=page.guarded(controls.pick_head_on_click(key)),
                 selection_mode="points",
             )
     st.caption(

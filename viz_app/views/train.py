@@ -187,8 +187,9 @@ def _progress(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
             f"{active} run(s) training on this server, {waiting} waiting; at most {train_jobs.max_running()} at once."
         )
     if view.active:
-        st.button("Stop", key="tr_stop", icon=":material/stop:", on_click=job.stop, help="Stop after the step in "
-                  "flight; the model keeps what it learned and appears in the sidebar.")  # fmt: skip
+        st.button("Stop", key="tr_stop", icon=":material/stop:", on_click=page.guarded(job.stop),
+                  help="Stop after the step in flight; the model keeps what it learned and appears in the "
+                  "sidebar.")  # fmt: skip
 
 
 def _samples(view: train_jobs.JobView) -> None:
