@@ -185,11 +185,7 @@ def _renamed(state: dict, table, path: Path) -> dict[str, torch.Tensor]:
         name = _strip(name)
         if DROPPED.fullmatch(name):
             continue
-        for pattern, ours in table:
-            name, n = re.subn(rf"^{pattern}", ours, name)
-            if n:
-                break
-        out[name] = tensor
+        out[_renamed_one(name, table)] = tensor
     return out
 
 
@@ -562,8 +558,10 @@ def _hf_name(name: str) -> str:
     return name if name.startswith(("transformer.", "lm_head.")) else "transformer." + name
 
 
-def _renamed_one(name: str) -> str:
-    for pattern, ours in NANOGPT_NAMES:  # Hugging Face's names are nanoGPT's (nanoGPT took them from it)
+def _renamed_one(name: str, table=NANOGPT_NAMES) -> str:
+    """One weight's name in ours, by the first pattern of `table` that matches (Hugging Face's names are
+    nanoGPT's: nanoGPT took them from it)."""
+    for pattern, ours in table:
         name, n = re.subn(rf"^{pattern}", ours, name)
         if n:
             break

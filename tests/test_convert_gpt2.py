@@ -103,6 +103,23 @@ def test_the_hub_caches_layout_opens_offline(tmp_path, where):
     np.testing.assert_allclose(logits[expected["positions"]], expected["logits"], atol=1e-4, rtol=0)
 
 
+def test_a_hub_cache_copied_without_its_symlinks_still_opens(tmp_path):
+    """A copy that lost the snapshot's links (an archive, a checkout) keeps each as a text file naming its
+    blob: followed into that cache's blobs/ only."""
+    repo = hub_cache(tmp_path)
+    snapshot = next((repo / "snapshots").iterdir())
+    for link in snapshot.iterdir():
+        target = os.readlink(link)
+        link.unlink()
+        link.write_text(target)
+    expected = np.load(HF / "expected.npz")
+    logits, _ = logits_and_patterns(import_model(repo), expected["ids"].tolist())
+    np.testing.assert_allclose(logits[expected["positions"]], expected["logits"], atol=1e-4, rtol=0)
+    (snapshot / "config.json").write_text("../../../../etc/passwd")  # not a blob of this cache: read as it is
+    with pytest.raises(CheckpointError, match="not readable JSON"):
+        import_model(repo)
+
+
 def test_hugging_face_folders_that_are_not_gpt2_or_lie_are_refused_before_building(tmp_path):
     folder = tmp_path / "m"
     shutil.copytree(HF, folder)
@@ -118,6 +135,12 @@ def test_hugging_face_folders_that_are_not_gpt2_or_lie_are_refused_before_buildi
         import_model(folder)
     (folder / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not readable JSON"):
+        import_model(folder)
+    (folder / "config.json").write_text(json.dumps(config | {"padding": "x" * 2_000_000}))
+    with pytest.raises(CheckpointError, match="not a config.json"):
+        import_model(folder)  # refused by its size, before it is read
+    (folder / "config.json").write_text(json.dumps(config | {"activation_function": "swish"}))
+    with pytest.raises(CheckpointError, match="activation_function 'swish'"):
         import_model(folder)
     with pytest.raises(CheckpointError, match="no config.json"):
         import_model(tmp_path)

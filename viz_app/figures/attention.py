@@ -99,7 +99,7 @@ def layer_heatmaps(
         hspace=0.04,
         vspace=0.07 if fit else 0.1,  # fitted, only a title between rows: the ticks are under the last one
         x=axis,
-        y=dict(axis, autorange="reversed"),
+        y=dict(axis, autorange="reversed", tickangle=0),
     )
     if fit:
         for h in range(rows * cols):

@@ -43,7 +43,7 @@ def head_pair(
     panels = ((a, names[0], "coloraxis"), (b, names[1], "coloraxis"), (b - a, f"{names[1]} − {names[0]}", "coloraxis2"))
     axis = ticks(labels, chars, tick_budget(PAIR_HEIGHT - 140, style))
     layout = subplots(1, 3, titles=[title for _, title, _ in panels], hspace=0.07, x=axis,
-                      y=dict(axis, autorange="reversed"))  # fmt: skip
+                      y=dict(axis, autorange="reversed", tickangle=0))  # fmt: skip
     traces = []
     for n, (matrix, title, colours) in enumerate(panels, start=1):
         xname, yname = axis_names(n)

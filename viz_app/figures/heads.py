@@ -234,6 +234,7 @@ def head_heatmap(
         ),
         yaxis=dict(
             axis,
+            tickangle=0,  # the rows' labels read across, whatever the columns' do
             title=dict(text="query (attending)"),
             range=[len(labels) - 0.5, -0.5],
             scaleanchor="x",

@@ -135,12 +135,13 @@ def short(label: str, most: int = TICK_CHARS) -> str:
 def ticks(labels: list[str], chars: str, max_ticks: int) -> dict:
     """Category ticks showing only the characters (or tokens, shortened), thinned to at most max_ticks."""
     step = max(1, math.ceil(len(labels) / max_ticks))
+    text = [short(visible_char(c)) for c in chars[::step]]
     return dict(
         type="category",
         tickmode="array",
         tickvals=tick_positions(len(labels), step),
-        ticktext=[short(visible_char(c)) for c in chars[::step]],
-        tickangle=0,
+        ticktext=text,
+        tickangle=0 if all(len(t) <= 1 for t in text) else -90,  # tokens stand upright: one per column
         showgrid=False,
     )
 

@@ -72,11 +72,13 @@ def head_text_html(
     *,
     window: tuple[int, int] | None = None,
     title: str = "",
+    unit: str = "character",
     style: FigureStyle = DEFAULT_STYLE,
 ) -> str:
-    """One head's (T, T) weights over the window of chars as big text, shaded from the window's last
-    character until a hover or click picks another (drawn shaded already, so it reads without the
-    script too). Spaces and newlines show as ␣ and ↵, as on the maps' axes; a line breaks after ↵."""
+    """One head's (T, T) weights over the window of chars (or tokens' labels; `unit` says which) as big
+    text, shaded from the window's last character until a hover or click picks another (drawn shaded
+    already, so it reads without the script too). Spaces and newlines show as ␣ and ↵, as on the maps'
+    axes; a line breaks after ↵."""
     start, stop = clamp_window(matrix.shape[-1], window)
     rows = percent_rows(np.asarray(matrix)[start:stop, start:stop])
     shown = chars[start:stop]
@@ -118,6 +120,6 @@ def head_text_html(
         f'{css}<div class="tv" id="{uid}" data-query="{last}">'
         + (f'<div class="tv-title">{html.escape(title)}</div>' if title else "")
         + f'<div class="tv-text">{"".join(spans)}</div>'
-        + '<div class="tv-note">Hover or click a character: every earlier one is shaded by how much weight '
+        + f'<div class="tv-note">Hover or click a {unit}: every earlier one is shaded by how much weight '
         "this head puts on it from there (dark = most).</div></div>" + script
     )

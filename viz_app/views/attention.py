@@ -126,6 +126,7 @@ def _head_text(ctx: page.PageContext, data: captures.AttentionData, layer: int, 
             ctx.prompt.tokens,
             window=window,
             title=f"layer {layer} · head {head}: where each {ctx.prompt.unit} looks",
+            unit=ctx.prompt.unit,
             style=page.figure_style(),
         ),
         unsafe_allow_javascript=True,  # the shading follows the mouse in the browser, with no rerun
