@@ -64,3 +64,13 @@ def test_no_serious_axe_violation(shipped_server, page, slug, presenting):
         for target, why in nodes.items():
             print("   ", rule, target, why.replace("\n", " ")[:200])
     assert not found, {rule: (len(nodes), list(nodes.items())[:3]) for rule, nodes in found.items()}
+
+
+def test_the_attention_map_starts_above_the_fold_on_a_laptop(shipped_server, page):
+    """At 1280 x 720 in normal mode the map's plot area begins inside the window, not under the controls."""
+    open_page(page, f"{shipped_server}/")
+    plot = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first
+    plot.wait_for(state="attached")
+    top = plot.evaluate("e => e.getBoundingClientRect().top")
+    print(f"the Attention map's plot area starts at y {top:.0f} of 720")
+    assert top < 720 - 100, f"the map starts at y {top:.0f}: under 100 px of it in a 720 px window"
