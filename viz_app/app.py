@@ -48,6 +48,7 @@ def run() -> None:
     page.guard(a11y.apply)  # contrast, focus rings (every page, both modes)
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
     page.guard(lambda: sidebar.render(PAGES[slug].model))
+    page.guard(a11y.keyboard_help)
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for that could not be shown
     page.guard(classroom.banner)
