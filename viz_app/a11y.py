@@ -40,6 +40,8 @@ CSS = f"""<style>
 [data-testid="stCode"] .token:is(.comment, .prolog, .doctype, .cdata) {{ color: {SECONDARY_TEXT} !important; }}
 [data-testid="stCode"] .token:is(.operator, .punctuation, .entity, .url, .parameter, .property, .attr-name)
   {{ color: inherit !important; }}
+/* the element that carries a script of this module takes no room (a gap of the page's column otherwise) */
+[data-testid="stElementContainer"]:has(.a11y-script) {{ display: none !important; }}
 /* a visible focus on every control a keyboard reaches */
 :is(a, button, input, textarea, select, summary, [role="slider"], [role="radio"], [role="checkbox"],
     [role="switch"], [role="tab"], [role="option"], [role="combobox"], [tabindex]):focus-visible {{
@@ -57,7 +59,7 @@ CLICKER_NEXT = ("gen_next", "tl_next", "lesson_next")
 CLICKER_PREVIOUS = ("gen_back", "tl_prev", "lesson_prev")
 LIVE_REGION = "a11y-live"  # the id of the polite live region the maps and the clicker speak through
 
-KEYS_JS = """<script>
+KEYS_JS = """<span class="a11y-script"></span><script>
 (() => {
   if (window.__attentionLabKeys) return;  // one set of listeners for the tab: Streamlit's reruns and page
   window.__attentionLabKeys = true;       // switches keep the document
@@ -272,7 +274,7 @@ def keys_js() -> str:
     )
 
 
-SHOW_SECTION_JS = """<script>
+SHOW_SECTION_JS = """<span class="a11y-script"></span><script>
 (() => {
   const box = document.querySelector('.st-key-__KEY__');
   if (!box) return;
