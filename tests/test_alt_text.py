@@ -62,5 +62,10 @@ def test_bars_name_the_largest():
     assert "largest ✓ B. no 4" in alt.sentence
 
 
+def test_an_untitled_map_is_called_a_map():
+    alt = alt_text.describe(heads.head_grid(np.array([[0.1, 0.2]]), title=""))
+    assert alt.sentence.startswith("The map: largest value 0.2")
+
+
 def test_plain_text_of_a_title():
     assert alt_text.plain("<b>a</b> &amp; b<br>c") == "a & b · c"

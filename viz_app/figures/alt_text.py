@@ -46,7 +46,9 @@ def _title(fig) -> str:
     if title:
         return plain(title)
     subplot_titles = [plain(a.text) for a in fig.layout.annotations or () if a.text]
-    return subplot_titles[0] if subplot_titles else "Chart"
+    if subplot_titles:
+        return subplot_titles[0]
+    return "The map" if any(t.type == "heatmap" for t in fig.data) else "The chart"
 
 
 def _axis_labels(values, n: int) -> list[str]:
