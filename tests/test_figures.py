@@ -162,7 +162,7 @@ def test_entropy_curves_bold_the_chosen_head():
     fig = sharpness_figs.entropy_curves(
         np.random.default_rng(3).random((4, 20)), CHARS, layer=1, highlight=2, ylabel="nats"
     )
-    assert [t.line.width for t in fig.data] == [1, 1, 3, 1]
+    assert [t.line.width for t in fig.data] == [1.5, 1.5, 4, 1.5]
     assert fig.data[0].text[0] == "F @0"
 
 

@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from viz_app import classroom, page, phone, presenter, sidebar, url_state  # noqa: E402
+from viz_app import a11y, classroom, page, phone, presenter, sidebar, url_state  # noqa: E402
 from viz_app.backend import captures, registry  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
@@ -46,8 +46,10 @@ def run() -> None:
     if wanted_slug is not None and wanted_slug not in pages:
         url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
     page.guard(phone.watch)  # the screen's width: a phone's page leads with its picture
+    page.guard(a11y.apply)  # contrast, focus rings (every page, both modes)
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
     page.guard(lambda: sidebar.render(PAGES[slug].model))
+    page.guard(a11y.keyboard_help)
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for that could not be shown
     page.say_failures(notices)  # a widget's callback that failed before this run (page.guarded)

@@ -34,7 +34,7 @@ from nanogpt import metrics
 from nanogpt.checkpoint import Checkpoint, CheckpointError
 from nanogpt.config import GPTConfig
 
-from . import phone, presenter, url_state
+from . import a11y, phone, presenter, url_state
 from .backend import captures, classes, registry
 from .figures import kit
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
@@ -329,5 +329,8 @@ def chart(fig, *, name: str, fit: bool = False, **kwargs):
     controls (presenter.PRESENTER_CSS sizes its container: the server does not know the window)."""
     if fit and presenter.on():
         with st.container(key=f"presenter-fit-{name}"):
-            return st.plotly_chart(fig, config=plotly_config(name), theme=None, height="stretch", **kwargs)
-    return st.plotly_chart(fig, config=plotly_config(name), theme=None, **kwargs)
+            drawn = st.plotly_chart(fig, config=plotly_config(name), theme=None, height="stretch", **kwargs)
+    else:
+        drawn = st.plotly_chart(fig, config=plotly_config(name), theme=None, **kwargs)
+    a11y.alt_text(fig, name)  # its sentence and its numbers as a table
+    return drawn

@@ -20,7 +20,7 @@ PRESENTER_CSS = """<style>
 [data-testid="stDecoration"], footer, #MainMenu { display: none !important; }
 /* the way back, where a teacher looks for it: bigger, outlined */
 [data-testid="stExpandSidebarButton"] { transform: scale(1.15); transform-origin: top left; margin-top: -10px;
-  border: 1px solid #9aa5b1; border-radius: 0.5rem; background: #ffffff; }
+  border: 1px solid #626a75; border-radius: 0.5rem; background: #ffffff; }
 /* the header's bar gives its room to the page: see-through and click-through but for its button
    (the way back to the controls), with the page's title beside that button, so the picture gets the window */
 [data-testid="stHeader"], [data-testid="stToolbar"] { background: transparent !important;

@@ -23,7 +23,7 @@ def test_draws_the_head_grids_curves_tags_and_demo(make_app):
     entropy = array(heatmaps(figure_titled(at, ENTROPY_GRID))[0]["z"])
     assert entropy.shape == (2, 2) and np.all((entropy >= 0) & (entropy <= 1))
     curves = [t for t in figure_titled(at, "of each query row")["data"] if t["type"] == "scatter"]
-    assert len(curves) == 2 and curves[0]["line"]["width"] == 3  # head 0 chosen, drawn bold
+    assert len(curves) == 2 and curves[0]["line"]["width"] == 4  # head 0 chosen, drawn bold
     table = at.dataframe[0].value
     assert list(table["layer"]) == [0, 0, 1, 1] and "tags" in table.columns
     assert "previous-token" in texts(at.caption)
@@ -45,7 +45,7 @@ def test_curve_kind_and_head_change_the_curves(make_app):
     assert_clean(at)
     curves = figure_titled(at, "of each query row")
     assert "max weight" in curves["layout"]["title"]["text"]
-    assert curves["data"][1]["line"]["width"] == 3
+    assert curves["data"][1]["line"]["width"] == 4
 
 
 def test_variance_demo_follows_the_slider(make_app):

@@ -7,25 +7,30 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from .kit import DEFAULT_STYLE, FigureStyle, figure, two_colours
+from .lines import end_labels, label_room, line_look
 
 REFERENCE_COLOUR = "#222222"  # the full model: the line every other variant is read against
-PALETTE = qualitative.D3
 SPLIT_WORDS = {"val": "val loss", "train": "train loss"}
 
 
-def variant_colours(variants: list[str], reference: str = "full") -> dict[str, str]:
-    """One colour per variant, fixed by its place in `variants`: toggling one never recolours the rest."""
-    colours, i = {}, 0
+def variant_looks(variants: list[str], reference: str = "full") -> dict[str, dict]:
+    """One look (colour, marker symbol, dash) per variant, fixed by its place in `variants`: toggling one
+    never restyles the rest. The reference is solid, dark, with round markers."""
+    looks, i = {}, 0
     for name in variants:
         if name == reference:
-            colours[name] = REFERENCE_COLOUR
+            looks[name] = dict(colour=REFERENCE_COLOUR, symbol="circle", dash="solid")
         else:
-            colours[name] = PALETTE[i % len(PALETTE)]
+            looks[name] = line_look(i + 1)  # the first look (round markers, solid) is the reference's
             i += 1
-    return colours
+    return looks
+
+
+def variant_colours(variants: list[str], reference: str = "full") -> dict[str, str]:
+    """One colour per variant (variant_looks' colours)."""
+    return {name: look["colour"] for name, look in variant_looks(variants, reference).items()}
 
 
 def loss_curves(
@@ -41,8 +46,9 @@ def loss_curves(
     """Loss against training step, one line per shown run; `fit`: as tall as the element it is drawn in.
 
     runs: label -> {"variant", "step", "train", "val", "live"}; lists of equal length. `order` fixes the
-    colours (a variant's colour is its place there); a live run has its variant's colour, dashed.
-    The reference variant is drawn thick and dark.
+    looks (a variant's colour, marker symbol and dash are its place there); a live run has its variant's
+    colour and markers, dashed. The reference variant is drawn thick and dark. Each line is named at its
+    end in its colour (lines.end_labels): no colour has to be matched against a legend.
     """
     if split not in SPLIT_WORDS:
         raise ValueError(f"split must be 'train' or 'val', not {split!r}")
@@ -50,25 +56,31 @@ def loss_curves(
     shown = list(runs) if shown is None else [label for label in shown if label in runs]
     variants = list(order or [])
     variants += [r["variant"] for r in runs.values() if r["variant"] not in variants]
-    colours = variant_colours(variants, reference)
-    traces = []
+    looks = variant_looks(variants, reference)
+    traces, ends = [], []
     for label in shown:
         run = runs[label]
+        look = looks[run["variant"]]
         main = run["variant"] == reference and not run.get("live")
+        steps = np.asarray(run["step"], dtype=np.int32)
+        losses = np.asarray(run[split], dtype=np.float32)
         traces.append(
             go.Scatter(
-                x=np.asarray(run["step"], dtype=np.int32),
-                y=np.asarray(run[split], dtype=np.float32),
+                x=steps,
+                y=losses,
                 mode="lines+markers",
                 name=label,
                 line=dict(
-                    color=colours[run["variant"]], width=3.5 if main else 2, dash="dash" if run.get("live") else None
+                    color=look["colour"], width=3.5 if main else 2, dash="dash" if run.get("live") else look["dash"]
                 ),
-                marker=dict(size=4),
+                marker=dict(size=7, symbol=look["symbol"], color=look["colour"]),
                 hovertemplate=f"{label}<br>step %{{x}}<br>{word} %{{y:.3f}}<extra></extra>",
             )
         )
-    annotations = []
+        finite = np.flatnonzero(np.isfinite(losses))
+        if finite.size:
+            ends.append((label, float(steps[finite[-1]]), float(losses[finite[-1]]), look["colour"]))
+    annotations = end_labels(ends, font_size=style.font_size)
     if not traces:
         annotations.append(dict(text="no variant picked", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False))
     return figure(
@@ -78,7 +90,8 @@ def loss_curves(
         f"{word} during training (lower is better)",
         xaxis=dict(title=dict(text="training step")),
         yaxis=dict(title=dict(text=f"{word} (nats per character)")),
-        legend=dict(title=dict(text="variant")),
+        showlegend=False,  # each line is named at its end
+        margin=dict(l=10, r=label_room([e[0] for e in ends], style.font_size), t=50, b=10 if not fit else 2),
         annotations=annotations,
     )
 

@@ -35,7 +35,7 @@ class FigureStyle:
     norms: str = "Viridis"
     accent: str = "#d62728"  # the picked cell, the sampled character, the chosen head
     plain: str = "#4c78a8"  # bars that are not picked out
-    muted: str = "#9aa5b1"
+    muted: str = "#626a75"  # 5.5:1 on white: it is also the colour of text (the prompt on Generate)
     narrow: bool = False  # a phone's screen: figure() lays the figure out for it (see narrow_layout)
 
 
@@ -50,7 +50,7 @@ PRESENTER_STYLE = FigureStyle(
     norms="Cividis",
     accent="#D55E00",
     plain="#0072B2",
-    muted="#999999",
+    muted="#707070",  # 5.0:1 on white
 )
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 _RESERVED = re.compile(r"#0000[0-4][0-9]", re.IGNORECASE)  # Streamlit's placeholder colours (see colorscale)

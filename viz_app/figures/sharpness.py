@@ -7,6 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .kit import DEFAULT_STYLE, FigureStyle, figure, position_labels, subplots
+from .lines import PALETTE, end_labels, label_room, line_look
+
+# the other heads' colours: Okabe-Ito without its vermillion, which is near both styles' accent red
+OTHER_HEADS = tuple(c for c in PALETTE if c != "#D55E00")
 
 
 def entropy_curves(
@@ -19,12 +23,21 @@ def entropy_curves(
     ymax: float | None = None,
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Per-query curves for every head of a layer, (H, T); the chosen head drawn bold."""
+    """Per-query curves for every head of a layer, (H, T). The chosen head is marked by more than its
+    colour: drawn bold, solid, in the accent colour, with its name in bold at its end; every other head
+    has its own dash and colour (lines.line_look) and its name at its end."""
     positions = np.arange(values.shape[-1])
     labels = position_labels(chars[: values.shape[-1]])
-    traces = []
+    traces, ends = [], []
+    others = 0
     for h in range(values.shape[0]):
         chosen = h == highlight
+        if chosen:
+            colour, dash = style.accent, "solid"
+        else:
+            others += 1  # the first look (solid) is left to the chosen head
+            look = line_look(others, OTHER_HEADS)
+            colour, dash = look["colour"], look["dash"]
         traces.append(
             go.Scatter(
                 x=positions,
@@ -32,11 +45,13 @@ def entropy_curves(
                 text=labels,
                 mode="lines",
                 name=f"head {h}",
-                line=dict(width=3 if chosen else 1, color=style.accent if chosen else None),
-                opacity=1.0 if chosen else 0.45,
+                line=dict(width=4 if chosen else 1.5, color=colour, dash=dash),
+                opacity=1.0 if chosen else 0.7,
                 hovertemplate=f"head {h}<br>query %{{text}}<br>{ylabel} %{{y:.3f}}<extra></extra>",
             )
         )
+        name = f"<b>head {h} (picked)</b>" if chosen else f"head {h}"
+        ends.append((name, float(positions[-1]), float(values[h, -1]), colour))
     yaxis = dict(title=dict(text=ylabel))
     if ymax is not None:
         yaxis["range"] = [0, ymax]
@@ -47,6 +62,9 @@ def entropy_curves(
         f"layer {layer}: {ylabel} of each query row",
         xaxis=dict(title=dict(text="query position")),
         yaxis=yaxis,
+        showlegend=False,  # each line is named at its end
+        margin=dict(l=10, r=label_room(["head 00 (picked)"], style.font_size), t=50, b=10),
+        annotations=end_labels(ends, font_size=style.font_size),
     )
 
 

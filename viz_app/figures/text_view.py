@@ -103,7 +103,7 @@ def head_text_html(
 #{uid} .tv-text {{ font-family: "Source Code Pro", monospace; font-size: {px}px; line-height: 1.6;
   color: #31333f; overflow-wrap: anywhere; user-select: none; }}
 #{uid} .tv-c {{ padding: 0.05em 0.04em; border-radius: 0.15em; cursor: pointer; }}
-#{uid} .tv-ws {{ color: #9aa5b1; }}
+#{uid} .tv-ws {{ color: #5c6570; }}
 #{uid} .tv-query {{ outline: 3px solid {style.accent}; outline-offset: 1px; }}
 #{uid} .tv-future {{ opacity: 0.35; }}
 #{uid} .tv-note {{ font-size: {max(round(0.8 * style.font_size), 14)}px; color: #6b7280; margin-top: 0.6em; }}

@@ -467,11 +467,14 @@ def render() -> None:
     with more if presenting else top, st.container(width="content"):
         scale = controls.scale_switch(ctx.ckpt)
     n = len(ctx.prompt.ids)
-    with more:
+    # on a laptop the zoom goes under the map (made after the picture's container): at 1280 x 720 the
+    # map's top is then in the window, not under two rows of controls
+    with more if presenting else st.container():
         window = controls.window_picker(n, unit=ctx.prompt.unit)
         st.caption(
             f"Reading {n} {ctx.prompt.unit}s · {cfg.n_layer} layers × {cfg.n_head} heads, head size {cfg.head_size}."
         )
+    with more:
         pick = controls.row()
     with top if presenting else pick, st.container(width="content"):
         view = controls.choice("Show", VIEW_LABELS, key="view", format_func=VIEW_LABELS.get)

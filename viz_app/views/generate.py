@@ -111,13 +111,24 @@ def _due_characters() -> int:
     return due
 
 
+def _back() -> None:
+    """Back's callback (a presenter's clicker presses it too: viz_app/a11y.py): the step before the one shown."""
+    ss = st.session_state
+    ss[PLAYING] = False
+    ss["gen_step"] = max(1, int(ss.get("gen_step") or 1) - 1)
+
+
 def _buttons(
     ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, count: int, row
 ) -> None:
     ss = st.session_state
     added = 0
     with row:
-        if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full):
+        st.button("Back", key="gen_back", icon=":material/skip_previous:", on_click=_back,
+                  disabled=not run.steps,  # (drawn before Next adds a step: a narrower test would lag one behind)
+                  help="Replay the step before this one (PageUp or ←)")  # fmt: skip
+        if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full,
+                     help="Sample the next character (PageDown or →)"):  # fmt: skip
             added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
         if st.button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
             added = generation_runs.advance(run, ctx.ckpt, count, temperature, top_k)

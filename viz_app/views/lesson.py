@@ -10,11 +10,16 @@ from typing import NamedTuple
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import classroom, page, url_state
+from viz_app import a11y, classroom, page, url_state
 from viz_app.backend import ablation_results, captures, registry
 from viz_app.lesson_steps import STEPS, Link, Step
+from viz_app.url_state import Key
 
 NOT_AVAILABLE = "n/a"
+# the step the class is at: Previous / Next (a presenter's clicker presses them) move it, and the page
+# scrolls to it; a class follows it like any other state of the teacher's view
+STATE = (Key("lesson_step", 1, choices=tuple(range(1, len(STEPS) + 1)), url="changed"),)
+_SHOWN = "_lesson_shown"  # the step the page last scrolled to
 
 
 def _loss(results: dict | None, variant: str | None) -> float | None:
@@ -154,9 +159,34 @@ def _ask(step: Step, focused) -> None:
         classroom.ask(q.text, q.choices, q.answer, q.explain, link=_with_head(step.links[0], focused))
 
 
-def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused) -> None:
-    with st.container(border=True):
+def _move(by: int) -> None:
+    """Previous / Next's callback: the step before or after, kept inside the lesson."""
+    ss = st.session_state
+    ss["lesson_step"] = min(max(int(ss.get("lesson_step") or 1) + by, 1), len(STEPS))
+
+
+def _stepper() -> int:
+    """Previous, where the class is, Next; the page scrolls to the step when it moves (not on other reruns)."""
+    ss = st.session_state
+    at = int(ss.get("lesson_step") or 1)
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.button("Previous step", key="lesson_prev", icon=":material/skip_previous:", on_click=_move, args=(-1,),
+                  disabled=at == 1, help="The step before (PageUp or ←)")  # fmt: skip
+        st.markdown(f"**Step {at} of {len(STEPS)}:** {STEPS[at - 1].title}")
+        st.button("Next step", key="lesson_next", icon=":material/skip_next:", on_click=_move, args=(1,),
+                  disabled=at == len(STEPS), help="The step after (PageDown or →)")  # fmt: skip
+    shown = ss.get(_SHOWN)
+    if at != shown and (shown is not None or at != 1):
+        a11y.show_section(f"lesson-step-{at}")
+    ss[_SHOWN] = at
+    return at
+
+
+def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused, current: bool) -> None:
+    with st.container(border=True, key=f"lesson-step-{index}"):
         st.subheader(f"{index}. {step.title}")
+        if current:  # marked in words, not by colour alone
+            st.badge("current step", icon=":material/my_location:", color="blue")
         st.caption(
             f"In the lecture at {step.video_time}: [watch it on YouTube]({step.video_url}) (needs a network; "
             "everything else on this page works offline)"
@@ -190,11 +220,12 @@ def render() -> None:
             "one removes a single piece from the finished model and trains it on the same budget, so compare "
             "numbers within this page, not with the lecture's longer GPU runs."
         )
+    at = _stepper()
     extra = _link_context()
     focused = _focus(page.page_context(quiet=True))
     for index, step in enumerate(STEPS, start=1):
-        _step(index, step, results, extra, focused)
+        _step(index, step, results, extra, focused, index == at)
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__
-    page.run(render)
+    page.run(render, STATE)

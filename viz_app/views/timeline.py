@@ -33,17 +33,30 @@ def _no_timeline(ctx: page.PageContext) -> None:
         st.rerun()
 
 
+def _move(steps: list[int], by: int) -> None:
+    """Previous / Next's callback (a presenter's clicker presses them too: viz_app/a11y.py): the saved
+    step before or after the one shown, kept inside the timeline."""
+    ss = st.session_state
+    at = steps.index(ss["tl_step"]) if ss.get("tl_step") in steps else 0
+    ss["tl_step"] = steps[min(max(at + by, 0), len(steps) - 1)]
+
+
 def _step_picker(steps: list[int], host) -> int:
-    """The slider over the saved steps, Play / Pause, and the step shown, in the row host."""
+    """The slider over the saved steps, Previous / Play / Next, and the step shown, in the row host."""
     ss = st.session_state
     playing = bool(ss.get(PLAYING))
+    at = steps.index(ss["tl_step"]) if ss.get("tl_step") in steps else 0
     with host:
+        st.button("Previous", key="tl_prev", icon=":material/skip_previous:", on_click=_move, args=(steps, -1),
+                  disabled=at == 0, help="The saved step before this one (PageUp or ←)")  # fmt: skip
         if st.button("Pause" if playing else "Play", key="tl_play", icon=":material/pause:" if playing else
                      ":material/play_arrow:", help="Step through training, one saved step at a time."):  # fmt: skip
             ss[PLAYING] = not playing
             if ss[PLAYING] and ss.get("tl_step") == steps[-1]:
                 ss["tl_step"] = steps[0]  # play from the start
             st.rerun()  # the whole page: the fragment's timer starts (or stops) with the next full run
+        st.button("Next", key="tl_next", icon=":material/skip_next:", on_click=_move, args=(steps, 1),
+                  disabled=at == len(steps) - 1, help="The saved step after this one (PageDown or →)")  # fmt: skip
     with host, st.container(width="stretch"):
         controls.slider_choice(
             "Training step",
