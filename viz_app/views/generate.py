@@ -124,7 +124,7 @@ def _buttons(
     ss = st.session_state
     added = 0
     with row:
-        st.button("Back", key="gen_back", icon=":material/skip_previous:", on_click=_back,
+        st.button("Back", key="gen_back", icon=":material/skip_previous:", on_click=page.guarded(_back),
                   disabled=not run.steps,  # (drawn before Next adds a step: a narrower test would lag one behind)
                   help="Replay the step before this one (PageUp or ←)")  # fmt: skip
         if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full,

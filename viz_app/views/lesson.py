@@ -170,10 +170,11 @@ def _stepper() -> int:
     ss = st.session_state
     at = int(ss.get("lesson_step") or 1)
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        st.button("Previous step", key="lesson_prev", icon=":material/skip_previous:", on_click=_move, args=(-1,),
+        st.button("Previous step", key="lesson_prev", icon=":material/skip_previous:",
+                  on_click=page.guarded(_move), args=(-1,),
                   disabled=at == 1, help="The step before (PageUp or ←)")  # fmt: skip
         st.markdown(f"**Step {at} of {len(STEPS)}:** {STEPS[at - 1].title}")
-        st.button("Next step", key="lesson_next", icon=":material/skip_next:", on_click=_move, args=(1,),
+        st.button("Next step", key="lesson_next", icon=":material/skip_next:", on_click=page.guarded(_move), args=(1,),
                   disabled=at == len(STEPS), help="The step after (PageDown or →)")  # fmt: skip
     shown = ss.get(_SHOWN)
     if at != shown and (shown is not None or at != 1):

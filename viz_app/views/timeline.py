@@ -47,7 +47,8 @@ def _step_picker(steps: list[int], host) -> int:
     playing = bool(ss.get(PLAYING))
     at = steps.index(ss["tl_step"]) if ss.get("tl_step") in steps else 0
     with host:
-        st.button("Previous", key="tl_prev", icon=":material/skip_previous:", on_click=_move, args=(steps, -1),
+        st.button("Previous", key="tl_prev", icon=":material/skip_previous:",
+                  on_click=page.guarded(_move), args=(steps, -1),
                   disabled=at == 0, help="The saved step before this one (PageUp or ←)")  # fmt: skip
         if st.button("Pause" if playing else "Play", key="tl_play", icon=":material/pause:" if playing else
                      ":material/play_arrow:", help="Step through training, one saved step at a time."):  # fmt: skip
@@ -55,7 +56,7 @@ def _step_picker(steps: list[int], host) -> int:
             if ss[PLAYING] and ss.get("tl_step") == steps[-1]:
                 ss["tl_step"] = steps[0]  # play from the start
             st.rerun()  # the whole page: the fragment's timer starts (or stops) with the next full run
-        st.button("Next", key="tl_next", icon=":material/skip_next:", on_click=_move, args=(steps, 1),
+        st.button("Next", key="tl_next", icon=":material/skip_next:", on_click=page.guarded(_move), args=(steps, 1),
                   disabled=at == len(steps) - 1, help="The saved step after this one (PageDown or →)")  # fmt: skip
     with host, st.container(width="stretch"):
         controls.slider_choice(
