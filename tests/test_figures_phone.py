@@ -63,6 +63,11 @@ def test_narrow_bars_keep_their_numbers_and_a_legend_goes_under_the_plot():
     runs = {v: {"variant": v, "step": [0, 100], "train": [4.0, 2.1], "val": [4.0, 2.0], "live": False}
             for v in ("full", "no-scale", "bigram")}  # fmt: skip
     fig = ablations.loss_curves(runs, style=NARROW)
+    # the loss curves are named at their ends (colour never alone), not in a legend
+    assert fig.layout.showlegend is False and {"full", "no-scale", "bigram"} <= {a.text for a in fig.layout.annotations}
+    go.Figure(fig.to_dict())
+    lines = [go.Scatter(x=[0, 1], y=[1, 2], name=name) for name in ("small", "lecture", "python")]
+    fig = kit.figure(lines, NARROW, 300, "three runs")
     assert fig.layout.legend.orientation == "h" and fig.layout.legend.yref == "container"
     assert fig.layout.margin.b >= 20 * 2 + 56  # two rows of names under the axis
     go.Figure(fig.to_dict())
