@@ -5,6 +5,7 @@
 #              on one PORT, each browser kept on its process (installs Debian's nginx when missing)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 #   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
+#   (both run pytest in PYTEST_WORKERS=2 processes; PYTEST_WORKERS=0 runs it in one)
 #   make wheel  builds the installable package (dist/attention_lab-*.whl: the library, the app, the `attention-lab` command)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -48,13 +49,17 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| { echo "could not install chromium (apt-get failed): the browser test needs it"; exit 1; }; }
 
+# two pytest-xdist workers, a test module each at a time (--dist loadfile: a module's tests share its
+# fixtures); each worker's servers on a core of their own (tests/e2e/conftest.py worker_core)
+PYTEST_WORKERS ?= 2
+
 test: $(VENV)/.dev $(VENV)/.wheelhouse chromium nginx
 	$(PY) -m ruff check nanogpt viz_app tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.dev
 	$(PY) -m ruff check nanogpt viz_app tests
-	$(PY) -m pytest -q -m "not e2e and not slow"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e and not slow"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check nanogpt viz_app tests

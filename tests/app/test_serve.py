@@ -72,7 +72,7 @@ def test_a_browser_stays_on_one_process_and_browsers_spread(tiny_dir, tmp_path):
 
 
 @pytest.mark.slow  # real processes: nginx and two app servers, 8 sessions
-def test_the_classroom_through_nginx_and_a_process_killed_mid_class(tiny_dir, capsys):
+def test_the_classroom_through_nginx_and_a_process_killed_mid_class(tiny_dir, capsys, quick_bench):
     require_nginx()
     assert main(["classroom", "--sessions", "8", "--workers", "2", "--checkpoints", str(tiny_dir)]) == 0
     out = capsys.readouterr().out

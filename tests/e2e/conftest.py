@@ -48,6 +48,14 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
 
 
+def worker_core() -> int:
+    """The core this test process's servers run on: under pytest-xdist (make test runs two workers)
+    worker gwN's on core N, so the two workers' servers do not share one; alone, the last core, as
+    `make app` pins its server (app_process.pin)."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else -1
+
+
 def serve(folder: Path | None, log: Path, **env):
     """The app on the checkpoints in folder (None: the shipped ones, as `make app` finds them), as
     `make app` serves it on a newcomer's machine (tests/newcomer.py: an empty temp folder and home, no
@@ -58,7 +66,7 @@ def serve(folder: Path | None, log: Path, **env):
     command = app_process.command(port, "127.0.0.1")
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=app_process.pin())  # fmt: skip
+                                start_new_session=True, preexec_fn=app_process.pin(worker_core()))  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, proc, log)
@@ -73,15 +81,16 @@ def serve(folder: Path | None, log: Path, **env):
                 proc.wait(timeout=15)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory, tiny_ckpt):
-    """The app on the tiny checkpoint (2 layers x 2 heads), one server for a test module."""
+    """The app on the tiny checkpoint (2 layers x 2 heads), one server for every test module (of a
+    pytest-xdist worker): each test has its own page and so its own session; a cold start is seconds."""
     folder = tmp_path_factory.mktemp("checkpoints")
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
     yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shipped_server(tmp_path_factory, tiny_text_file):
     """The app on the shipped checkpoints (shakespeare-small: 6 layers x 6 heads) and ablation results;
     live ablation runs train on the tiny text. Pages never write into the checkpoints folder."""
@@ -96,9 +105,10 @@ def require_chromium():
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Headless Chromium, one for a test module; each test gets its own page (and so its own session)."""
+    """Headless Chromium, one for the session (of a pytest-xdist worker); each test gets its own
+    context and page (its own cookies, and so its own Streamlit session)."""
     require_chromium()
     from playwright import sync_api
 
