@@ -60,4 +60,3 @@ def quick_bench(monkeypatch):
     monkeypatch.setattr(follow, "IDLE_S", 1.0)  # the idle CPU measured over 1 s, not 10
     monkeypatch.setattr(follow, "SETTLE_S", 0.5)
     monkeypatch.setattr(classroom, "NEW_PROMPTS", 2)  # prompts typed one after another, not 10
-

@@ -28,6 +28,8 @@ def server(tmp_path_factory, tiny_ckpt):
     folder = tmp_path_factory.mktemp("checkpoints")
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
     yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")
+
+
 NANOGPT_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "import" / "nanogpt-shakespeare-char"
 PROMPTS = ["First Citizen:\nSpeak, speak.", "All:\nResolved. resolved.", "You are all resolved"]  # < 32: the context
 
