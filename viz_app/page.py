@@ -19,7 +19,6 @@ presenter.py. A widget's key is its session-state key, declared in STATE (see ur
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import logging
@@ -34,7 +33,7 @@ from nanogpt import metrics
 from nanogpt.checkpoint import Checkpoint, CheckpointError
 from nanogpt.config import GPTConfig
 
-from . import presenter, url_state
+from . import compat, presenter, url_state
 from .backend import captures, classes, registry
 from .figures import kit
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
@@ -99,19 +98,14 @@ def wait_for_delivery() -> bool:
     last elements and its URL write never reach the browser (a class's followers kept the teacher's
     previous view). The loop runs callbacks in order, so once one scheduled now has run, those events
     are in the browser's queue, where a new run keeps them; for a class, url_state.browser_missed_run
-    catches a wait that timed out. Streamlit's loop is reached through an internal; without it, or
-    without a running loop (AppTest's mock runtime), there is nothing to wait for. True when the loop
+    catches a wait that timed out. Streamlit's loop is reached through an internal (compat.event_loop);
+    without a running loop (AppTest's mock runtime) there is nothing to wait for. True when the loop
     took the callback in time."""
-    try:
-        from streamlit import runtime
-
-        loop = runtime.get_instance()._get_async_objs().eventloop
-        if not isinstance(loop, asyncio.AbstractEventLoop) or not loop.is_running():
-            return False  # AppTest's runtime is a MagicMock: its loop would never run the callback
-        taken = threading.Event()
-        loop.call_soon_threadsafe(taken.set)
-    except Exception:  # no runtime, or a Streamlit without this internal
+    loop = compat.event_loop()  # an internal of Streamlit's; None where there is none to wait for
+    if loop is None:
         return False
+    taken = threading.Event()
+    loop.call_soon_threadsafe(taken.set)
     return taken.wait(DELIVERY_WAIT_S)
 
 

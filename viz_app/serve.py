@@ -38,7 +38,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import app_process
+from . import app_process, compat
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = app_process.APP
@@ -156,7 +156,7 @@ def _nobody_group() -> str:
 
 def healthy(url: str, timeout: float = 3) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{url}{compat.HEALTH_PATH}", timeout=timeout) as response:
             return response.status == 200
     except OSError:
         return False

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 
 from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
 
-from .. import app_process
+from .. import app_process, compat
 
 APP = app_process.APP
 RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished
@@ -71,8 +71,7 @@ class Session:
 
     async def run(self, query: str | None = None, **widgets) -> float:
         """One rerun (the link's first, or after widget changes); seconds until the run finished."""
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        BackMsg, ForwardMsg = compat.wire_messages()
 
         if query is not None:
             self.query = query
@@ -215,7 +214,7 @@ class Processes:
 
 def healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+        with urllib.request.urlopen(f"{url}{compat.HEALTH_PATH}", timeout=5) as response:
             return response.status == 200
     except OSError:
         return False

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from .. import compat
 from .classroom import PROMPT_CHARS, Processes, Session, _link, measure, own_prompts, percentiles
 
 
@@ -55,7 +56,7 @@ def process_of(hall, cookie: str, probe: str) -> int | None:
     found in nginx's access log by its probe."""
     import urllib.request
 
-    request = urllib.request.Request(f"{hall.url}/_stcore/health?probe={probe}", headers={"Cookie": cookie})
+    request = urllib.request.Request(f"{hall.url}{compat.HEALTH_PATH}?probe={probe}", headers={"Cookie": cookie})
     with urllib.request.urlopen(request, timeout=30):
         pass
     for _ in range(100):  # nginx logs a request just after its response: wait for the line
