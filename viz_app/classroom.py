@@ -14,8 +14,6 @@ link is offered in the sidebar, and opening it claims the lead for that tab.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import json
 import time
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -25,7 +23,7 @@ import streamlit as st
 from . import page, url_state
 from .backend import classes, registry
 from .figures import classroom as figures
-from .pages import PAGES
+from .pages import PAGES, state_of
 from .url_state import Key
 
 STATE = (Key("class", "", url="changed", shared=True, max_len=2 * classes.CODE_LENGTH),)  # a student's class
@@ -45,15 +43,6 @@ _STATE = "_class_state"  # this run's class state read from the store (a student
 _PROBLEMS = "_class_problems"  # sentences to say once, above the page
 _LEAD_OFF = "_class_lead_off"  # turn the toggle off on the next run (it may already be drawn in this one)
 LEAD = "class_lead"  # the sidebar toggle
-
-
-@functools.cache
-def page_state(slug: str | None) -> tuple[Key, ...]:
-    """A page's declared STATE (importing a view file does not draw it)."""
-    if slug not in PAGES:
-        return ()
-    module = importlib.import_module("viz_app." + PAGES[slug].file.removesuffix(".py").replace("/", "."))
-    return tuple(getattr(module, "STATE", ()))
 
 
 def _say(text: str) -> None:
@@ -162,7 +151,7 @@ def _follow(pages: dict, slug: str) -> None:
     target = view.pop("page", None)
     if target not in pages:
         return  # the teacher has not drawn a page yet
-    url_state.open_view(view, page_state(target), keep=NOT_FOLLOWED)
+    url_state.open_view(view, state_of(target), keep=NOT_FOLLOWED)
     if target != slug:
         st.switch_page(pages[target])
 
@@ -317,7 +306,7 @@ def question_panel(slug: str) -> bool:
                     verdict = "" if right is None else (" — right!" if mine == right else " — not this time.")
                     st.caption(f"You answered {chr(65 + mine)}{verdict}")
     if not asked["revealed"]:
-        url_state.declare(page_state(slug))  # the page's settings outlive the runs that do not draw it
+        url_state.declare(state_of(slug))  # the page's settings outlive the runs that do not draw it
     return bool(asked["revealed"])
 
 
@@ -358,7 +347,7 @@ def ask(text: str, choices, answer: int | None, explain: str = "", link=None) ->
     st.session_state[_QUESTION] = {"id": classes.new_id(), "text": text, "choices": list(choices),
                                    "answer": answer, "explain": explain, "revealed": False}  # fmt: skip
     if link is not None:
-        url_state.open_link(link.params, page_state(link.page))
+        url_state.open_link(link.params, state_of(link.page))
         st.switch_page(link.script)
 
 

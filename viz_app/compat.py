@@ -18,7 +18,8 @@ HEALTH_PATH = "/_stcore/health"
 # data-testid values of Streamlit's frontend that presenter.py's CSS and script address: the
 # presenter layout hides the toolbar's menu, keeps the way back to the sidebar, folds the sidebar
 TESTIDS = (
-    "stMetricValue", "stToolbarActions", "stAppDeployButton", "stMainMenu", "stExpandSidebarButton", "stHeader", "stToolbar", "stMain", "stSidebarCollapseButton",
+    "stMetricValue", "stToolbarActions", "stAppDeployButton", "stMainMenu", "stExpandSidebarButton",
+    "stHeader", "stToolbar", "stMain", "stSidebarCollapseButton",
 )  # fmt: skip
 # a widget or container made with key=K carries the CSS class st-key-K: presenter.py sizes its picture by it
 KEY_CLASS_PREFIX = "st-key-"

@@ -7,6 +7,8 @@ an old-style multipage app and would run a page file without the router (no side
 
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass
 
 
@@ -37,3 +39,13 @@ PAGES: dict[str, PageInfo] = {  # the slug is also the `page` query parameter of
     "ablations": PageInfo("views/ablations.py", "Ablations", ":material/content_cut:", "ablations"),
     "lesson": PageInfo("views/lesson.py", "Lesson", ":material/school:", "lesson", model="shakespeare-lecture"),
 }
+
+
+@functools.cache
+def state_of(slug: str | None) -> tuple:
+    """A page's declared STATE (its url_state.Keys), for links to it and a class that follows it:
+    the app's one import of a view by name (importing a view file does not draw it)."""
+    if slug not in PAGES:
+        return ()
+    module = importlib.import_module("viz_app." + PAGES[slug].file.removesuffix(".py").replace("/", "."))
+    return tuple(getattr(module, "STATE", ()))
