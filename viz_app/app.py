@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from viz_app import classroom, compat, page, presenter, sidebar, url_state  # noqa: E402
+from viz_app import classroom, compat, delivery, page, presenter, sidebar, url_state  # noqa: E402
 from viz_app.backend import captures, registry  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
@@ -57,7 +57,7 @@ def run() -> None:
         notices.warning(text, icon=":material/link_off:")
     url_state.end_run(slug)
     page.guard(lambda: classroom.publish(slug))  # a teacher's view and question, for the followers
-    page.wait_for_delivery()  # before this run ends: see there
+    delivery.wait_for_delivery()  # before this run ends: see there
 
 
 def _check_head_link() -> None:

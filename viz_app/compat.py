@@ -26,7 +26,7 @@ KEY_CLASS_PREFIX = "st-key-"
 
 
 def event_loop() -> asyncio.AbstractEventLoop | None:
-    """The server's running event loop (page.wait_for_delivery waits on it until a finished run's
+    """The server's running event loop (delivery.wait_for_delivery waits on it until a finished run's
     messages have left, the missed-run fix); None without a runtime or in AppTest's mock one.
     Reached through Runtime._get_async_objs(), private: there is no public way."""
     try:
