@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from viz_app import app_process
 
 pytestmark = pytest.mark.slow
 
@@ -130,35 +130,15 @@ print(box.value, "|", ",".join(box.options))
     chosen, options = shown.strip().split(" | ")
     assert chosen == "ckpt (opened)" and "shakespeare-small" in options.split(",")
     # and the real server, started by the command, answers
-    port = free_port()
+    port = app_process.free_port()
     with open(run_dir / "server.log", "w") as log:
         server = subprocess.Popen([command, "ckpt.pt", "--port", str(port)], cwd=run_dir, env=user_env,
                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        assert wait_for_health(server, port), (run_dir / "server.log").read_text()
+        app_process.wait_healthy(f"http://127.0.0.1:{port}", server, 120, run_dir / "server.log")  # or says why
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert b"<title>Streamlit</title>" in page.read()
     finally:
         server.terminate()  # the command exec'd Streamlit: this is the server itself
         server.wait(timeout=60)
     assert "Local URL" in (run_dir / "server.log").read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(server: subprocess.Popen, port: int) -> bool:
-    """True once /_stcore/health says ok; False if the server exits first (or never answers)."""
-    for _ in range(600):  # a bound, not a timing: a healthy server answers within seconds
-        if server.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False

@@ -12,7 +12,7 @@ from pathlib import Path
 import newcomer
 import pytest
 
-from viz_app import serve
+from viz_app import app_process, serve
 from viz_app.bench.__main__ import main
 
 
@@ -55,7 +55,9 @@ def test_a_browser_stays_on_one_process_and_browsers_spread(tiny_dir, tmp_path):
     from viz_app.bench.proxy import process_of
 
     env = {"ATTENTION_LAB_CHECKPOINTS": str(tiny_dir), "ATTENTION_LAB_CLASS_DB": str(tmp_path / "classes.sqlite3")}
-    with serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None) as hall:
+    with serve.Hall(
+        2, app_process.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None
+    ) as hall:
         with urllib.request.urlopen(f"{hall.url}/") as response:  # the page: nginx sets its cookie
             cookie = response.headers["Set-Cookie"]
         assert cookie.startswith("attention_lab_worker=") and "HttpOnly" in cookie
@@ -96,6 +98,6 @@ def test_on_a_newcomers_machine_every_process_shares_the_store_in_the_temp_folde
     from viz_app.backend import classes
 
     with newcomer.as_this_process(tmp_path / "newcomer") as env:
-        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
+        hall = serve.Hall(2, app_process.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
     assert hall.env[classes.DB_ENV] == str(Path(env["TMPDIR"]) / "attention-lab" / "classes.sqlite3")
     assert not (Path(env["TMPDIR"]) / "attention-lab").exists()  # nothing made before a class is led

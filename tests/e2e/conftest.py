@@ -6,10 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import newcomer
@@ -29,23 +26,14 @@ STARTUP_S = 90  # a cold start on a busy 2-core machine imports torch and stream
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return app_process.free_port()
 
 
 def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
+    try:
+        app_process.wait_healthy(url, server, STARTUP_S, log)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def worker_core() -> int:

@@ -133,11 +133,7 @@ class Server:
     """`streamlit run viz_app/app.py` on a free port, as `make app` starts it; CPU and memory from /proc."""
 
     def __init__(self, checkpoints: str | None = None, app: Path = APP, env: dict[str, str] | None = None):
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = app_process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, **(env or {}))
         if checkpoints:
@@ -148,14 +144,7 @@ class Server:
                                      stderr=subprocess.STDOUT, preexec_fn=app_process.pin())  # fmt: skip
 
     def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app server exited ({self.proc.returncode}); log: {self.log.name}")
-            if healthy(self.url):
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"the app server did not answer in {timeout:.0f} s; log: {self.log.name}")
+        app_process.wait_healthy(self.url, self.proc, timeout, self.log.name)
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.proc.pid)
@@ -210,14 +199,6 @@ class Processes:
 
     def peak_rss_mb(self) -> float:
         return self._read(self.last_rss, peak_rss_mb)
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}{compat.HEALTH_PATH}", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 # --- the measurement ---------------------------------------------------------------------------
@@ -304,7 +285,7 @@ def measure(
         from . import follow
 
         lines.extend(follow.measure(url, n, server, class_db, model))
-    lines.append(f"server healthy after: {'yes' if healthy(url) else 'NO'}")
+    lines.append(f"server healthy after: {'yes' if app_process.healthy(url, timeout=5) else 'NO'}")
     return lines
 
 

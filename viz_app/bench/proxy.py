@@ -25,9 +25,10 @@ from .classroom import PROMPT_CHARS, Processes, Session, _link, measure, own_pro
 
 def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_db: Path,
         model: str | None = None) -> list[str]:  # fmt: skip
+    from viz_app.app_process import free_port
     from viz_app.backend.classes import DB_ENV
     from viz_app.backend.registry import CHECKPOINTS_ENV
-    from viz_app.serve import Hall, free_port
+    from viz_app.serve import Hall
 
     env = {DB_ENV: str(class_db), **({CHECKPOINTS_ENV: checkpoints} if checkpoints else {})}
     with Hall(workers, free_port(), "127.0.0.1", env=env, app=app, log=lambda line: None) as hall:
