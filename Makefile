@@ -31,12 +31,12 @@ $(VENV)/.wheelhouse: $(VENV)/.runtime requirements.txt
 	touch $@
 
 app: $(VENV)/.runtime
-	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.app_process --port $(PORT)
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serving.app_process --port $(PORT)
 
 serve: $(VENV)/.runtime nginx
-	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serve --workers $(WORKERS) --port $(PORT)
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serving.serve --workers $(WORKERS) --port $(PORT)
 
-# nginx runs as make serve's own foreground process (viz_app/serve.py), never as the system service
+# nginx runs as make serve's own foreground process (viz_app/serving/serve.py), never as the system service
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
 		echo "installing Debian's nginx for make serve and its tests"; \

@@ -20,9 +20,7 @@ LAYERS = {
     "viz_app.lesson_steps": 1,  # the Lesson's text (data)
     "viz_app.figures": 1,  # numpy -> Plotly
     "viz_app.backend": 2,  # torch, threads, caches
-    "viz_app.app_process": 3,  # processes that are not page runs
-    "viz_app.serve": 3,
-    "viz_app.cli": 3,
+    "viz_app.serving": 3,  # processes that are not page runs: app_process, serve, cli
     "viz_app.url_state": 4,  # the shell: page state and links
     "viz_app.guard": 4,
     "viz_app.delivery": 4,
@@ -39,12 +37,12 @@ LAYERS = {
     "viz_app.bench": 10,  # measures everything from outside
     "viz_app": 0,  # the package's own __init__: nothing
 }
-PROCESSES = ("viz_app.app_process", "viz_app.serve", "viz_app.cli")
+PROCESSES = ("viz_app.serving",)
 PAGE_RUN = tuple(name for name, layer in LAYERS.items() if 4 <= layer <= 9)  # the shell, the views, the router
 
 
 def under(module: str, prefixes) -> bool:
-    """module is one of prefixes or inside one (viz_app.app_process is not inside viz_app.app)."""
+    """module is one of prefixes or inside one (viz_app.apps would not be inside viz_app.app)."""
     return any(
         module == p or module.startswith(p + ".") for p in ((prefixes,) if isinstance(prefixes, str) else prefixes)
     )
@@ -127,8 +125,8 @@ def test_the_tree_keeps_its_import_rules():
         ("viz_app.figures.heads", "import streamlit as st", "no streamlit"),
         ("nanogpt.model", "import streamlit", "nanogpt imports"),
         ("nanogpt.model", "from viz_app.backend import captures", "nanogpt imports"),
-        ("viz_app.serve", "from . import page", "a process launcher imports a page run's module"),
-        ("viz_app.page", "from . import serve", "a page run imports a process launcher"),
+        ("viz_app.serving.serve", "from .. import page", "a process launcher imports a page run's module"),
+        ("viz_app.page", "from .serving import serve", "a page run imports a process launcher"),
     ],
 )
 def test_a_planted_import_breaks_a_rule(module, source, rule):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from viz_app import app_process
+from viz_app.serving import app_process
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +73,15 @@ def run_dir(tmp_path) -> Path:
 
 def test_the_wheel_holds_both_packages_the_command_and_the_shipped_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"nanogpt/model.py", "viz_app/app.py", "viz_app/cli.py", "viz_app/.streamlit/config.toml"} <= set(names)
+    wanted = {"nanogpt/model.py", "viz_app/app.py", "viz_app/serving/cli.py", "viz_app/.streamlit/config.toml"}
+    assert wanted <= set(names)
     shipped = {n.removeprefix("nanogpt/shipped/") for n in names if n.startswith("nanogpt/shipped/")}
     checkpoints = {p.relative_to(ROOT).as_posix() for p in (ROOT / "checkpoints").glob("*.safetensors")}
     assert shipped == {*checkpoints, "checkpoints/ablations.json", "data/tinyshakespeare.txt"}
     assert not [n for n in names if ".timeline/" in n or n.startswith("tests/")]
     assert wheel.stat().st_size < MAX_WHEEL_MB * 2**20, f"the wheel weighs {wheel.stat().st_size / 2**20:.1f} MB"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "attention-lab = viz_app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "attention-lab = viz_app.serving.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_the_command_runs_from_another_folder(venv, tmp_path, user_env):
@@ -94,7 +95,7 @@ import json
 import streamlit.config as config
 import viz_app
 from nanogpt import data
-from viz_app import cli
+from viz_app.serving import cli
 from viz_app.backend import registry
 config._main_script_path = str(cli.APP)  # what `streamlit run APP` sets before it reads the config files
 config.get_config_options(force_reparse=True)
@@ -120,7 +121,7 @@ def test_convert_a_nanogpt_checkpoint_and_open_the_app_on_it(venv, run_dir, user
     probe = """
 from pathlib import Path
 from streamlit.testing.v1 import AppTest
-from viz_app import cli
+from viz_app.serving import cli
 at = AppTest.from_file(str(cli.APP), default_timeout=300).run()
 assert not at.exception, [e.value for e in at.exception]
 box = at.sidebar.selectbox(key="model")

@@ -1,4 +1,4 @@
-"""make serve (viz_app/serve.py): app processes behind a real nginx, each browser kept on one process
+"""make serve (viz_app/serving/serve.py): app processes behind a real nginx, each browser kept on one process
 by a cookie nginx sets (or its full address), and a process killed mid-class."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import newcomer
 import pytest
 
-from viz_app import app_process, serve
 from viz_app.bench.__main__ import main
+from viz_app.serving import app_process, serve
 
 
 def require_nginx() -> str:

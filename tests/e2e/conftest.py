@@ -12,7 +12,7 @@ from pathlib import Path
 import newcomer
 import pytest
 
-from viz_app import app_process
+from viz_app.serving import app_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

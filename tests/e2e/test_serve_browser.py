@@ -14,8 +14,8 @@ import newcomer
 import numpy as np
 import pytest
 
-from viz_app import app_process, serve
 from viz_app.bench.proxy import process_of
+from viz_app.serving import app_process, serve
 
 from .helpers import screenshot, wait_idle
 

@@ -24,7 +24,8 @@ from urllib.parse import quote, urlencode
 
 from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
 
-from .. import app_process, compat
+from .. import compat
+from ..serving import app_process
 
 APP = app_process.APP
 RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished

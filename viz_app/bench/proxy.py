@@ -1,4 +1,4 @@
-"""The classroom through `make serve`: nginx and N app processes started here (viz_app.serve.Hall),
+"""The classroom through `make serve`: nginx and N app processes started here (viz_app.serving.serve.Hall),
 the same cases as on one process, how nginx spread the sessions, and one process killed mid-class.
 
 Every session loads the page first, as a browser does, and sends the cookie nginx set with its
@@ -25,10 +25,10 @@ from .classroom import PROMPT_CHARS, Processes, Session, _link, measure, own_pro
 
 def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_db: Path,
         model: str | None = None) -> list[str]:  # fmt: skip
-    from viz_app.app_process import free_port
     from viz_app.backend.classes import DB_ENV
     from viz_app.backend.registry import CHECKPOINTS_ENV
-    from viz_app.serve import Hall
+    from viz_app.serving.app_process import free_port
+    from viz_app.serving.serve import Hall
 
     env = {DB_ENV: str(class_db), **({CHECKPOINTS_ENV: checkpoints} if checkpoints else {})}
     with Hall(workers, free_port(), "127.0.0.1", env=env, app=app, log=lambda line: None) as hall:

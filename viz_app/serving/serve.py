@@ -39,7 +39,7 @@ from pathlib import Path
 from . import app_process
 from .app_process import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = app_process.APP
 COOKIE = "attention_lab_worker"  # nginx's own: which process serves this browser (a random id, nothing personal)
 STARTUP_S = 180  # a cold start of several processes at once on a busy machine: each imports torch and streamlit

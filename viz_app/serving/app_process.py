@@ -22,9 +22,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import compat
+from .. import compat
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def command(port: int, address: str | None = None, app: Path = APP) -> list[str]:
