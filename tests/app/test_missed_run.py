@@ -74,7 +74,7 @@ def test_the_fragment_drawn_inside_a_full_run_never_asks(fake):
 
 
 def test_a_step_that_only_a_fragment_writes_is_not_a_missed_run(fake):
-    fake.session_state[url_state._DECLARED] = {"tl_step": url_state.Key("tl_step", 0, fragment=True)}
+    fake.session_state[url_state.DECLARED] = {"tl_step": url_state.Key("tl_step", 0, fragment=True)}
     fake.session_state[url_state._WRITTEN] = {"page": "attention", "head": "0", "tl_step": "500"}
     fake.link = {"page": "attention", "head": "0", "tl_step": "250"}  # Play is ahead of the browser
     fake.clock[0] += 60
