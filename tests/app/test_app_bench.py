@@ -11,9 +11,8 @@ import torch
 
 from viz_app.bench.page_runs import as_served
 
-pytestmark = pytest.mark.slow  # a subprocess or a real server
 
-
+@pytest.mark.slow  # a subprocess
 def test_a_page_section_leaves_the_next_section_torch_s_default_threads(tiny_ckpt):
     # the Generate page section imports the app's captures, which set one thread for the server's
     # sessions; the training section after it must still time the CLI with torch's default
