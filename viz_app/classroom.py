@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import streamlit as st
 
 from . import page, url_state
 from .backend import classes, registry
 from .figures import classroom as figures
-from .pages import PAGES, state_of
+from .pages import PAGES, href, state_of
 from .url_state import Key
 
 STATE = (Key("class", "", url="changed", shared=True, max_len=2 * classes.CODE_LENGTH),)  # a student's class
@@ -365,7 +365,7 @@ def _base_url() -> str:
 
 
 def student_link(code: str) -> str:
-    return f"{_base_url()}?class={code}"
+    return urljoin(_base_url(), href(None, {"class": code}))
 
 
 def qr_data_uri(text: str) -> str:

@@ -20,11 +20,11 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
 
 from .. import compat
+from ..pages import query
 from ..serving import app_process
 
 APP = app_process.APP
@@ -207,7 +207,7 @@ class Processes:
 
 def _link(prompt: str | None = None, model: str | None = None, **more) -> str:
     named = {"prompt": prompt, "model": model}
-    return urlencode({"page": "attention", **{k: v for k, v in named.items() if v}, **more}, quote_via=quote)
+    return query({"page": "attention", **{k: v for k, v in named.items() if v}, **more})
 
 
 def own_prompts(n: int, length: int = PROMPT_CHARS) -> list[str]:
