@@ -48,13 +48,11 @@ def run() -> None:
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
     page.guard(lambda: sidebar.render(PAGES[slug].model))
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
-    notices = st.container()  # above the page: what a link asked for that could not be shown
-    page.say_failures(notices)  # a widget's callback that failed before this run (page.guarded)
+    notices = st.container()  # above the page: what a link asked for, the class's news, a callback's failure
     page.guard(classroom.banner)
     if page.guard(lambda: classroom.question_panel(slug), otherwise=True):  # an open question hides the picture
         current.run()
-    for text in url_state.take_notices():
-        notices.warning(text, icon=":material/link_off:")
+    url_state.say_notices(notices)
     url_state.end_run(slug)
     page.guard(lambda: classroom.publish(slug))  # a teacher's view and question, for the followers
     delivery.wait_for_delivery()  # before this run ends: see there

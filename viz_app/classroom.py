@@ -40,13 +40,12 @@ _TAKEN = "_class_link_taken"  # the teacher link was read (once a session)
 _TAKEOVER = "_class_takeover"  # a teacher link whose class another tab leads: its token
 _FOLLOW = "_class_follow"  # {"code", "student", "mode", "applied", "seen", "question", "here_at"} for a student
 _STATE = "_class_state"  # this run's class state read from the store (a student's)
-_PROBLEMS = "_class_problems"  # sentences to say once, above the page
 _LEAD_OFF = "_class_lead_off"  # turn the toggle off on the next run (it may already be drawn in this one)
 LEAD = "class_lead"  # the sidebar toggle
 
 
 def _say(text: str) -> None:
-    st.session_state.setdefault(_PROBLEMS, []).append(text)
+    url_state.notice(text, ":material/groups:")  # above the page, with the app's other sentences
 
 
 def _tab() -> str:
@@ -214,9 +213,7 @@ def _live_tally(question: dict, code: str) -> None:
 
 
 def banner() -> None:
-    """Above the page: the class's line for the teacher or a student, and what went wrong."""
-    for text in st.session_state.pop(_PROBLEMS, []):
-        st.warning(text, icon=":material/groups:")
+    """Above the page: the class's line for the teacher or a student (what went wrong: url_state.notice)."""
     led, joined = teaching(), following()
     if led:
         left, mid, right = st.columns([3, 2, 2], vertical_alignment="center")

@@ -10,11 +10,11 @@ import logging
 
 import streamlit as st
 
+from . import state_session
 from .backend import classes
 
 log = logging.getLogger("viz_app")
 
-_FAILED = "_page_failed"  # what a callback's guard caught: said at the top of the run that follows
 _SAID = (classes.ClassStoreError,)  # errors whose message is already the sentence for the user
 
 
@@ -42,7 +42,7 @@ def guarded(callback):
     """A widget's callback (on_change, on_click, on_select) under the guard: the only way the app
     gives Streamlit a callback (tests/app/test_guarded.py reads every call site). Streamlit runs
     callbacks before the script, outside any page's guard, and shows what they raise in its own
-    error box; here the error is kept and said at the top of the run that follows (say_failures)."""
+    error box; here the error is queued and said above the page (state_session.notice)."""
 
     @functools.wraps(callback)
     def run_guarded(*args, **kwargs):
@@ -50,12 +50,6 @@ def guarded(callback):
             return callback(*args, **kwargs)
         except Exception as e:
             log.exception("callback failed")
-            st.session_state.setdefault(_FAILED, []).append(_message(e))
+            state_session.notice(_message(e), ":material/error:", error=True)
 
     return run_guarded
-
-
-def say_failures(where=None) -> None:
-    """The messages of callbacks that failed before this run (guarded), in `where` (default: here)."""
-    for text in st.session_state.pop(_FAILED, []):
-        (where or st).error(text, icon=":material/error:")

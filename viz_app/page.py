@@ -32,7 +32,7 @@ from . import presenter, url_state
 from .backend import captures, registry
 from .backend.figure_cache import figure  # noqa: F401 (the page API's: a figure built once, shared)
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
-from .guard import guard, guarded, say_failures  # noqa: F401 (the page API's: every callback and body)
+from .guard import guard, guarded  # noqa: F401 (the page API's: every callback and body)
 
 
 def run(render, state=()) -> None:
@@ -52,7 +52,7 @@ def fragment(body, *, run_every: float | None = None, keeps_view: bool = True) -
     def run_once() -> None:
         alone = not url_state.in_full_run()  # in the page's full run, app.py does both
         if alone:
-            say_failures()  # a callback of this fragment's widgets
+            url_state.say_notices()  # e.g. a callback of this fragment's widgets that failed
             if keeps_view:
                 url_state.keep_shared()
         guard(body)

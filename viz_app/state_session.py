@@ -27,17 +27,20 @@ FROM_LINK = "_url_from_link"  # keys holding a link's value that no widget has c
 DECLARED = "_state_declared"  # every key declared in this session: name -> Key
 THIS_RUN = "_state_this_run"  # the keys declared in this run (the shell's and the page's)
 FOLLOWED = "_state_followed"  # name -> the values of the keys it follows, last run
-NOTICES = "_url_notices"  # what the link asked for that makes no sense here
+NOTICES = "_url_notices"  # (text, icon, error): sentences said once above the page (notice)
 OFFERED = "_state_offered"  # clamp: key -> the options its widget offered last run
 
 
-def notice(text: str) -> None:
-    """Something the link asked for that this app cannot show: said once, above the page."""
-    st.session_state.setdefault(NOTICES, []).append(text)
+def notice(text: str, icon: str = ":material/link_off:", *, error: bool = False) -> None:
+    """Something to say once, above the page: the one queue of the app's sentences (what a link asked
+    for that cannot be shown; the class's news, with its icon; a callback's failure, error=True)."""
+    st.session_state.setdefault(NOTICES, []).append((text, icon, error))
 
 
-def take_notices() -> list[str]:
-    return st.session_state.pop(NOTICES, [])
+def say_notices(where=None) -> None:
+    """Every sentence queued since the last time, in `where` (default: here), and the queue emptied."""
+    for text, icon, error in st.session_state.pop(NOTICES, []):
+        (where or st).error(text, icon=icon) if error else (where or st).warning(text, icon=icon)
 
 
 def keep_shared() -> None:

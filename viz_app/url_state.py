@@ -34,9 +34,9 @@ from .state_session import (  # noqa: F401 (as above)
     declare,
     keep_shared,
     notice,
+    say_notices,
     settle,
     show_head,
-    take_notices,
 )
 
 MISSED_RUN_S = 1.5  # a browser still on the link before the last full run's this long after it: that run's end was lost
