@@ -93,10 +93,12 @@ def require_chromium():
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium, one for the session (of a pytest-xdist worker); each test gets its own
-    context and page (its own cookies, and so its own Streamlit session)."""
+    """Headless Chromium, one for a test module; each test gets its own context and page (its own
+    cookies, and so its own Streamlit session). Not one for the session: Playwright's sync API keeps
+    an asyncio loop running in the thread while it is open, and a later module of the same
+    pytest-xdist worker that calls asyncio.run (the classroom bench) would fail."""
     require_chromium()
     from playwright import sync_api
 
