@@ -5,6 +5,7 @@
 #              on one PORT, each browser kept on its process (installs Debian's nginx when missing)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 #   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
+#   (both run pytest in PYTEST_WORKERS=2 processes; PYTEST_WORKERS=0 runs it in one)
 #   make screenshots  retakes the pictures of README.md and docs/ from the running app (docs/images/)
 #   make wheel  builds the installable package (dist/attention_lab-*.whl: the library, the app, the `attention-lab` command)
 VENV ?= .venv
@@ -31,12 +32,12 @@ $(VENV)/.wheelhouse: $(VENV)/.runtime requirements.txt
 	touch $@
 
 app: $(VENV)/.runtime
-	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.app_process --port $(PORT)
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serving.app_process --port $(PORT)
 
 serve: $(VENV)/.runtime nginx
-	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serve --workers $(WORKERS) --port $(PORT)
+	ATTENTION_LAB_CKPT="$(CKPT)" ATTENTION_LAB_VOCAB="$(VOCAB)" $(PY) -m viz_app.serving.serve --workers $(WORKERS) --port $(PORT)
 
-# nginx runs as make serve's own foreground process (viz_app/serve.py), never as the system service
+# nginx runs as make serve's own foreground process (viz_app/serving/serve.py), never as the system service
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
 		echo "installing Debian's nginx for make serve and its tests"; \
@@ -49,13 +50,17 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| { echo "could not install chromium (apt-get failed): the browser test needs it"; exit 1; }; }
 
+# two pytest-xdist workers, a test module each at a time (--dist loadfile: a module's tests share its
+# fixtures); each worker's servers on a core of their own (tests/e2e/conftest.py worker_core)
+PYTEST_WORKERS ?= 2
+
 test: $(VENV)/.dev $(VENV)/.wheelhouse chromium nginx
 	$(PY) -m ruff check nanogpt viz_app tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.dev
 	$(PY) -m ruff check nanogpt viz_app tests
-	$(PY) -m pytest -q -m "not e2e and not slow"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e and not slow"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check nanogpt viz_app tests

@@ -12,9 +12,9 @@ import pytest
 
 import hatch_build
 from nanogpt import data, shipped
-from viz_app import app_process, cli
 from viz_app.backend import registry
 from viz_app.backend.launch import OPEN_ENV, VOCAB_ENV
+from viz_app.serving import app_process, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NANOGPT_DIR = ROOT / "tests" / "fixtures" / "import" / "nanogpt-shakespeare-char"

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from viz_app.serving import app_process
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,8 @@ def run_dir(tmp_path) -> Path:
 
 def test_the_wheel_holds_both_packages_the_command_and_the_shipped_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"nanogpt/model.py", "viz_app/app.py", "viz_app/cli.py", "viz_app/.streamlit/config.toml"} <= set(names)
+    wanted = {"nanogpt/model.py", "viz_app/app.py", "viz_app/serving/cli.py", "viz_app/.streamlit/config.toml"}
+    assert wanted <= set(names)
     # GPT-2's tokenizer works offline from the wheel alone: its ranks and their licence are package data
     assert {"nanogpt/assets/gpt2.tiktoken", "nanogpt/assets/LICENSE-gpt2.tiktoken"} <= set(names)
     shipped = {n.removeprefix("nanogpt/shipped/") for n in names if n.startswith("nanogpt/shipped/")}
@@ -82,7 +83,7 @@ def test_the_wheel_holds_both_packages_the_command_and_the_shipped_files(wheel):
     assert not [n for n in names if ".timeline/" in n or n.startswith("tests/")]
     assert wheel.stat().st_size < MAX_WHEEL_MB * 2**20, f"the wheel weighs {wheel.stat().st_size / 2**20:.1f} MB"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "attention-lab = viz_app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "attention-lab = viz_app.serving.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_the_command_runs_from_another_folder(venv, tmp_path, user_env):
@@ -96,7 +97,7 @@ import json
 import streamlit.config as config
 import viz_app
 from nanogpt import data
-from viz_app import cli
+from viz_app.serving import cli
 from viz_app.backend import registry
 config._main_script_path = str(cli.APP)  # what `streamlit run APP` sets before it reads the config files
 config.get_config_options(force_reparse=True)
@@ -122,7 +123,7 @@ def test_convert_a_nanogpt_checkpoint_and_open_the_app_on_it(venv, run_dir, user
     probe = """
 from pathlib import Path
 from streamlit.testing.v1 import AppTest
-from viz_app import cli
+from viz_app.serving import cli
 at = AppTest.from_file(str(cli.APP), default_timeout=300).run()
 assert not at.exception, [e.value for e in at.exception]
 box = at.sidebar.selectbox(key="model")
@@ -132,35 +133,15 @@ print(box.value, "|", ",".join(box.options))
     chosen, options = shown.strip().split(" | ")
     assert chosen == "ckpt (opened)" and "shakespeare-small" in options.split(",")
     # and the real server, started by the command, answers
-    port = free_port()
+    port = app_process.free_port()
     with open(run_dir / "server.log", "w") as log:
         server = subprocess.Popen([command, "ckpt.pt", "--port", str(port)], cwd=run_dir, env=user_env,
                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        assert wait_for_health(server, port), (run_dir / "server.log").read_text()
+        app_process.wait_healthy(f"http://127.0.0.1:{port}", server, 120, run_dir / "server.log")  # or says why
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert b"<title>Streamlit</title>" in page.read()
     finally:
         server.terminate()  # the command exec'd Streamlit: this is the server itself
         server.wait(timeout=60)
     assert "Local URL" in (run_dir / "server.log").read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(server: subprocess.Popen, port: int) -> bool:
-    """True once /_stcore/health says ok; False if the server exits first (or never answers)."""
-    for _ in range(600):  # a bound, not a timing: a healthy server answers within seconds
-        if server.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False

@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from viz_app import a11y, classroom, page, phone, presenter, sidebar, url_state  # noqa: E402
+from viz_app import a11y, classroom, compat, delivery, page, phone, presenter, sidebar, url_state  # noqa: E402
 from viz_app.backend import captures, registry  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
@@ -32,7 +32,7 @@ def run() -> None:
                       default=info.default)
         for slug, info in PAGES.items()
     }  # fmt: skip
-    asked_path = _asked_path()
+    asked_path = compat.asked_page_path()
     current = st.navigation(list(pages.values()))
     slug = next(name for name, p in pages.items() if p.url_path == current.url_path)
     if asked_path and asked_path not in {p.url_path for p in pages.values()}:
@@ -51,28 +51,14 @@ def run() -> None:
     page.guard(lambda: sidebar.render(PAGES[slug].model))
     page.guard(a11y.keyboard_help)
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
-    notices = st.container()  # above the page: what a link asked for that could not be shown
-    page.say_failures(notices)  # a widget's callback that failed before this run (page.guarded)
+    notices = st.container()  # above the page: what a link asked for, the class's news, a callback's failure
     page.guard(classroom.banner)
     if page.guard(lambda: classroom.question_panel(slug), otherwise=True):  # an open question hides the picture
         current.run()
-    for text in url_state.take_notices():
-        notices.warning(text, icon=":material/link_off:")
+    url_state.say_notices(notices)
     url_state.end_run(slug)
     page.guard(lambda: classroom.publish(slug))  # a teacher's view and question, for the followers
-    page.wait_for_delivery()  # before this run ends: see there
-
-
-def _asked_path() -> str | None:
-    """The page path the browser asked for ("" for the default page). Streamlit keeps it in the run's
-    context only; None where that is not available (then nothing is said)."""
-    try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        ctx = get_script_run_ctx()
-        return ctx.pages_manager.intended_page_name if ctx is not None else None
-    except Exception:  # an internal of Streamlit's: a later version may move it
-        return None
+    delivery.wait_for_delivery()  # before this run ends: see there
 
 
 def _check_head_link() -> None:

@@ -14,18 +14,16 @@ link is offered in the sidebar, and opening it claims the lead for that tab.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import json
 import time
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import streamlit as st
 
 from . import page, phone, url_state
 from .backend import classes, registry
 from .figures import classroom as figures
-from .pages import PAGES
+from .pages import PAGES, href, state_of
 from .url_state import Key
 
 STATE = (Key("class", "", url="changed", shared=True, max_len=2 * classes.CODE_LENGTH),)  # a student's class
@@ -42,22 +40,12 @@ _TAKEN = "_class_link_taken"  # the teacher link was read (once a session)
 _TAKEOVER = "_class_takeover"  # a teacher link whose class another tab leads: its token
 _FOLLOW = "_class_follow"  # {"code", "student", "mode", "applied", "seen", "question", "here_at"} for a student
 _STATE = "_class_state"  # this run's class state read from the store (a student's)
-_PROBLEMS = "_class_problems"  # sentences to say once, above the page
 _LEAD_OFF = "_class_lead_off"  # turn the toggle off on the next run (it may already be drawn in this one)
 LEAD = "class_lead"  # the sidebar toggle
 
 
-@functools.cache
-def page_state(slug: str | None) -> tuple[Key, ...]:
-    """A page's declared STATE (importing a view file does not draw it)."""
-    if slug not in PAGES:
-        return ()
-    module = importlib.import_module("viz_app." + PAGES[slug].file.removesuffix(".py").replace("/", "."))
-    return tuple(getattr(module, "STATE", ()))
-
-
 def _say(text: str) -> None:
-    st.session_state.setdefault(_PROBLEMS, []).append(text)
+    url_state.notice(text, ":material/groups:")  # above the page, with the app's other sentences
 
 
 def _tab() -> str:
@@ -162,7 +150,7 @@ def _follow(pages: dict, slug: str) -> None:
     target = view.pop("page", None)
     if target not in pages:
         return  # the teacher has not drawn a page yet
-    url_state.open_view(view, page_state(target), keep=NOT_FOLLOWED)
+    url_state.open_view(view, state_of(target), keep=NOT_FOLLOWED)
     if target != slug:
         st.switch_page(pages[target])
 
@@ -225,9 +213,7 @@ def _live_tally(question: dict, code: str) -> None:
 
 
 def banner() -> None:
-    """Above the page: the class's line for the teacher or a student, and what went wrong."""
-    for text in st.session_state.pop(_PROBLEMS, []):
-        st.warning(text, icon=":material/groups:")
+    """Above the page: the class's line for the teacher or a student (what went wrong: url_state.notice)."""
     led, joined = teaching(), following()
     if led:
         left, mid, right = st.columns([3, 2, 2], vertical_alignment="center")
@@ -318,7 +304,7 @@ def question_panel(slug: str) -> bool:
                     verdict = "" if right is None else (" — right!" if mine == right else " — not this time.")
                     st.caption(f"You answered {chr(65 + mine)}{verdict}")
     if not asked["revealed"]:
-        url_state.declare(page_state(slug))  # the page's settings outlive the runs that do not draw it
+        url_state.declare(state_of(slug))  # the page's settings outlive the runs that do not draw it
     return bool(asked["revealed"])
 
 
@@ -359,7 +345,7 @@ def ask(text: str, choices, answer: int | None, explain: str = "", link=None) ->
     st.session_state[_QUESTION] = {"id": classes.new_id(), "text": text, "choices": list(choices),
                                    "answer": answer, "explain": explain, "revealed": False}  # fmt: skip
     if link is not None:
-        url_state.open_link(link.params, page_state(link.page))
+        url_state.open_link(link.params, state_of(link.page))
         st.switch_page(link.script)
 
 
@@ -377,7 +363,7 @@ def _base_url() -> str:
 
 
 def student_link(code: str) -> str:
-    return f"{_base_url()}?class={code}"
+    return urljoin(_base_url(), href(None, {"class": code}))
 
 
 def qr_data_uri(text: str) -> str:

@@ -74,32 +74,23 @@ def download_buttons(name: str, tensors: Tensors | Callable[[], Tensors], *, key
     """NPZ and CSV buttons for the tensors (or a function returning them, called on click)."""
     get = tensors if callable(tensors) else (lambda: tensors)
     size = n_values(tensors) if not callable(tensors) else None
-    cols = st.columns([1, 1, 3])
-    with cols[0]:
-        st.download_button(
-            "NPZ" if not label else f"{label} · NPZ",
-            data=lambda: to_npz(get()),
-            file_name=f"{name}.npz",
-            mime="application/octet-stream",
-            key=f"{key}_npz",
+    too_big = size is not None and size > CSV_MAX_VALUES
+    formats = (  # (kind, its bytes, mime, disabled, help)
+        ("npz", lambda: to_npz(get()), "application/octet-stream", False,
+         "numpy's .npz: np.load(file) gives each tensor by name, and its axis names under '<name>.dims'."),
+        ("csv", lambda: to_csv(get()), "text/csv", too_big,
+         f"{size:,} values is too many for a CSV; use the NPZ, or zoom in first." if too_big
+         else "One row per value: tensor, its axes (layer, head, query, key, ...), value."),
+    )  # fmt: skip
+    for column, (kind, data, mime, disabled, help_text) in zip(st.columns([1, 1, 3]), formats, strict=False):
+        column.download_button(
+            kind.upper() if not label else f"{label} · {kind.upper()}",
+            data=data,
+            file_name=f"{name}.{kind}",
+            mime=mime,
+            key=f"{key}_{kind}",
             on_click="ignore",
             icon=":material/download:",
-            help="numpy's .npz: np.load(file) gives each tensor by name, and its axis names under '<name>.dims'.",
-        )
-    with cols[1]:
-        too_big = size is not None and size > CSV_MAX_VALUES
-        st.download_button(
-            "CSV" if not label else f"{label} · CSV",
-            data=lambda: to_csv(get()),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"{key}_csv",
-            on_click="ignore",
-            icon=":material/download:",
-            disabled=too_big,
-            help=(
-                f"{size:,} values is too many for a CSV; use the NPZ, or zoom in first."
-                if too_big
-                else "One row per value: tensor, its axes (layer, head, query, key, ...), value."
-            ),
+            disabled=disabled,
+            help=help_text,
         )

@@ -9,9 +9,8 @@ the same view in a new tab, or can be sent to a class.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
 
-from .pages import PAGES
+from .pages import PAGES, href
 
 VIDEO = "https://www.youtube.com/watch?v=kCc8FmEb1nY"
 PAGE_PATHS = {slug: info.url_path for slug, info in PAGES.items()}  # slug -> url path ("" for the default page)
@@ -35,8 +34,7 @@ class Link:
 
     def href(self, extra: dict[str, str] | None = None) -> str:
         """A relative link to the page's own URL, e.g. './?page=attention&scale=none'."""
-        query = {"page": self.page, **(extra or {}), **self.params}
-        return f"./{PAGE_PATHS[self.page]}?{urlencode(query, quote_via=quote)}"
+        return href(self.page, {"page": self.page, **(extra or {}), **self.params})
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,14 @@
         page.run(render, STATE)
 
 Controls are in controls.py, the compare section in compare_section.py, presenter mode in
-presenter.py. A widget's key is its session-state key, declared in STATE (see url_state.py).
+presenter.py, the guard every body and callback runs under in guard.py, the figure cache in
+backend/figure_cache.py. A widget's key is its session-state key, declared in STATE (see url_state.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import hashlib
-import logging
-import threading
-import weakref
 from dataclasses import dataclass
 
-import numpy as np
 import streamlit as st
 
 from nanogpt import metrics
@@ -35,84 +29,10 @@ from nanogpt.checkpoint import Checkpoint, CheckpointError
 from nanogpt.config import GPTConfig
 
 from . import a11y, phone, presenter, url_state
-from .backend import captures, classes, registry
-from .figures import kit
+from .backend import captures, registry
+from .backend.figure_cache import figure  # noqa: F401 (the page API's: a figure built once, shared)
 from .figures.kit import DEFAULT_STYLE, PRESENTER_STYLE, FigureStyle, visible_char
-
-log = logging.getLogger("viz_app")
-
-
-_FAILED = "_page_failed"  # what a callback's guard caught: said at the top of the run that follows
-_SAID = (classes.ClassStoreError,)  # errors whose message is already the sentence for the user
-
-
-def _message(error: Exception) -> str:
-    if isinstance(error, _SAID):
-        return str(error)
-    return (
-        f"Something went wrong ({type(error).__name__}: {error}). "
-        "Try again, or another prompt or model; the rest of the app still works."
-    )
-
-
-def guard(render, otherwise=None):
-    """Run a page body (or the sidebar, or a step of app.py); an unexpected error becomes a short
-    message, never a traceback. Returns what render returned, or `otherwise` after an error."""
-    try:
-        return render()
-    except Exception as e:  # Streamlit's own stop/rerun signals are BaseException and pass through
-        log.exception("page failed")
-        st.error(_message(e), icon=":material/error:")
-        return otherwise
-
-
-def guarded(callback):
-    """A widget's callback (on_change, on_click, on_select) under the guard: the only way the app
-    gives Streamlit a callback (tests/app/test_guarded.py reads every call site). Streamlit runs
-    callbacks before the script, outside any page's guard, and shows what they raise in its own
-    error box; here the error is kept and said at the top of the run that follows (say_failures)."""
-
-    @functools.wraps(callback)
-    def run_guarded(*args, **kwargs):
-        try:
-            return callback(*args, **kwargs)
-        except Exception as e:
-            log.exception("callback failed")
-            st.session_state.setdefault(_FAILED, []).append(_message(e))
-
-    return run_guarded
-
-
-def say_failures(where=None) -> None:
-    """The messages of callbacks that failed before this run (guarded), in `where` (default: here)."""
-    for text in st.session_state.pop(_FAILED, []):
-        (where or st).error(text, icon=":material/error:")
-
-
-DELIVERY_WAIT_S = 1.0  # at most; the wait is the server's backlog of messages, milliseconds when idle
-
-
-def wait_for_delivery() -> bool:
-    """At the end of a full run: wait until the server's event loop has taken every message the run
-    made. A fragment's timer rerun (a follower's poll, Play) handled just as a run finishes makes
-    Streamlit start a new ScriptRunner and ignore the finished one's events still queued: the run's
-    last elements and its URL write never reach the browser (a class's followers kept the teacher's
-    previous view). The loop runs callbacks in order, so once one scheduled now has run, those events
-    are in the browser's queue, where a new run keeps them; for a class, url_state.browser_missed_run
-    catches a wait that timed out. Streamlit's loop is reached through an internal; without it, or
-    without a running loop (AppTest's mock runtime), there is nothing to wait for. True when the loop
-    took the callback in time."""
-    try:
-        from streamlit import runtime
-
-        loop = runtime.get_instance()._get_async_objs().eventloop
-        if not isinstance(loop, asyncio.AbstractEventLoop) or not loop.is_running():
-            return False  # AppTest's runtime is a MagicMock: its loop would never run the callback
-        taken = threading.Event()
-        loop.call_soon_threadsafe(taken.set)
-    except Exception:  # no runtime, or a Streamlit without this internal
-        return False
-    return taken.wait(DELIVERY_WAIT_S)
+from .guard import guard, guarded  # noqa: F401 (the page API's: every callback and body)
 
 
 def run(render, state=()) -> None:
@@ -132,7 +52,7 @@ def fragment(body, *, run_every: float | None = None, keeps_view: bool = True) -
     def run_once() -> None:
         alone = not url_state.in_full_run()  # in the page's full run, app.py does both
         if alone:
-            say_failures()  # a callback of this fragment's widgets
+            url_state.say_notices()  # e.g. a callback of this fragment's widgets that failed
             if keeps_view:
                 url_state.keep_shared()
         guard(body)
@@ -246,75 +166,6 @@ def plotly_config(name: str) -> dict:
         "displaylogo": False,
         "toImageButtonOptions": {"format": fmt, "filename": name, "scale": 3 if presenter.on() else 2},
     }
-
-
-_DIGESTS: dict[int, tuple] = {}  # id of a live read-only array -> its key (removed when the array goes)
-
-
-def _array_key(array: np.ndarray) -> tuple:
-    """An array's key in the figure cache: shape, dtype and a digest of every byte. A read-only
-    array (the captures' shared ones) cannot change, so its key is made once, not on every run
-    (a layers x heads grid's (L, H, T, T) weights: 2 ms of hashing a run at T=100)."""
-    key = _DIGESTS.get(id(array))
-    if key is None:
-        key = (array.shape, array.dtype.str, hashlib.blake2b(np.ascontiguousarray(array).data).digest())
-        if not array.flags.writeable and not getattr(array.base, "flags", array.flags).writeable:
-            _DIGESTS[id(array)] = key
-            weakref.finalize(array, _DIGESTS.pop, id(array), None)
-    return key
-
-
-_SCALARS = (str, int, float, bool, type(None), FigureStyle)
-
-
-def _feed(h, value) -> bool:
-    """Feed one figure argument into the key's hash, by content and type; False for a kind it does not
-    know (Streamlit's hashing takes the call then)."""
-    kind = type(value)
-    if kind in _SCALARS or isinstance(value, np.generic):
-        text = f"{kind.__name__}{value!r}"  # repr: exact for floats, quoted and escaped for strings
-    elif kind is np.ndarray:
-        text = f"ndarray{_array_key(value)!r}"
-    elif kind in (tuple, list):
-        h.update(f"{kind.__name__}{len(value)}(".encode())
-        return all(_feed(h, item) for item in value)
-    elif kind is dict:
-        h.update(f"dict{len(value)}(".encode())
-        keys = sorted(value) if all(type(k) is str for k in value) else list(value)  # keywords in any order
-        return all(_feed(h, k) and _feed(h, value[k]) for k in keys)
-    else:
-        return False
-    h.update(f"{len(text)}:{text}".encode())  # length first: no two sequences of arguments read the same
-    return True
-
-
-def _key(name: str, args: tuple, kwargs: dict) -> str | None:
-    h = hashlib.blake2b(name.encode())
-    return h.hexdigest() if _feed(h, args) and _feed(h, kwargs) else None
-
-
-# ~100 kB to 1 MB a figure; a class on one prompt shares a few dozen of them
-@st.cache_resource(max_entries=512, show_spinner=False)
-def _built_by_key(key: str, _build, _args: tuple, _kwargs: dict):
-    """Keyed by _key alone (Streamlit leaves arguments named _* out of its hash): hashing every
-    argument the way Streamlit does took 0.15 ms a figure on every run, this 0.014 ms."""
-    return kit.shared(_build(*_args, **_kwargs))
-
-
-@st.cache_resource(max_entries=128, show_spinner=False, hash_funcs={FigureStyle: repr, np.ndarray: _array_key})
-def _built(_build, name: str, args: tuple, kwargs: dict):
-    return kit.shared(_build(*args, **kwargs))  # name stands for _build in the cache key: hashed by name
-
-
-def figure(build, *args, **kwargs):
-    """build(*args, **kwargs), a figure of viz_app.figures, built once for every session that asks for
-    the same one (its arrays are hashed by content) and shared: Plotly checks every value of a figure
-    as it is built, the costliest part of a page run. Shared, so nobody may change it afterwards."""
-    name = f"{build.__module__}.{build.__qualname__}"
-    key = _key(name, args, kwargs)
-    if key is None:  # an argument of a kind _feed does not know: Streamlit hashes it
-        return _built(build, name, args, kwargs)
-    return _built_by_key(key, build, args, kwargs)
 
 
 def chart(fig, *, name: str, fit: bool = False, **kwargs):

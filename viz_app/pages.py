@@ -7,7 +7,10 @@ an old-style multipage app and would run a page file without the router (no side
 
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,26 @@ PAGES: dict[str, PageInfo] = {  # the slug is also the `page` query parameter of
     "ablations": PageInfo("views/ablations.py", "Ablations", ":material/content_cut:", "ablations"),
     "lesson": PageInfo("views/lesson.py", "Lesson", ":material/school:", "lesson", model="shakespeare-lecture"),
 }
+
+
+@functools.cache
+def state_of(slug: str | None) -> tuple:
+    """A page's declared STATE (its url_state.Keys), for links to it and a class that follows it:
+    the app's one import of a view by name (importing a view file does not draw it)."""
+    if slug not in PAGES:
+        return ()
+    module = importlib.import_module("viz_app." + PAGES[slug].file.removesuffix(".py").replace("/", "."))
+    return tuple(getattr(module, "STATE", ()))
+
+
+def href(slug: str | None, params: dict[str, str]) -> str:
+    """The one builder of an in-app link: a relative URL to a page's own path with the query (slug
+    None: the app's root, e.g. a class's student link ?class=CODE). Streamlit's st.page_link takes
+    the query as a dict (url_state.link) and builds the same."""
+    path = PAGES[slug].url_path if slug is not None else ""
+    return f"./{path}?{query(params)}"
+
+
+def query(params: dict[str, str]) -> str:
+    """A link's query string, as href writes it (spaces as %20, as browsers show them)."""
+    return urlencode(params, quote_via=quote)

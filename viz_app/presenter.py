@@ -17,7 +17,7 @@ PRESENTER_CSS = """<style>
 /* the toolbar stays: in Streamlit 1.67 the button that opens the sidebar again (and with it every control
    and the way out of presenter mode) lives inside it; only its menu and deploy buttons go */
 [data-testid="stToolbarActions"], [data-testid="stAppDeployButton"], [data-testid="stMainMenu"],
-[data-testid="stDecoration"], footer, #MainMenu { display: none !important; }
+footer, #MainMenu { display: none !important; }
 /* the way back, where a teacher looks for it: bigger, outlined */
 [data-testid="stExpandSidebarButton"] { transform: scale(1.15); transform-origin: top left; margin-top: -10px;
   border: 1px solid #626a75; border-radius: 0.5rem; background: #ffffff; }

@@ -1,6 +1,6 @@
 """`make screenshots`: every picture in README.md and docs/, taken from the running app.
 
-The app is started the way `make app` starts it (viz_app/app_process.py, one core, the shipped checkpoints),
+The app is started the way `make app` starts it (viz_app/serving/app_process.py, one core, the shipped checkpoints),
 with its home, temp folder and class store in a fresh temp folder, and Debian's headless Chromium
 (Playwright, /usr/bin/chromium) opens each page at a fixed size. A teacher leads a class in presenter mode
 and a student follows on a phone, so the class pictures are the real classroom. Each PNG is reduced to 256

@@ -49,3 +49,14 @@ def make_app(monkeypatch, tiny_dir):
         return at
 
     return make
+
+
+@pytest.fixture
+def quick_bench(monkeypatch):
+    """The classroom bench's built-in waits, shortened: a test checks that every case runs and reports,
+    not the numbers (python -m viz_app.bench measures those with the full waits)."""
+    from viz_app.bench import classroom, follow
+
+    monkeypatch.setattr(follow, "IDLE_S", 1.0)  # the idle CPU measured over 1 s, not 10
+    monkeypatch.setattr(follow, "SETTLE_S", 0.5)
+    monkeypatch.setattr(classroom, "NEW_PROMPTS", 2)  # prompts typed one after another, not 10

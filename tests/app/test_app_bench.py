@@ -11,9 +11,8 @@ import torch
 
 from viz_app.bench.page_runs import as_served
 
-pytestmark = pytest.mark.slow  # a subprocess or a real server
 
-
+@pytest.mark.slow  # a subprocess
 def test_a_page_section_leaves_the_next_section_torch_s_default_threads(tiny_ckpt):
     # the Generate page section imports the app's captures, which set one thread for the server's
     # sessions; the training section after it must still time the CLI with torch's default
@@ -21,8 +20,10 @@ def test_a_page_section_leaves_the_next_section_torch_s_default_threads(tiny_ckp
     default = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     args = ["--quick", "--ckpt", str(tiny_ckpt), "--repeats", "1", "--only", "app-generate,app-train"]
+    # a bound, not a timing: on the shared 2-core machine under load (and beside another pytest-xdist
+    # worker) the quick bench once took 310 s
     done = subprocess.run([sys.executable, "-m", "viz_app.bench", *args], env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+                          timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"bench: torch {torch.__version__}, {default} CPU threads;" in done.stdout, done.stdout
     assert "[app-generate] generate page rerun" in done.stdout, done.stdout

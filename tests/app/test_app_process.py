@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from viz_app import app_process
+from viz_app.serving import app_process
 
 pytestmark = pytest.mark.skipif(not app_process.cores(), reason="the OS does not say which cores a process may use")
 

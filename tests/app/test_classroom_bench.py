@@ -8,10 +8,9 @@ import pytest
 
 from viz_app.bench.__main__ import main
 
-pytestmark = pytest.mark.slow  # a subprocess or a real server
 
-
-def test_two_students_open_type_and_click_and_the_report_says_so(tiny_dir, capsys):
+@pytest.mark.slow  # a real server
+def test_two_students_open_type_and_click_and_the_report_says_so(tiny_dir, capsys, quick_bench):
     assert main(["classroom", "--sessions", "2", "--checkpoints", str(tiny_dir)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"one Attention page run, capture cached: \d+\.\d{3} s of server CPU", out), out

@@ -74,7 +74,7 @@ def test_the_fragment_drawn_inside_a_full_run_never_asks(fake):
 
 
 def test_a_step_that_only_a_fragment_writes_is_not_a_missed_run(fake):
-    fake.session_state[url_state._DECLARED] = {"tl_step": url_state.Key("tl_step", 0, fragment=True)}
+    fake.session_state[url_state.DECLARED] = {"tl_step": url_state.Key("tl_step", 0, fragment=True)}
     fake.session_state[url_state._WRITTEN] = {"page": "attention", "head": "0", "tl_step": "500"}
     fake.link = {"page": "attention", "head": "0", "tl_step": "250"}  # Play is ahead of the browser
     fake.clock[0] += 60
@@ -85,8 +85,8 @@ APP = """
 import os, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from viz_app import page
-Path(os.environ["DELIVERY_OUT"]).write_text(str(page.wait_for_delivery()))
+from viz_app import delivery
+Path(os.environ["DELIVERY_OUT"]).write_text(str(delivery.wait_for_delivery()))
 """
 
 
@@ -110,9 +110,9 @@ def test_the_end_of_a_run_waits_for_the_server_to_take_its_messages(tmp_path):
 
 
 def test_without_a_server_there_is_nothing_to_wait_for():
-    from viz_app import page
+    from viz_app import delivery
 
-    assert page.wait_for_delivery() is False
+    assert delivery.wait_for_delivery() is False
 
 
 class FakeRuntime:
@@ -131,14 +131,14 @@ def test_a_loop_that_does_not_run_is_not_waited_for_and_a_running_one_is(monkeyp
 
     from streamlit import runtime
 
-    from viz_app import page
+    from viz_app import delivery
 
-    monkeypatch.setattr(page, "DELIVERY_WAIT_S", 30.0)  # a wait here would hang the test, not pass it
+    monkeypatch.setattr(delivery, "DELIVERY_WAIT_S", 30.0)  # a wait here would hang the test, not pass it
     monkeypatch.setattr(runtime, "get_instance", lambda: MagicMock(spec=runtime.Runtime))  # what AppTest installs
-    assert page.wait_for_delivery() is False
+    assert delivery.wait_for_delivery() is False
     idle = asyncio.new_event_loop()
     monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime(idle))
-    assert page.wait_for_delivery() is False
+    assert delivery.wait_for_delivery() is False
     running = asyncio.new_event_loop()
     thread = threading.Thread(target=running.run_forever, daemon=True)
     thread.start()
@@ -146,7 +146,7 @@ def test_a_loop_that_does_not_run_is_not_waited_for_and_a_running_one_is(monkeyp
         time.sleep(0.01)
     try:
         monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime(running))
-        assert page.wait_for_delivery() is True
+        assert delivery.wait_for_delivery() is True
     finally:
         running.call_soon_threadsafe(running.stop)
         thread.join(5)

@@ -1,4 +1,4 @@
-"""make serve (viz_app/serve.py): app processes behind a real nginx, each browser kept on one process
+"""make serve (viz_app/serving/serve.py): app processes behind a real nginx, each browser kept on one process
 by a cookie nginx sets (or its full address), and a process killed mid-class."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import newcomer
 import pytest
 
-from viz_app import serve
 from viz_app.bench.__main__ import main
+from viz_app.serving import app_process, serve
 
 
 def require_nginx() -> str:
@@ -55,7 +55,9 @@ def test_a_browser_stays_on_one_process_and_browsers_spread(tiny_dir, tmp_path):
     from viz_app.bench.proxy import process_of
 
     env = {"ATTENTION_LAB_CHECKPOINTS": str(tiny_dir), "ATTENTION_LAB_CLASS_DB": str(tmp_path / "classes.sqlite3")}
-    with serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None) as hall:
+    with serve.Hall(
+        2, app_process.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None
+    ) as hall:
         with urllib.request.urlopen(f"{hall.url}/") as response:  # the page: nginx sets its cookie
             cookie = response.headers["Set-Cookie"]
         assert cookie.startswith("attention_lab_worker=") and "HttpOnly" in cookie
@@ -72,7 +74,7 @@ def test_a_browser_stays_on_one_process_and_browsers_spread(tiny_dir, tmp_path):
 
 
 @pytest.mark.slow  # real processes: nginx and two app servers, 8 sessions
-def test_the_classroom_through_nginx_and_a_process_killed_mid_class(tiny_dir, capsys):
+def test_the_classroom_through_nginx_and_a_process_killed_mid_class(tiny_dir, capsys, quick_bench):
     require_nginx()
     assert main(["classroom", "--sessions", "8", "--workers", "2", "--checkpoints", str(tiny_dir)]) == 0
     out = capsys.readouterr().out
@@ -96,6 +98,6 @@ def test_on_a_newcomers_machine_every_process_shares_the_store_in_the_temp_folde
     from viz_app.backend import classes
 
     with newcomer.as_this_process(tmp_path / "newcomer") as env:
-        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
+        hall = serve.Hall(2, app_process.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
     assert hall.env[classes.DB_ENV] == str(Path(env["TMPDIR"]) / "attention-lab" / "classes.sqlite3")
     assert not (Path(env["TMPDIR"]) / "attention-lab").exists()  # nothing made before a class is led

@@ -25,16 +25,13 @@ def one_run(slug: str) -> None:
     """A run of the shell around a page that draws nothing: start, declare, end (writes the URL)."""
     import importlib
 
-    import streamlit as st
-
     from viz_app import url_state
     from viz_app.pages import PAGES
 
     module = importlib.import_module("viz_app." + PAGES[slug].file.removesuffix(".py").replace("/", "."))
     url_state.start_run()
     url_state.declare(getattr(module, "STATE", ()))
-    for text in url_state.take_notices():
-        st.warning(text)
+    url_state.say_notices()
     url_state.end_run(slug)
 
 

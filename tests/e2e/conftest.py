@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import newcomer
 import pytest
 
-from viz_app import app_process
+from viz_app.serving import app_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -29,23 +26,22 @@ STARTUP_S = 90  # a cold start on a busy 2-core machine imports torch and stream
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return app_process.free_port()
 
 
 def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"streamlit did not come up in {STARTUP_S}s:\n{log.read_text()[-3000:]}")
+    try:
+        app_process.wait_healthy(url, server, STARTUP_S, log)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+
+
+def worker_core() -> int:
+    """The core this test process's servers run on: under pytest-xdist (make test runs two workers)
+    worker gwN's on core N, so the two workers' servers do not share one; alone, the last core, as
+    `make app` pins its server (app_process.pin)."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else -1
 
 
 def serve(folder: Path | None, log: Path, **env):
@@ -58,7 +54,7 @@ def serve(folder: Path | None, log: Path, **env):
     command = app_process.command(port, "127.0.0.1")
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=app_process.pin())  # fmt: skip
+                                start_new_session=True, preexec_fn=app_process.pin(worker_core()))  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, proc, log)
@@ -73,15 +69,16 @@ def serve(folder: Path | None, log: Path, **env):
                 proc.wait(timeout=15)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory, tiny_ckpt):
-    """The app on the tiny checkpoint (2 layers x 2 heads), one server for a test module."""
+    """The app on the tiny checkpoint (2 layers x 2 heads), one server for every test module (of a
+    pytest-xdist worker): each test has its own page and so its own session; a cold start is seconds."""
     folder = tmp_path_factory.mktemp("checkpoints")
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
     yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shipped_server(tmp_path_factory, tiny_text_file):
     """The app on the shipped checkpoints (shakespeare-small: 6 layers x 6 heads) and ablation results;
     live ablation runs train on the tiny text. Pages never write into the checkpoints folder."""
@@ -98,7 +95,10 @@ def require_chromium():
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium, one for a test module; each test gets its own page (and so its own session)."""
+    """Headless Chromium, one for a test module; each test gets its own context and page (its own
+    cookies, and so its own Streamlit session). Not one for the session: Playwright's sync API keeps
+    an asyncio loop running in the thread while it is open, and a later module of the same
+    pytest-xdist worker that calls asyncio.run (the classroom bench) would fail."""
     require_chromium()
     from playwright import sync_api
 

@@ -14,9 +14,22 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from .conftest import serve
 from .helpers import wait_idle
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_ckpt):
+    """A server of this module's own: the test measures its memory, which other tests' sessions would move."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
+    yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")
+
+
 NANOGPT_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "import" / "nanogpt-shakespeare-char"
 PROMPTS = ["First Citizen:\nSpeak, speak.", "All:\nResolved. resolved.", "You are all resolved"]  # < 32: the context
 

@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from viz_app import app_process
 from viz_app.pages import PAGES
+from viz_app.serving import app_process
 
 from .conftest import ROOT, free_port, serve, wait_until_healthy
 from .helpers import wait_idle

@@ -14,8 +14,8 @@ import newcomer
 import numpy as np
 import pytest
 
-from viz_app import serve
 from viz_app.bench.proxy import process_of
+from viz_app.serving import app_process, serve
 
 from .helpers import screenshot, wait_idle
 
@@ -31,7 +31,7 @@ def hall(tmp_path_factory, tiny_ckpt):
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
     # a newcomer's machine (tests/newcomer.py): the class store where make serve puts it by default
     with newcomer.as_this_process(tmp_path_factory.mktemp("newcomer"), ATTENTION_LAB_CHECKPOINTS=str(folder)) as env:
-        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path_factory.mktemp("run"), env=env,
+        hall = serve.Hall(2, app_process.free_port(), "127.0.0.1", run=tmp_path_factory.mktemp("run"), env=env,
                           log=lambda line: None)  # fmt: skip
     with hall:
         yield hall
@@ -106,7 +106,7 @@ def test_a_process_killed_mid_class_its_students_reopen_their_view_and_the_other
     folder.mkdir()
     shutil.copy2(tiny_ckpt, folder / "tiny.safetensors")
     with newcomer.as_this_process(tmp_path / "newcomer", ATTENTION_LAB_CHECKPOINTS=str(folder)) as env:
-        hall = serve.Hall(2, serve.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
+        hall = serve.Hall(2, app_process.free_port(), "127.0.0.1", run=tmp_path / "run", env=env, log=lambda line: None)
     with hall:
         pages, cookies = [], [cookie_on(hall, 0), cookie_on(hall, 1)]
         for value, view in zip(cookies, ("layer=1&head=1&scale=none", "layer=0&head=1"), strict=True):

@@ -18,9 +18,10 @@ import weakref
 from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from nanogpt.files import atomic_write
+
+from .. import compat
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "attention-lab-uploads"
 SESSION_FILES_ENV, SESSION_FILES = "ATTENTION_LAB_SESSION_UPLOADS", 12  # a model, its vocabulary, texts, results
@@ -58,7 +59,7 @@ def _mb_env(name: str, default: int) -> int:
 
 def _session() -> _Kept | None:
     """This browser session's record; None outside a script run (a test or a benchmark calling in)."""
-    if get_script_run_ctx(suppress_warning=True) is None:
+    if not compat.in_script_run():
         return None
     kept = st.session_state.get(_KEY)
     if kept is None:

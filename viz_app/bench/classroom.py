@@ -20,11 +20,12 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 from nanogpt.data import OPENING_LINES, SHIPPED_TINYSHAKESPEARE
 
-from .. import app_process
+from .. import compat
+from ..pages import query
+from ..serving import app_process
 
 APP = app_process.APP
 RUN_TIMEOUT_S = 300  # one run; a session that waits longer counts as not finished
@@ -71,8 +72,7 @@ class Session:
 
     async def run(self, query: str | None = None, **widgets) -> float:
         """One rerun (the link's first, or after widget changes); seconds until the run finished."""
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        BackMsg, ForwardMsg = compat.wire_messages()
 
         if query is not None:
             self.query = query
@@ -134,11 +134,7 @@ class Server:
     """`streamlit run viz_app/app.py` on a free port, as `make app` starts it; CPU and memory from /proc."""
 
     def __init__(self, checkpoints: str | None = None, app: Path = APP, env: dict[str, str] | None = None):
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = app_process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, **(env or {}))
         if checkpoints:
@@ -149,14 +145,7 @@ class Server:
                                      stderr=subprocess.STDOUT, preexec_fn=app_process.pin())  # fmt: skip
 
     def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app server exited ({self.proc.returncode}); log: {self.log.name}")
-            if healthy(self.url):
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"the app server did not answer in {timeout:.0f} s; log: {self.log.name}")
+        app_process.wait_healthy(self.url, self.proc, timeout, self.log.name)
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.proc.pid)
@@ -213,20 +202,12 @@ class Processes:
         return self._read(self.last_rss, peak_rss_mb)
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 # --- the measurement ---------------------------------------------------------------------------
 
 
 def _link(prompt: str | None = None, model: str | None = None, **more) -> str:
     named = {"prompt": prompt, "model": model}
-    return urlencode({"page": "attention", **{k: v for k, v in named.items() if v}, **more}, quote_via=quote)
+    return query({"page": "attention", **{k: v for k, v in named.items() if v}, **more})
 
 
 def own_prompts(n: int, length: int = PROMPT_CHARS) -> list[str]:
@@ -305,7 +286,7 @@ def measure(
         from . import follow
 
         lines.extend(follow.measure(url, n, server, class_db, model))
-    lines.append(f"server healthy after: {'yes' if healthy(url) else 'NO'}")
+    lines.append(f"server healthy after: {'yes' if app_process.healthy(url, timeout=5) else 'NO'}")
     return lines
 
 

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from .. import compat
 from .classroom import Server, Session, _link, p95, percentiles
 
 FOLLOW_P95_S = 2.0  # the goal: every follower shows the teacher's change within 2 s
@@ -36,7 +37,7 @@ class Follower(Session):
         return took
 
     async def _read(self) -> None:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        _, ForwardMsg = compat.wire_messages()
 
         while True:
             msg = ForwardMsg()
@@ -51,7 +52,7 @@ class Follower(Session):
                         self.shown.setdefault(part[5:], time.perf_counter())
 
     async def _tick(self) -> None:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
+        BackMsg, _ = compat.wire_messages()
 
         while True:
             if self.auto_rerun is None:

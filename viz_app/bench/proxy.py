@@ -1,4 +1,4 @@
-"""The classroom through `make serve`: nginx and N app processes started here (viz_app.serve.Hall),
+"""The classroom through `make serve`: nginx and N app processes started here (viz_app.serving.serve.Hall),
 the same cases as on one process, how nginx spread the sessions, and one process killed mid-class.
 
 Every session loads the page first, as a browser does, and sends the cookie nginx set with its
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from .. import compat
 from .classroom import PROMPT_CHARS, Processes, Session, _link, measure, own_prompts, percentiles
 
 
@@ -26,7 +27,8 @@ def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_d
         model: str | None = None) -> list[str]:  # fmt: skip
     from viz_app.backend.classes import DB_ENV
     from viz_app.backend.registry import CHECKPOINTS_ENV
-    from viz_app.serve import Hall, free_port
+    from viz_app.serving.app_process import free_port
+    from viz_app.serving.serve import Hall
 
     env = {DB_ENV: str(class_db), **({CHECKPOINTS_ENV: checkpoints} if checkpoints else {})}
     with Hall(workers, free_port(), "127.0.0.1", env=env, app=app, log=lambda line: None) as hall:
@@ -55,7 +57,7 @@ def process_of(hall, cookie: str, probe: str) -> int | None:
     found in nginx's access log by its probe."""
     import urllib.request
 
-    request = urllib.request.Request(f"{hall.url}/_stcore/health?probe={probe}", headers={"Cookie": cookie})
+    request = urllib.request.Request(f"{hall.url}{compat.HEALTH_PATH}?probe={probe}", headers={"Cookie": cookie})
     with urllib.request.urlopen(request, timeout=30):
         pass
     for _ in range(100):  # nginx logs a request just after its response: wait for the line

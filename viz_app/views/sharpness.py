@@ -9,9 +9,8 @@ from viz_app import compare_section, controls, export, page, phone, presenter, u
 from viz_app.backend import captures
 from viz_app.figures import heads
 from viz_app.figures import sharpness as figs
-from viz_app.pages import PAGES
+from viz_app.pages import PAGES, state_of
 from viz_app.url_state import Key
-from viz_app.views import attention
 
 CURVES = {
     "normalized": ("normalised entropy", 1.0),
@@ -85,7 +84,7 @@ def _head_grids(sharp: captures.Sharpness, layer: int, head: int, scale: str, pi
         PAGES["attention"].file,
         label=f"Open layer {layer} · head {head} on the Attention page",
         icon=":material/grid_on:",
-        query_params=url_state.link("attention", attention.STATE, view="head", window=window),
+        query_params=url_state.link("attention", state_of("attention"), view="head", window=window),
     )
 
 

@@ -30,17 +30,16 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from . import app_process
+from .app_process import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = app_process.APP
 COOKIE = "attention_lab_worker"  # nginx's own: which process serves this browser (a random id, nothing personal)
 STARTUP_S = 180  # a cold start of several processes at once on a busy machine: each imports torch and streamlit
@@ -133,12 +132,6 @@ def find_nginx() -> str | None:
     return None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def nginx_config(run: Path, listen: str, worker_ports: list[int], *, max_body_mb: int = MAX_UPLOAD_MB) -> str:
     """nginx.conf for one run: `listen` (e.g. "0.0.0.0:8501") in front of the workers' ports."""
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in worker_ports)
@@ -152,14 +145,6 @@ def _nobody_group() -> str:
     import pwd
 
     return grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name  # nogroup on Debian
-
-
-def healthy(url: str, timeout: float = 3) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 class Hall:
@@ -213,14 +198,8 @@ class Hall:
                                                  start_new_session=True, preexec_fn=app_process.pin(i)))  # fmt: skip
         deadline = time.monotonic() + STARTUP_S
         for i, port in enumerate(self.worker_ports):
-            while not healthy(f"http://127.0.0.1:{port}"):
-                if self.workers[i].poll() is not None:
-                    raise RuntimeError(f"app process {i} exited ({self.workers[i].returncode}); "
-                                       f"log: {self.run / f'worker-{i}.log'}")  # fmt: skip
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"app process {i} did not answer in {STARTUP_S} s; log: "
-                                       f"{self.run / f'worker-{i}.log'}")  # fmt: skip
-                time.sleep(0.3)
+            left = max(deadline - time.monotonic(), 1.0)
+            app_process.wait_healthy(f"http://127.0.0.1:{port}", self.workers[i], left, self.run / f"worker-{i}.log")
         listen = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         (self.run / "nginx.conf").write_text(nginx_config(self.run, listen, self.worker_ports))
         check = subprocess.run([self.nginx_bin, "-t", "-q", "-p", str(self.run), "-c", "nginx.conf"],
@@ -230,7 +209,7 @@ class Hall:
         nginx_log = open(self.run / "nginx.out", "w")  # noqa: SIM115
         self.nginx = subprocess.Popen([self.nginx_bin, "-p", str(self.run), "-c", "nginx.conf"], stdout=nginx_log,
                                       stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        while not healthy(self.url):
+        while not app_process.healthy(self.url):
             if self.nginx.poll() is not None:
                 raise RuntimeError(f"nginx exited ({self.nginx.returncode}): {self._tail('error.log')}")
             if time.monotonic() > deadline:

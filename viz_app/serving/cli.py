@@ -16,8 +16,8 @@ from pathlib import Path
 
 from nanogpt.__main__ import commands
 from nanogpt.__main__ import main as library_main
-from viz_app import app_process
 from viz_app.backend.launch import MODEL_TYPES, OPEN_ENV, VOCAB_ENV, VOCAB_TYPES
+from viz_app.serving import app_process
 
 PROG = "attention-lab"
 APP = app_process.APP  # its Streamlit config sits beside it, in .streamlit/

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
-APP = Path(__file__).resolve().parent / "app.py"
+from .. import compat
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def command(port: int, address: str | None = None, app: Path = APP) -> list[str]:
@@ -27,6 +33,35 @@ def command(port: int, address: str | None = None, app: Path = APP) -> list[str]
     line = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.headless",
             "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
     return line + (["--server.address", address] if address else [])
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def healthy(url: str, timeout: float = 3) -> bool:
+    """The server at url answers its health check (compat.HEALTH_PATH) with 200."""
+    try:
+        with urllib.request.urlopen(f"{url}{compat.HEALTH_PATH}", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float, log: str | Path = "") -> None:
+    """Until the server process answers at url: the one start-up wait of make serve, the bench and the
+    tests. RuntimeError, with the log's last lines, when it exits first or takes longer than timeout_s
+    (a bound, not a timing: a cold start imports torch and streamlit, seconds on a busy machine)."""
+    deadline = time.monotonic() + timeout_s
+    while not healthy(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            what = f"exited ({process.returncode})" if process.poll() is not None else f"no answer in {timeout_s:.0f} s"
+            tail = Path(log).read_text(errors="replace")[-3000:] if log and Path(log).exists() else ""
+            raise RuntimeError(f"the app server at {url}: {what}; log {log}\n{tail}")
+        time.sleep(0.3)
 
 
 def cores() -> list[int]:
