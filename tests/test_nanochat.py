@@ -290,7 +290,7 @@ def test_a_hostile_or_foreign_tokenizer_in_a_run_is_one_sentence(tmp_path):
 
 def test_attention_lab_takes_a_nanochat_dir(tmp_path):
     from viz_app.backend.launch import OPEN_ENV
-    from viz_app.cli import app_command, app_parser
+    from viz_app.serving.cli import app_command, app_parser
 
     args = app_parser({}).parse_args([str(BASE)])
     _, env = app_command(args.ckpt, args.vocab, args.port)
