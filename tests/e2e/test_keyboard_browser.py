@@ -156,11 +156,22 @@ STEP = {
 }  # fmt: skip
 
 
+def safely(read: str) -> str:
+    """read as a function that gives null while what it reads is not drawn yet (a metric after its buttons)."""
+    return f"() => {{ try {{ return ({read})(); }} catch (e) {{ return null; }} }}"
+
+
+def read_drawn(page, read: str) -> str:
+    page.wait_for_function(f"() => ({safely(read)})() !== null", timeout=60_000)
+    return page.evaluate(read)
+
+
 def step_after(page, key: str, before: str, read: str) -> str:
     page.keyboard.press(key)
-    page.wait_for_function(f"b => ({read})() !== b", arg=before, timeout=60_000)
+    page.wait_for_function(f"b => {{ const now = ({safely(read)})(); return now !== null && now !== b; }}",
+                           arg=before, timeout=60_000)  # fmt: skip
     wait_idle(page)
-    return page.evaluate(read)
+    return read_drawn(page, read)
 
 
 @pytest.mark.parametrize("path", list(STEP))
@@ -170,7 +181,7 @@ def test_a_presenters_clicker_steps_from_the_moment_the_page_loads(shipped_serve
     page.goto(f"{shipped_server}/{path}")
     loaded(page, heading)
     page.locator(", ".join(f".st-key-{k} button" for k in CLICKER_NEXT)).first.wait_for()  # the page is drawn
-    first = page.evaluate(read)
+    first = read_drawn(page, read)
     second = step_after(page, "PageDown", first, read)  # no click on the page first
     third = step_after(page, "ArrowRight", second, read)
     back = step_after(page, "PageUp", third, read)
