@@ -102,10 +102,13 @@ KEYS_JS = """<span class="a11y-script"></span><script>
   }, true);
 
   // --- after a page switch, the focus goes to the new page's heading ---
+  const FOCUS_TRIES = 100;  // every 100 ms: 10 s for the new page's run
   let path = location.pathname;
+  // `before`: the heading shown when the switch was seen. Streamlit may draw the new page's heading in the
+  // same batch as the new path, so the same text for half a second (5 tries) is taken as the new page's too
   const focusHeading = (before, tries) => {
     const h = main()?.querySelector('h1, h2');
-    if (h && h.textContent !== before && idle()) {
+    if (h && idle() && (h.textContent !== before || tries <= FOCUS_TRIES - 5)) {
       h.setAttribute('tabindex', '-1');
       h.focus({preventScroll: false});
       return;
@@ -245,7 +248,7 @@ KEYS_JS = """<span class="a11y-script"></span><script>
     for (const c of document.querySelectorAll('[data-testid=stPlotlyChart]')) prepare(c);
     if (location.pathname !== path) {
       path = location.pathname;
-      focusHeading(main()?.querySelector('h1, h2')?.textContent, 100);
+      focusHeading(main()?.querySelector('h1, h2')?.textContent, FOCUS_TRIES);
     }
     if (refocus && idle() && document.activeElement === document.body) {
       const maps = [...document.querySelectorAll('[data-a11y-map]')];
