@@ -92,6 +92,32 @@ class KVCache:
         return k, v
 
 
+def current_intervention() -> Intervention | None:
+    """The intervention in force for this forward pass (set by `intervention`), or None."""
+    return _INTERVENTION.get()
+
+
+def hooked_attention(attn: nn.Module, q, k, v, scale: float, mask, spec: Intervention | None, dropout=None):
+    """Attention written out through attn's hook points (hook_q, hook_k, hook_v, hook_scores, hook_pattern,
+    hook_z), with the intervention's heads zeroed: what captures and interventions see, for every model
+    whose attention has those points (ours and nanochat's). q: (B, H, T, d); k, v: (B, H, past + T, d);
+    mask: (T, past + T) of what each query may see, or None."""
+    q, k, v = attn.hook_q(q), attn.hook_k(k), attn.hook_v(v)
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, past + T)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    scores = attn.hook_scores(scores)
+    pattern = attn.hook_pattern(F.softmax(scores, dim=-1))  # (B, H, T, past + T)
+    y = (dropout(pattern) if dropout is not None else pattern) @ v  # (B, H, T, d)
+    if spec is not None and spec.ablate_heads:
+        heads = [h for (layer, h) in spec.ablate_heads if layer == attn.layer_idx]
+        if heads:
+            keep = torch.ones(q.shape[1], 1, 1, dtype=y.dtype, device=y.device)  # (H, 1, 1)
+            keep[heads] = 0.0
+            y = y * keep
+    return attn.hook_z(y)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig, layer_idx: int):
         super().__init__()
@@ -123,7 +149,7 @@ class CausalSelfAttention(nn.Module):
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H, past + T, d)
         past = k.shape[2] - T  # read per layer: kv_cache.length moves on once layer 0 has updated
 
-        spec = _INTERVENTION.get()
+        spec = current_intervention()
         explicit = spec is not None or any(hp.has_user_hooks() for hp in self._hook_points)
         setting = spec.scale_for(self.layer_idx) if spec is not None else None
         scale = scale_value(self.scale_setting if setting is None else setting, C, d)
@@ -139,20 +165,7 @@ class CausalSelfAttention(nn.Module):
                 attn_mask = mask if (causal and T > 1) else None
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
         else:
-            q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
-            scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, past + T)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            scores = self.hook_scores(scores)
-            pattern = self.hook_pattern(F.softmax(scores, dim=-1))  # (B, H, T, past + T)
-            y = self.attn_dropout(pattern) @ v  # (B, H, T, d)
-            if spec is not None and spec.ablate_heads:
-                heads = [h for (layer, h) in spec.ablate_heads if layer == self.layer_idx]
-                if heads:
-                    keep = torch.ones(H, 1, 1, dtype=y.dtype, device=y.device)  # (H, 1, 1)
-                    keep[heads] = 0.0
-                    y = y * keep
-            y = self.hook_z(y)
+            y = hooked_attention(self, q, k, v, scale, mask, spec, dropout=self.attn_dropout)  # (B, H, T, d)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
         return self.resid_dropout(self.proj(y))
 

@@ -27,7 +27,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from .config import scale_value
-from .model import _INTERVENTION, HookPoint, KVCache
+from .model import HookPoint, KVCache, current_intervention, hooked_attention
 
 SMEAR_CHANNELS = 24  # the smear gate reads the first 24 channels of the normalised embedding
 PAD_TO = 64  # nanochat pads the embedding and head rows to a multiple of 64 (from 2025-12-09)
@@ -320,7 +320,7 @@ class NanochatAttention(nn.Module):
         k = k.repeat_interleave(H // Hkv, dim=1)  # (B, H, past + T, D)
         v = v.repeat_interleave(H // Hkv, dim=1)  # (B, H, past + T, D)
 
-        spec = _INTERVENTION.get()
+        spec = current_intervention()
         explicit = spec is not None or any(hp.has_user_hooks() for hp in self._hook_points)
         setting = spec.scale_for(self.layer_idx) if spec is not None else None
         scale = scale_value("head_size" if setting is None else setting, C, D)
@@ -329,20 +329,7 @@ class NanochatAttention(nn.Module):
         if not explicit:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)  # (B, H, T, D)
         else:
-            q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
-            scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, past + T)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            scores = self.hook_scores(scores)
-            pattern = self.hook_pattern(F.softmax(scores, dim=-1))  # (B, H, T, past + T)
-            y = pattern @ v  # (B, H, T, D)
-            if spec is not None and spec.ablate_heads:
-                heads = [h for (layer, h) in spec.ablate_heads if layer == self.layer_idx]
-                if heads:
-                    keep = torch.ones(H, 1, 1, dtype=y.dtype, device=y.device)  # (H, 1, 1)
-                    keep[heads] = 0.0
-                    y = y * keep
-            y = self.hook_z(y)
+            y = hooked_attention(self, q, k, v, scale, mask, spec)  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
         return self.c_proj(y)
 
