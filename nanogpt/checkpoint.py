@@ -54,6 +54,19 @@ def model_for(config: GPTConfig | NanochatConfig):
     return NanochatGPT(config) if isinstance(config, NanochatConfig) else build_model(config)
 
 
+def config_facts(config: GPTConfig | NanochatConfig) -> dict:
+    """A model's sizes as the app's sidebar and pages read them, for any model this library builds."""
+    return dict(
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        head_size=config.head_size,
+        block_size=config.block_size,
+        attn_scale=config.attn_scale,
+        vocab_size=config.vocab_size,
+    )
+
+
 def expected_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
     """The names and shapes of build_model(config).state_dict(), without building it (nothing is
     allocated, however big the config); a tied lm_head is left out, as save_checkpoint leaves it out.

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from . import limits as size_limits
-from .checkpoint import Checkpoint, CheckpointError
+from .checkpoint import Checkpoint, CheckpointError, config_facts
 from .nanochat import (
     ERAS,
     PAD_TO,
@@ -367,13 +367,7 @@ def facts(path: str | os.PathLike) -> dict:
     return dict(
         model_type="nanochat",
         n_params=sum(int(torch.Size(s).numel()) for s in held.values()),
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        n_embd=config.n_embd,
-        head_size=config.head_size,
-        block_size=config.block_size,
-        attn_scale=config.attn_scale,
-        vocab_size=config.vocab_size,
+        **config_facts(config),
         unit="token",
         val_loss=None,
         step=run["step"],

@@ -20,7 +20,7 @@ import torch
 
 from nanogpt import metrics, nanochat_run
 from nanogpt.capture import Cache, run_with_cache
-from nanogpt.checkpoint import Checkpoint, load_checkpoint, read_metadata
+from nanogpt.checkpoint import Checkpoint, config_facts, load_checkpoint, read_metadata
 from nanogpt.config import scale_value
 from nanogpt.model import GPT, build_model
 from nanogpt.nanochat import NanochatGPT
@@ -88,13 +88,7 @@ def model_facts(ref: ModelRef) -> dict:
     return dict(
         model_type=cfg.model_type,
         n_params=meta.get("n_params"),
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
-        n_embd=cfg.n_embd,
-        head_size=cfg.head_size,
-        block_size=cfg.block_size,
-        attn_scale=cfg.attn_scale,
-        vocab_size=cfg.vocab_size,
+        **config_facts(cfg),
         unit="token" if "tokenizer" in meta else "character",
         # docs/models.md's number (`eval --record`, the whole val split) when present, else training's estimate
         val_loss=meta.get("eval_val_loss", meta.get("best_val_loss")),
