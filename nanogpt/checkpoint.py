@@ -230,6 +230,18 @@ def _open(path: Path):
         ) from None
 
 
+def read_json_file(path: Path, max_bytes: int, too_big: str):
+    """A small JSON file beside a checkpoint (a config.json, a meta_<step>.json), its size checked before it
+    is read; too_big: what the refusal says the file is not."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise CheckpointError(f"{path} is {size:,} bytes, {too_big} (at most {max_bytes:,}); refused.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path} is not readable JSON ({e}).") from None
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """The JSON metadata alone (reads the header, not the weights)."""
     path = Path(path)

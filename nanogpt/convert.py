@@ -24,7 +24,15 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from . import nanochat_run
-from .checkpoint import Checkpoint, CheckpointError, check_claims, load_checkpoint, save_checkpoint, tied_names
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_claims,
+    load_checkpoint,
+    read_json_file,
+    save_checkpoint,
+    tied_names,
+)
 from .config import GPTConfig
 from .data import DataError, load_text
 from .limits import Limits
@@ -460,12 +468,7 @@ def hub_file(folder: Path, name: str) -> Path:
 def _hf_config(folder: Path) -> tuple[GPTConfig, dict]:
     """Our GPTConfig of a Hugging Face GPT-2 config.json, and the config itself (for the provenance)."""
     file = hub_file(folder, "config.json")
-    if file.stat().st_size > MAX_CONFIG_BYTES:
-        raise CheckpointError(f"{file} is {file.stat().st_size:,} bytes, not a config.json (a few hundred)")
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise CheckpointError(f"{file} is not readable JSON ({e})") from None
+    raw = read_json_file(file, MAX_CONFIG_BYTES, "not a config.json (a few hundred)")
     if not isinstance(raw, dict):
         raise CheckpointError(f"{file} is not a Hugging Face config (a JSON object)")
     if raw.get("model_type") != "gpt2":

@@ -15,7 +15,6 @@ no nanochat era's layout, a tokenizer of another vocabulary size: one Checkpoint
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 import torch
 
 from . import limits as size_limits
-from .checkpoint import Checkpoint, CheckpointError, config_facts
+from .checkpoint import Checkpoint, CheckpointError, config_facts, read_json_file
 from .nanochat import (
     ERAS,
     PAD_TO,
@@ -155,12 +154,7 @@ def read_meta(file: NanochatFile) -> dict:
     path = file.meta_path
     if not path.is_file():
         raise CheckpointError(f"{file.path} has no {path.name} beside it; nanochat writes one with every model file.")
-    if path.stat().st_size > MAX_META_BYTES:
-        raise CheckpointError(f"{path} is larger than any nanochat meta ({MAX_META_BYTES:,} bytes); refused.")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise CheckpointError(f"{path} is not readable JSON ({e}).") from None
+    meta = read_json_file(path, MAX_META_BYTES, "larger than any nanochat meta")
     if not isinstance(meta, dict) or not isinstance(meta.get("model_config"), dict):
         raise CheckpointError(f"{path} has no model_config; is it a nanochat meta_<step>.json?")
     return meta
