@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 IDLE = "() => document.querySelector('[data-test-script-state]')?.dataset.testScriptState === 'notRunning'"
@@ -66,3 +67,13 @@ def screenshot(page, name: str) -> Path | None:
 
 def font_px(locator) -> float:
     return float(locator.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+
+
+def lead_a_class(page) -> str:
+    """Turn on the sidebar's "Lead a class" (the Class section opened first) and return the class's code."""
+    side = page.locator("[data-testid=stSidebar]")
+    side.get_by_text("Class", exact=True).click()
+    side.get_by_text("Lead a class").click()
+    banner = page.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}"))
+    banner.wait_for()
+    return re.search(r"Leading class ([A-Z0-9]{6})", banner.inner_text()).group(1)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import serve
-from .helpers import wait_idle
+from .helpers import lead_a_class, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -42,11 +42,7 @@ def test_a_teacher_leads_two_students_who_follow_explore_and_answer(class_server
     try:
         teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
         wait_idle(teacher)
-        sidebar(teacher).get_by_text("Class", exact=True).click()
-        sidebar(teacher).get_by_text("Lead a class").click()
-        banner = teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}"))
-        banner.wait_for()
-        code = re.search(r"Leading class ([A-Z0-9]{6})", banner.inner_text()).group(1)
+        code = lead_a_class(teacher)
         assert "teach=" not in teacher.url  # the token stays out of the address bar
 
         for student in (first, second):

@@ -17,7 +17,7 @@ from viz_app.pages import PAGES
 from viz_app.serving import app_process
 
 from .conftest import ROOT, free_port, serve, wait_until_healthy
-from .helpers import wait_idle
+from .helpers import lead_a_class, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -58,11 +58,7 @@ def test_a_teacher_leads_a_class_with_a_qr_code_a_student_follows_and_the_class_
         teacher.goto(f"{newcomer_server}/?prompt=First%20Citizen")
         wait_idle(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
-        side.get_by_text("Class", exact=True).click()
-        side.get_by_text("Lead a class").click()
-        banner = teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}"))
-        banner.wait_for()
-        code = re.search(r"Leading class ([A-Z0-9]{6})", banner.inner_text()).group(1)
+        code = lead_a_class(teacher)
         wait_idle(teacher)
         no_exception_box(teacher, "leading")
         link = f"{newcomer_server}/?class={code}"

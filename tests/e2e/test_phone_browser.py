@@ -22,7 +22,7 @@ from viz_app import phone
 from viz_app.backend.classes import DB_ENV
 
 from .conftest import serve
-from .helpers import screenshot, wait_idle
+from .helpers import lead_a_class, screenshot, wait_idle
 from .test_presenter_browser import shown_characters
 
 pytestmark = pytest.mark.e2e
@@ -188,11 +188,7 @@ def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class
         teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
         wait_idle(teacher)
         side = teacher.locator("[data-testid=stSidebar]")
-        side.get_by_text("Class", exact=True).click()
-        side.get_by_text("Lead a class").click()
-        banner = teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}"))
-        banner.wait_for()
-        code = re.search(r"Leading class ([A-Z0-9]{6})", banner.inner_text()).group(1)
+        code = lead_a_class(teacher)
 
         student = open_on_phone(browser, f"{class_server}/?class={code}", 390, 844)
         screenshot(student, "phone-class-joined")
