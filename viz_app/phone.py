@@ -20,6 +20,7 @@ import dataclasses
 import streamlit as st
 
 from .figures.kit import DEFAULT_STYLE, FigureStyle
+from .guard import guarded
 
 PHONE_MAX_PX = 600  # narrower than this is a phone (tablets in portrait start at 744 px)
 PHONE_STYLE = dataclasses.replace(DEFAULT_STYLE, narrow=True)
@@ -107,7 +108,7 @@ def _take_width() -> None:
 def watch() -> None:
     """Every run, before the page (app.py): the phone's style, and the component that says the width."""
     st.html(PHONE_CSS)
-    _screen(key=_SCREEN, data={"known": width(), "phone_max": PHONE_MAX_PX}, on_width_change=_take_width)
+    _screen(key=_SCREEN, data={"known": width(), "phone_max": PHONE_MAX_PX}, on_width_change=guarded(_take_width))
 
 
 def width() -> int | None:

@@ -23,11 +23,16 @@ def _is_guarded(node: ast.expr) -> bool:
             and func.value.id == "page") or (isinstance(func, ast.Name) and func.id == "guarded")  # fmt: skip
 
 
+def is_callback(name: str | None) -> bool:
+    """Streamlit's callback arguments, and a custom component's on_<name>_change (phone.py's width)."""
+    return name in CALLBACKS or bool(name and name.startswith("on_") and name.endswith("_change"))
+
+
 def unguarded(source: str) -> list[str]:
     """The callbacks and fragments of one module that do not go through the guard."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.keyword) and node.arg in CALLBACKS:
+        if isinstance(node, ast.keyword) and is_callback(node.arg):
             constant = isinstance(node.value, ast.Constant)  # "rerun", "ignore": Streamlit's own, no code
             if not constant and not _is_guarded(node.value):
                 found.append(f"line {node.value.lineno}: {node.arg}={ast.unparse(node.value)}")

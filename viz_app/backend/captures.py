@@ -125,7 +125,7 @@ class Prompt:
 def prepare_prompt(raw: str, ckpt: Checkpoint) -> Prompt:
     """Drop characters the model never saw and keep the last block_size (at most CAPTURE_POSITIONS) of the rest."""
     tokenizer = ckpt.tokenizer
-    unknown = tuple(tokenizer.unknown_chars(raw)) if hasattr(tokenizer, "unknown_chars") else ()  # BPE: none
+    unknown = tuple(tokenizer.unknown_chars(raw))  # a BPE tokenizer has none: bytes cover every text
     with warnings.catch_warnings():  # the notice on the page says it; no need to log it too
         warnings.simplefilter("ignore")
         ids = tokenizer.encode(raw, errors="drop")
