@@ -56,14 +56,18 @@ def switch_lines(switch: str, depth: int = 2) -> list[tuple[int, str]]:
     hits = [n for n in ast.walk(tree)
             if isinstance(n, ast.Attribute) and n.attr == switch
             and isinstance(n.value, ast.Name) and n.value.id in CONFIG_NAMES]  # fmt: skip
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
     found: set[int] = set()
     seen: set[ast.AST] = set()
     for level in range(depth + 1):
         aliases = []  # (key, scope) pairs the hits were assigned to
-        for hit in hits:
+        while hits:
+            hit = hits.pop()
             if hit in seen:
                 continue
             seen.add(hit)
+            # passed to a function of model.py: its parameter is the same value, so its uses count at this level
+            hits += _parameter_uses(hit, parents, functions)
             found.add(hit.lineno)
             stmt = statement(hit)
             if isinstance(stmt, (ast.If, ast.While)) and _contains(stmt.test, hit):
@@ -83,6 +87,23 @@ def switch_lines(switch: str, depth: int = 2) -> list[tuple[int, str]]:
 
 def _contains(tree, node) -> bool:
     return any(sub is node for sub in ast.walk(tree))
+
+
+def _parameter_uses(node, parents, functions: dict[str, ast.FunctionDef]) -> list[ast.AST]:
+    """If `node` is an argument of a call to one of `functions`, the uses of the matching parameter inside it."""
+    call = parents.get(node)
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in functions):
+        return []
+    function = functions[call.func.id]
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)]
+    if node in call.args:
+        index = call.args.index(node)
+        name = params[index] if index < len(params) else None
+    else:
+        name = next((kw.arg for kw in call.keywords if kw.value is node), None)
+    if name is None:
+        return []
+    return [n for n in ast.walk(function) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
 
 
 def _assigned_from(stmt: ast.Assign, hit, parents) -> list[tuple[str, ast.AST]]:
