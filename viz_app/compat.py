@@ -74,3 +74,8 @@ def wire_messages():
 # (plotly.tools.return_figure_from_figure_or_data) and hands that dict on unchanged; a SharedFigure
 # makes it once for every session. tests/app/test_compat.py counts the calls.
 PLOTLY_CHART_CALLS_TO_DICT = True
+
+# .streamlit/config.toml's [global] minCachedMessageSize: a hidden option (not in `streamlit config show`).
+# Set above any message, it turns off Streamlit's element cache, whose references a run the server starts
+# itself can send for elements the browser already dropped (the browser then disconnects for good).
+HIDDEN_OPTIONS = ("global.minCachedMessageSize",)

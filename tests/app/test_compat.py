@@ -115,3 +115,18 @@ def test_plotly_chart_takes_a_shared_figures_dict_made_once():
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.text] == ["to_dict: 1"]
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_the_element_cache_is_off_by_an_option_streamlit_still_reads():
+    import inspect
+    import tomllib
+
+    from streamlit import config
+    from streamlit.runtime import forward_msg_cache
+
+    (name,) = compat.HIDDEN_OPTIONS
+    assert name in config._config_options_template  # an upgrade that drops it would make the setting do nothing
+    assert f'"{name}"' in inspect.getsource(forward_msg_cache.populate_hash_if_needed)  # where caching is decided
+    section, key = name.split(".")
+    toml = tomllib.loads((Path(compat.__file__).parent / ".streamlit" / "config.toml").read_text())
+    assert toml[section][key] >= 1e12  # above any message: nothing is sent as a reference
