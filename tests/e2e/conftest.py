@@ -122,3 +122,27 @@ def page(browser):
         yield page
     finally:
         context.close()
+
+
+# what a failed browser test's page showed, in its report: the URL, Streamlit's connection and script
+# state (DISCONNECTED_FOREVER was a student page's death, f0aeee7), any exception box and the console's end
+PAGE_STATE = """() => ({
+  url: location.href,
+  connection: document.querySelector('[data-test-connection-state]')?.dataset.testConnectionState,
+  script: document.querySelector('[data-test-script-state]')?.dataset.testScriptState,
+  exceptions: [...document.querySelectorAll('[data-testid=stException]')].map(e => e.innerText.slice(0, 300)),
+})"""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.failed and call.when == "call" and page is not None and not page.is_closed():
+        try:
+            state = page.evaluate(PAGE_STATE)
+        except Exception as e:  # the page itself may be what broke
+            state = f"could not read the page: {e}"
+        console = "\n".join(getattr(page, "console", [])[-15:])
+        report.sections.append(("the page at the failure", f"{state}\nconsole (last 15):\n{console}"))
+    return report
