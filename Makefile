@@ -5,7 +5,7 @@
 #              on one PORT, each browser kept on its process (installs Debian's nginx when missing)
 #   make test  runs the whole test suite (installs Chromium for the browser test when missing)
 #   make test-fast  ruff and pytest without the browser and subprocess tests (e2e, slow): the edit loop
-#   (both run pytest in PYTEST_WORKERS=2 processes; PYTEST_WORKERS=0 runs it in one)
+#   (make test runs pytest in TEST_WORKERS=4 processes, make test-fast in PYTEST_WORKERS=2; 0 runs it in one)
 #   make screenshots  retakes the pictures of README.md and docs/ from the running app (docs/images/)
 #   make wheel  builds the installable package (dist/attention_lab-*.whl: the library, the app, the `attention-lab` command)
 VENV ?= .venv
@@ -18,11 +18,11 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 $(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-compile -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-compile -r requirements-dev.txt
 	touch $@
 
 # the runtime's wheels, kept for tests/test_install.py: it installs the built wheel into a fresh
@@ -50,17 +50,19 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| { echo "could not install chromium (apt-get failed): the browser test needs it"; exit 1; }; }
 
-# two pytest-xdist workers, a test module each at a time (--dist loadfile: a module's tests share its
-# fixtures); each worker's servers on a core of their own (tests/e2e/conftest.py worker_core).
-# make test runs the browser tests (e2e) after the rest, in one process: two workers' browsers and
-# servers on two cores made the phone, clicker and projector tests time out (CI, 3 of 1,081)
+# --no-compile above: pip byte-compiled all of torch's files (about 30 s of a fresh setup); Python
+# compiles the modules a run imports, once, on first use.
+# make test: one pytest-xdist pool for every test, a test file each at a time (--dist loadfile: a file's
+# tests share its fixtures), the long browser and process files first, taking turns (tests/conftest.py).
+# Four workers on two cores: a browser test often waits (for the page, the server, a poll); the browser
+# tests alone in one process took 16.5 of CI's 21.5 min. Each worker's servers on one core, gwN's on
+# core N mod 2 (tests/e2e/conftest.py)
+TEST_WORKERS ?= 4
 PYTEST_WORKERS ?= 2
-E2E_WORKERS ?= 0
 
 test: $(VENV)/.dev $(VENV)/.wheelhouse chromium nginx
 	$(PY) -m ruff check nanogpt viz_app tests
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not e2e"
-	$(PY) -m pytest -q -n $(E2E_WORKERS) --dist loadfile -m e2e
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.dev
 	$(PY) -m ruff check nanogpt viz_app tests

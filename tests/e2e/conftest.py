@@ -37,9 +37,9 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
 
 
 def worker_core() -> int:
-    """The core this test process's servers run on: under pytest-xdist (make test runs two workers)
-    worker gwN's on core N, so the two workers' servers do not share one; alone, the last core, as
-    `make app` pins its server (app_process.pin)."""
+    """The core this test process's servers run on: under pytest-xdist (make test runs four workers)
+    worker gwN's on core N (wrapping round: app_process.pin), so the workers' servers spread over the
+    cores; alone, the last core, as `make app` pins its server."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "")
     return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else -1
 

@@ -29,13 +29,13 @@ def serious_violations(page) -> dict[str, dict[str, str]]:
     """axe's serious and critical violations of the page scrolled through: rule id -> node -> why."""
     from axe_playwright_python.sync_playwright import Axe
 
-    axe = Axe()
+    page.evaluate(Axe().axe_script)  # once: Axe.run would parse axe-core's 500 kB again at every window
     found: dict[str, dict[str, str]] = {}
     y = 0
     for _ in range(60):  # a long Lesson is about 20 windows
         where = page.evaluate(SCROLL_TO, y)
         page.wait_for_timeout(300)  # Plotly draws a chart as it comes into view
-        for rule in axe.run(page, options=OPTIONS).response["violations"]:
+        for rule in page.evaluate("options => axe.run(document, options)", OPTIONS)["violations"]:
             if rule["impact"] in ("serious", "critical"):
                 for node in rule["nodes"]:
                     found.setdefault(rule["id"], {})[str(node["target"])] = node.get("failureSummary", "")[:240]
