@@ -25,9 +25,7 @@ def run() -> None:
     # presenter mode folds the sidebar away: the room goes to the figures
     sidebar_state = "collapsed" if presenter.on() else "auto"
     # an emoji icon is drawn in the browser; a :material/: one is fetched from fonts.gstatic.com (offline rooms)
-    st.set_page_config(
-        page_title="Attention lab", page_icon="🔬", layout="wide", initial_sidebar_state=sidebar_state
-    )
+    st.set_page_config(page_title="Attention lab", page_icon="🔬", layout="wide", initial_sidebar_state=sidebar_state)
     pages = {
         slug: st.Page(HERE / info.file, title=info.title, icon=info.icon, url_path=info.url_path or None,
                       default=info.default)
