@@ -19,7 +19,9 @@ import statistics
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -59,6 +61,21 @@ class BenchOptions:
 
 
 Section = tuple[str, Callable[[BenchOptions], list[str]]]
+
+
+def in_fresh_process(fn: Callable, *args):
+    """fn(*args) in a new Python process (spawned: none of this one's memory, threads or oneDNN state);
+    its result, or its exception raised here. The child imports fn by its module and never runs this
+    process's __main__: after a Streamlit script run (the app's bench, a test's AppTest) __main__ is
+    that page's script, which spawn would run again in the child, and a multiprocessing.Pool whose child
+    dies that way starts another forever (a CI run hung on it)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        main, sys.modules["__main__"] = sys.modules["__main__"], types.ModuleType("__main__")
+        try:
+            future = pool.submit(fn, *args)  # the child starts here, told of the blank __main__
+        finally:
+            sys.modules["__main__"] = main
+        return future.result()
 
 
 def bench_model(ckpt: str | None, quick: bool):
@@ -159,8 +176,7 @@ def measure_capture_memory(ckpt: str | None, quick: bool) -> dict:
 
 def bench_memory(opts: BenchOptions) -> list[str]:
     """(c) peak memory of one full capture at the full block, in a fresh process."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        m = pool.apply(measure_capture_memory, (opts.ckpt, opts.quick))
+    m = in_fresh_process(measure_capture_memory, opts.ckpt, opts.quick)
     mb = 1e6
     return [
         f"one full capture at T={m['T']} keeps {m['cache_bytes'] / mb:.1f} MB of tensors alive "
@@ -209,8 +225,7 @@ def step_times_without_native_bf16(overrides: dict, repeats: int) -> dict[str, f
     before = os.environ.get("ONEDNN_MAX_CPU_ISA")
     os.environ["ONEDNN_MAX_CPU_ISA"] = NO_NATIVE_BF16_ISA  # read once, when the child's oneDNN starts
     try:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            return pool.apply(_emulated_step_times, (overrides, repeats, torch.get_num_threads()))
+        return in_fresh_process(_emulated_step_times, overrides, repeats, torch.get_num_threads())
     finally:
         os.environ.pop("ONEDNN_MAX_CPU_ISA") if before is None else os.environ.update(ONEDNN_MAX_CPU_ISA=before)
 

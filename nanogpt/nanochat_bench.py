@@ -10,7 +10,6 @@ saves them. The weights are random: the timings and memory do not depend on thei
 from __future__ import annotations
 
 import json
-import multiprocessing
 import pickle
 import tempfile
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .bench import in_fresh_process
 from .nanochat import SMEAR_CHANNELS, NanochatConfig, expected_shapes
 from .nanochat_run import BOS, KNOWN_PATTERNS
 
@@ -109,8 +109,7 @@ def bench_nanochat_size(opts) -> list[str]:
         model_file = write_random_run(Path(tmp), config)
         written = time.perf_counter() - start
         size = model_file.stat().st_size
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            m = pool.apply(measure_open, (tmp,))
+        m = in_fresh_process(measure_open, tmp)
     gb = 1e9
     return [
         f"d{config.n_layer} run ({m['n_params']:,} parameters; model_*.pt {size / gb:.2f} GB with bf16 embeddings, "

@@ -149,3 +149,19 @@ def test_the_train_dtype_section_measures_both_dtypes_and_the_emulated_case():
     assert "held to AVX512_CORE" in lines[2] and "--dtype auto picks float32 there" in lines[2]
     gap = float(lines[3].split("differ by at most ")[1].split(",")[0])
     assert gap < 0.05  # the two dtypes train alike
+
+
+def test_a_fresh_process_never_runs_this_ones_main(tmp_path, monkeypatch):
+    """After a Streamlit script run __main__ is the page's script: the bench's child must not run it."""
+    import math
+    import types
+
+    from nanogpt.bench import in_fresh_process
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the page ran again in the child')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    assert in_fresh_process(math.factorial, 5) == 120
+    assert sys.modules["__main__"] is page  # given back
