@@ -53,10 +53,10 @@ chromium:
 # --no-compile above: pip byte-compiled all of torch's files (about 30 s of a fresh setup); Python
 # compiles the modules a run imports, once, on first use.
 # make test: one pytest-xdist pool for every test, a test file each at a time (--dist loadfile: a file's
-# tests share its fixtures), the long browser and process files first, taking turns (tests/conftest.py).
-# Four workers on two cores: a browser test often waits (for the page, the server, a poll); the browser
-# tests alone in one process took 16.5 of CI's 21.5 min. Each worker's servers on one core, gwN's on
-# core N mod 2 (tests/e2e/conftest.py)
+# tests share its fixtures), in collection order. Four workers on two cores: a browser test often waits
+# (for the page, the server, a poll); the browser tests alone in one process took 16.5 of CI's 21.5 min,
+# one pool of four 15 min with none failing. Putting the browser and process files first made it worse
+# (18.5 min, two load timeouts: torchrun beside four browsers). gwN's servers on core N mod 2.
 TEST_WORKERS ?= 4
 PYTEST_WORKERS ?= 2
 

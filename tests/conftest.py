@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 
@@ -31,20 +29,6 @@ def pytest_collection_modifyitems(items):
             continue
         if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-    # the long files first, each kept whole, browser files taking turns with the others: make test runs
-    # every test in one pytest-xdist pool (--dist loadfile hands out files in this order), so the long
-    # files start at once, about half the workers drive a browser at a time, and the many quick files
-    # fill the workers' ends instead of one browser file running alone at the close
-    files: dict = {}
-    for item in items:
-        files.setdefault(item.path, []).append(item)
-    browser = [path for path, its in files.items() if any(i.get_closest_marker("e2e") for i in its)]
-    slow = [
-        path for path, its in files.items() if path not in browser and any(i.get_closest_marker("slow") for i in its)
-    ]
-    rest = [path for path in files if path not in browser and path not in slow]
-    turns = [path for pair in itertools.zip_longest(browser, slow) for path in pair if path is not None]
-    items[:] = [item for path in turns + rest for item in files[path]]
 
 
 VERSE = """First Citizen:
