@@ -1,7 +1,8 @@
 """`make screenshots`: every picture in README.md and docs/, taken from the running app.
 
 The app is started the way `make app` starts it (viz_app/serving/app_process.py, one core, the shipped checkpoints),
-with its home, temp folder and class store in a fresh temp folder, and Debian's headless Chromium
+with its home, temp folder and class store in a fresh temp folder (a shot of another model gets a server of its
+own, started as `attention-lab PATH` starts one: that model opened first), and Debian's headless Chromium
 (Playwright, /usr/bin/chromium) opens each page at a fixed size. A teacher leads a class in presenter mode
 and a student follows on a phone, so the class pictures are the real classroom. Each PNG is reduced to 256
 colours (Pillow, which Streamlit already installs), a few hundred KB at most.
@@ -12,6 +13,7 @@ colours (Pillow, which Streamlit already installs), a few hundred KB at most.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import re
 import sys
@@ -44,9 +46,11 @@ class Shot:
     link: str  # the app's link, after its address
     viewport: dict
     what: str  # what the picture is for
+    model: str = ""  # a model file or folder in the repository, opened first as `attention-lab PATH` opens it
 
 
-# One browser session each, in this order; the class pictures come after them (see classroom()).
+# One browser session each, in this order; the class pictures come after them (see classroom()), and the shots of
+# another model (Shot.model) last, on a server of its own.
 PAGES = (
     Shot("attention", "/?presenter=1", PROJECTOR, "README: the Attention page, presenter mode at 720p"),
     Shot("attention-page", "/", WHOLE, "docs/pages.md: the Attention page with the sidebar"),
@@ -142,8 +146,6 @@ def classroom(browser, url: str, shots: list[Shot], out: Path) -> None:
 def take(shots: list[Shot], out: Path = OUT) -> None:
     from playwright.sync_api import sync_playwright
 
-    from .bench.classroom import Server
-
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"error: the screenshots need Debian's chromium at {CHROMIUM} (make chromium installs it)")
     out.mkdir(parents=True, exist_ok=True)
@@ -154,20 +156,32 @@ def take(shots: list[Shot], out: Path = OUT) -> None:
         # a newcomer's machine: the shipped checkpoints, no model of the user's, an empty home and temp folder
         env = {"HOME": str(home), "TMPDIR": str(tmp), "ATTENTION_LAB_CKPT": "", "ATTENTION_LAB_VOCAB": "",
                "ATTENTION_LAB_CLASS_DB": str(Path(fresh, "classes.sqlite3"))}  # fmt: skip
-        server = Server(checkpoints=str(ROOT / "checkpoints"), env=env)
-        try:
-            server.wait_healthy()
-            with sync_playwright() as p:
-                rules = f"--host-resolver-rules=MAP {HALL} 127.0.0.1"
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rules])
-                try:
-                    pages(browser, server.url, [s for s in shots if s in PAGES], out)
-                    if any(s in CLASS for s in shots):
-                        classroom(browser, server.url, [s for s in shots if s in CLASS], out)
-                finally:
-                    browser.close()
-        finally:
-            server.stop()
+        with sync_playwright() as p:
+            rules = f"--host-resolver-rules=MAP {HALL} 127.0.0.1"
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rules])
+            try:
+                # one server at a time: the shipped models' (the class pictures too), then each other model's
+                for model in dict.fromkeys(s.model for s in shots):
+                    wanted = [s for s in shots if s.model == model]
+                    with running(dict(env, ATTENTION_LAB_CKPT=str(ROOT / model) if model else "")) as url:
+                        pages(browser, url, [s for s in wanted if s in PAGES], out)
+                        if any(s in CLASS for s in wanted):
+                            classroom(browser, url, [s for s in wanted if s in CLASS], out)
+            finally:
+                browser.close()
+
+
+@contextlib.contextmanager
+def running(env: dict[str, str]):
+    """The app's address while a server runs with env (the shipped checkpoints beside whatever it opens)."""
+    from .bench.classroom import Server
+
+    server = Server(checkpoints=str(ROOT / "checkpoints"), env=env)
+    try:
+        server.wait_healthy()
+        yield server.url
+    finally:
+        server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
