@@ -20,6 +20,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images"
@@ -38,6 +39,13 @@ PHONE = {"width": 390, "height": 844}  # an iPhone 12 to 15's viewport in CSS pi
 # 127.0.0.1, so the join card shows a network address, not "localhost" and its warning.
 HALL = "attention-lab.local"
 COLOURS = 256
+# A model of tokens, not characters: the nanochat run of the tests (d4, 300 steps, its own 512-token BPE,
+# every file written by nanochat), opened as `attention-lab DIR` opens a run. Trained a little, its maps have
+# structure; the GPT-2 fixtures read GPT-2's own tokens, but their weights are barely trained and their maps
+# near uniform. Ordinary words and a line break: the labels show the leading spaces (␣) and the ↵; 22 tokens,
+# all in presenter mode's window.
+NANOCHAT = "tests/fixtures/nanochat/base"
+TOKENS_PROMPT = "The cat sat on the mat.\nThe dog sat on the rug."
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,13 @@ PAGES = (
     Shot("why", "/why", LAPTOP, "docs/pages.md: the next character's logit taken apart"),
     Shot("induction", "/induction", LAPTOP, "docs/pages.md: the induction probe on python-small"),
     Shot("timeline", "/timeline?tl_step=1000", LAPTOP, "docs/pages.md: shakespeare-small at step 1,000"),
+    Shot(
+        "nanochat",
+        "/?" + urlencode({"presenter": 1, "layer": 2, "head": 0, "prompt": TOKENS_PROMPT}),
+        PROJECTOR,
+        "README, docs/engineers.md: a nanochat run, its BPE tokens on the axes",
+        NANOCHAT,
+    ),  # fmt: skip
 )
 CLASS = (
     Shot("projector", "/", PROJECTOR, "README, docs/lecture-hall.md: a teacher leads a class; how students join"),
