@@ -323,8 +323,8 @@ def build_parser(prog: str = "python -m nanogpt") -> argparse.ArgumentParser:
     p.add_argument(
         "src",
         help="nanoGPT's ckpt.pt, the lecture model's torch.save(model.state_dict()), a Hugging "
-        "Face GPT-2 folder (config.json + model.safetensors; or the hub cache's models--gpt2), or a nanochat "
-        "base dir, checkpoint dir or model_<step>.pt",
+        "Face GPT-2 folder (config.json + model.safetensors or its shards; or the hub cache's models--gpt2), "
+        "or a nanochat base dir, checkpoint dir or model_<step>.pt",
     )
     p.add_argument("--out", required=True, help="the .safetensors file to write")
     p.add_argument("--meta", default=None, help="nanoGPT's meta.pkl (default: beside SRC, or data/<dataset>/meta.pkl)")

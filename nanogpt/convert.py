@@ -1,17 +1,18 @@
 """Open a model trained elsewhere: nanoGPT's ckpt.pt (character level with its meta.pkl, or GPT-2's
 tokens without one), the lecture's gpt.py state_dict, or a Hugging Face GPT-2 folder (config.json and
-model.safetensors, also as the hub's cache lays it out), as a GPT of this project that computes what
-the original computed, saved in the one checkpoint format.
+model.safetensors or its shards, also as the hub's cache lays it out), as a GPT of this project that
+computes what the original computed, saved in the one checkpoint format.
 
 Nothing in a file runs code. Weights come through torch.load(weights_only=True), which rebuilds
 tensors and plain containers only, or through safetensors, which holds no code at all; nanoGPT's
 meta.pkl through an unpickler that admits no global at all (its dicts of ints and strings need
-none); config.json through json. Every problem is a CheckpointError: one line that names the file
-and says what to do.
+none); config.json and a shard index through json. Every problem is a CheckpointError: one line
+that names the file and says what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -46,6 +47,8 @@ GPT2 = "gpt2"  # the tokenizer name --tokenizer takes and the metadata's source_
 # nanoGPT's 50,304 (train.py pads it to a multiple of 64 when no meta.pkl gives a vocabulary)
 GPT2_SIZES = (GPT2_VOCAB_SIZE, 50304)
 MAX_CONFIG_BYTES = 1 << 20  # a Hugging Face config.json is a few hundred bytes
+SHARD_INDEX = "model.safetensors.index.json"  # transformers' map of a sharded model's tensors to its files
+MAX_SHARD_INDEX_BYTES = 1 << 22  # about 80 bytes a tensor: GPT-2 XL's 580 tensors take 50 KB
 COMPILED_PREFIX = "_orig_mod."  # what torch.compile puts before every name of a nanoGPT compile=True run
 LECTURE_KEY = re.compile(r"blocks\.(\d+)\.sa\.heads\.(\d+)\.key\.weight")
 
@@ -511,44 +514,109 @@ def _hf_config(folder: Path) -> tuple[GPTConfig, dict]:
 
 
 def _huggingface(path: Path, limits: Limits | None) -> tuple[GPTConfig, dict, dict]:
-    """Config, our-named weights (Conv1D's transposed) and provenance of a Hugging Face GPT-2 folder.
-    The weights' shapes are checked against the config (check_claims) from the file's header before a
-    byte of them is read."""
+    """Config, our-named weights (Conv1D's transposed) and provenance of a Hugging Face GPT-2 folder,
+    its weights in model.safetensors or in the shards model.safetensors.index.json names."""
     folder = huggingface_folder(path)
     config, raw = _hf_config(folder)
-    weights_file = hub_file(folder, "model.safetensors")
-    if not weights_file.is_file():
-        sharded = (folder / "model.safetensors.index.json").is_file()
-        raise CheckpointError(
-            f"{folder} has no model.safetensors"
-            + (
-                " (its weights are split in shards; save_pretrained it again with a larger max_shard_size)"
-                if sharded
-                else "; save the model with save_pretrained (safetensors is its default)"
-            )  # fmt: skip
-        )
-    try:
-        with safe_open(str(weights_file), framework="pt", device="cpu") as f:
-            # ours -> the file's name, masks left out: the original hub files name GPT2Model's weights
-            # (wte.weight), save_pretrained GPT2LMHeadModel's (transformer.wte.weight), both nanoGPT's names
-            theirs = {_renamed_one(_hf_name(name)): name for name in f.keys() if not DROPPED.fullmatch(_hf_name(name))}
-            if config.tied_lm_head:
-                theirs.pop("lm_head.weight", None)  # transformers writes a tied head's copy or not, by version
-            held = {}
-            for ours, name in theirs.items():
-                shape = tuple(f.get_slice(name).get_shape())
-                held[ours] = shape[::-1] if CONV1D.fullmatch(ours) else shape
-            check_claims(config, held, weights_file, limits)
-            weights = {}
-            for ours, name in theirs.items():
-                tensor = f.get_tensor(name)
-                weights[ours] = tensor.t().contiguous() if CONV1D.fullmatch(ours) else tensor  # (in, out) -> (out, in)
-    except SafetensorError as e:
-        raise CheckpointError(
-            f"{weights_file} is not a readable .safetensors file ({e}); it may be truncated."
-        ) from None
+    described_by, files = _hf_weight_files(folder)
+    weights = _hf_weights(files, described_by, config, limits)
     provenance = dict(original_config=_plain(raw), hf_folder=str(folder))
     return config, weights, provenance
+
+
+def _hf_weight_files(folder: Path) -> tuple[Path, dict[Path, list[str] | None]]:
+    """The .safetensors files of a Hugging Face folder, each with the names of the tensors to take from
+    it (None: all it holds), and the file a refusal names: model.safetensors alone, or the shards of
+    transformers' index ({"metadata": ..., "weight_map": {tensor name: shard file name}}). A shard is a
+    file beside the index (in the hub's cache a link into its blobs/, as model.safetensors is): a name
+    that would reach elsewhere is refused, not resolved."""
+    single = hub_file(folder, "model.safetensors")
+    if single.is_file():
+        return single, {single: None}
+    index = hub_file(folder, SHARD_INDEX)
+    if not index.is_file():
+        raise CheckpointError(
+            f"{folder} has no model.safetensors (nor the {SHARD_INDEX} of its shards); save the model with "
+            "save_pretrained (safetensors is its default)."
+        )
+    weight_map = read_json_file(index, MAX_SHARD_INDEX_BYTES, "not a shard index (one line per tensor)")
+    weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+    if (
+        not isinstance(weight_map, dict)
+        or not weight_map
+        or not all(isinstance(shard, str) for shard in weight_map.values())
+    ):
+        raise CheckpointError(
+            f"{index} is not a transformers shard index (a JSON object whose weight_map gives each tensor's "
+            "shard file); save the model with save_pretrained again."
+        )
+    shards: dict[str, list[str]] = {}
+    for name, shard in weight_map.items():
+        if shard in ("", ".", "..") or Path(shard).name != shard or "\\" in shard:
+            raise CheckpointError(
+                f"{index} puts {name} in {shard!r}, which is not a file name beside it (a shard is a file of "
+                f"{folder}); refused, nothing read."
+            )
+        shards.setdefault(shard, []).append(name)
+    files = {}
+    for shard, names in shards.items():
+        file = hub_file(folder, shard)
+        if not file.is_file():
+            raise CheckpointError(
+                f"{folder} has no {shard}, the shard {index.name} names for {names[0]}; download or save the "
+                "whole model again."
+            )
+        files[file] = names
+    return index, files
+
+
+def _hf_weights(
+    files: dict[Path, list[str] | None], described_by: Path, config: GPTConfig, limits: Limits | None
+) -> dict[str, torch.Tensor]:
+    """Our-named weights (Conv1D's transposed) from one model.safetensors or its shards, alike: every
+    file's header is read and the shapes checked against the config (check_claims) before a byte of
+    any tensor is read."""
+    where: dict[str, tuple[Path, str]] = {}  # ours -> (file, the file's name)
+    held = {}
+    for file, names in files.items():
+        with _safetensors(file) as f:
+            present = set(f.keys())
+            for name in present if names is None else names:
+                if name not in present:
+                    raise CheckpointError(
+                        f"{described_by} names {name} in {file.name}, which does not hold it; download or save "
+                        "the whole model again."
+                    )
+                # masks left out: the original hub files name GPT2Model's weights (wte.weight),
+                # save_pretrained GPT2LMHeadModel's (transformer.wte.weight), both nanoGPT's names
+                if DROPPED.fullmatch(_hf_name(name)):
+                    continue
+                ours = _renamed_one(_hf_name(name))
+                if config.tied_lm_head and ours == "lm_head.weight":
+                    continue  # transformers writes a tied head's copy or not, by version
+                shape = tuple(f.get_slice(name).get_shape())
+                held[ours] = shape[::-1] if CONV1D.fullmatch(ours) else shape
+                where[ours] = (file, name)
+    check_claims(config, held, described_by, limits)
+    weights = {}
+    for file in files:
+        with _safetensors(file) as f:
+            for ours, (source, name) in where.items():
+                if source == file:
+                    tensor = f.get_tensor(name)
+                    # Conv1D's (in, out) -> a Linear's (out, in)
+                    weights[ours] = tensor.t().contiguous() if CONV1D.fullmatch(ours) else tensor
+    return weights
+
+
+@contextlib.contextmanager
+def _safetensors(file: Path):
+    """safe_open, its errors (at opening or reading, a truncated file) one sentence naming the file."""
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as f:
+            yield f
+    except SafetensorError as e:
+        raise CheckpointError(f"{file} is not a readable .safetensors file ({e}); it may be truncated.") from None
 
 
 def _int_or_none(value) -> int | None:

@@ -24,6 +24,9 @@ TAG_THRESHOLD = 0.4
 PREV_TOKEN_THRESHOLD = SINK_THRESHOLD = TAG_THRESHOLD  # ... key t - 1 / key 0 (the names pages quote)
 UNIFORM_THRESHOLD = 0.9  # normalised entropy at or above this: spread almost evenly
 OFFSETS = (0, 1, 2, 3)  # key t - k: "self", "previous-token", "2 back", "3 back"
+# the kinds of key read off positions alone, which every prompt has (a token model's too); the others
+# read the prompt's characters, so key_kinds gives them only where each position is one
+POSITIONAL_KINDS = ("self", "previous-token", "2 back", "3 back", "first-token")
 PUNCTUATION = ".,:;!?-'"
 # the latest key at or before t that is ... (a head that always finds it reads the text, not positions)
 LATEST = {

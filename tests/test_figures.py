@@ -275,6 +275,7 @@ def test_the_tag_table_names_every_tag_the_library_gives():
 
     names = set(metrics.key_kinds(8, "Ab c.\nde")) | {"uniform"}  # every kind of key, the text-reading ones too
     assert set(heads_figs.TAGS) == names
+    assert set(metrics.key_kinds(8)) == set(metrics.POSITIONAL_KINDS)  # what a token model's legend lists
     assert heads_figs.PUNCTUATION == metrics.PUNCTUATION  # quoted in its meaning
     shorts = [t.short for t in heads_figs.TAGS.values()]
     assert len(set(shorts)) == len(shorts) and all(len(s) <= 9 for s in shorts)  # a grid cell is small

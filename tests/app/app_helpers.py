@@ -51,3 +51,42 @@ def figure_titled(at: AppTest, text: str) -> dict:
     found = [f for f in charts(at) if any(text in t for t in titles(f))]
     assert len(found) == 1, (text, [titles(f)[0] for f in charts(at)])
     return found[0]
+
+
+# the elements whose words a page says, as AppTest names them: text, notices, headings, and the widgets
+# (their labels and help texts)
+SAYING = ("markdown", "caption", "info", "warning", "success", "header", "subheader", "title", "text")
+WIDGETS = ("button", "slider", "select_slider", "number_input", "toggle", "radio", "text_area", "text_input",
+           "selectbox", "checkbox", "metric", "expander")  # fmt: skip
+
+
+def words(at: AppTest) -> str:
+    """Every word the page's main area says: its text, captions, notices and headings, its widgets' labels
+    and help texts, and its figures' titles, axis titles and hover templates (not their tick labels,
+    which are the prompt's and the probe's own tokens)."""
+    block = at.main
+    said = [str(e.value) for kind in SAYING for e in block.get(kind)]
+    said += [str(getattr(w, part, "") or "") for kind in WIDGETS for w in block.get(kind) for part in ("label", "help")]
+    for chart in block.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        said += titles(figure)
+        for name, axis in figure["layout"].items():
+            if name.startswith(("xaxis", "yaxis")):
+                said.append(str(axis.get("title", {}).get("text", "")))
+        said += [str(trace.get("hovertemplate", "")) for trace in figure["data"]]
+    return "\n".join(said)
+
+
+UNIT_PAGES = ("induction", "generate", "sharpness")  # the pages whose words name the model's unit throughout
+
+
+def every_section(at: AppTest, slug: str) -> AppTest:
+    """The page run with each part of it that names the unit drawn: Generate after a step (the step view
+    comes with it) and on the passage of its own box (a model that names no training text has no
+    validation passage)."""
+    at.run()
+    if slug == "generate":
+        at.button(key="gen_next").click().run()
+        at.radio(key="tf_source").set_value("own").run()
+    assert_clean(at)
+    return at

@@ -10,7 +10,7 @@ from nanogpt.convert import convert
 from nanogpt.tokenizer import BPETokenizer
 from viz_app.pages import PAGES
 
-from .app_helpers import PROMPT, assert_clean, charts, figure_titled, heatmaps, texts
+from .app_helpers import PROMPT, UNIT_PAGES, assert_clean, charts, every_section, figure_titled, heatmaps, texts, words
 
 HF = Path(__file__).resolve().parents[1] / "fixtures" / "gpt2" / "hf-gpt2"
 
@@ -54,6 +54,43 @@ def test_generate_samples_tokens_and_never_a_padding_id(make_app, gpt2_dir):
     bars = figure_titled(at, "every next token's probability")
     assert len(bars["data"][0]["x"]) < 100  # the top of 50,257, not every bar
     assert "All 50257 tokens" not in [t.label for t in at.toggle]
+
+
+@pytest.mark.parametrize("slug", UNIT_PAGES)
+def test_induction_generate_and_sharpness_say_token_where_the_character_model_says_character(make_app, gpt2_dir, slug):
+    said = words(every_section(make_app(gpt2_dir, page=slug), slug))
+    leftover = [line for line in said.split("\n") if "character" in line.lower()]
+    assert "token" in said and not leftover, leftover
+    assert "character" in words(every_section(make_app(page=slug), slug))  # the tiny character model's pages
+
+
+def test_the_pages_name_the_unit_in_their_own_words(make_app, gpt2_dir):
+    """The sentences that said "character" whatever the model, each in its token form."""
+    said = words(every_section(make_app(gpt2_dir, page="induction"), "induction"))
+    assert "a sequence of distinct random tokens" in said and "from each token of the second copy" in said
+    assert "Loss at every token of the probe" in said and "from token 32 + i it looks at token i + 1" in said
+    at = every_section(make_app(gpt2_dir, page="generate"), "generate")
+    said = words(at)
+    for sentence in (
+        "Tokens per run",
+        "Keep only the k most likely tokens",
+        "Sample the next token",
+        "tokens it read",
+        "The sampled token's bars",
+        "the probability it gives the token",
+        "Surprising tokens",
+        "key (a token of the context)",
+        "p(the true next token)",
+        "next token, most likely first",
+    ):
+        assert sentence in said, sentence
+    at.text_area(key="tf_text").set_value("Hi").run()  # one token of GPT-2's
+    assert "The passage needs at least two tokens the model knows." in texts(at.info)
+    said = words(every_section(make_app(gpt2_dir, page="sharpness"), "sharpness"))
+    assert "on average over the prompt's tokens" in said and "**previous-token**: the token just before" in said
+    assert "last vowel" not in said  # a tag that reads characters, which a token model's positions are not
+    said = words(every_section(make_app(page="sharpness"), "sharpness"))
+    assert "**previous-token**: the character just before" in said and "**last vowel**: the latest vowel" in said
 
 
 def test_induction_probes_ordinary_tokens(make_app, gpt2_dir):

@@ -10,7 +10,7 @@ import pytest
 from viz_app.backend.imported import OPEN_ENV
 from viz_app.pages import PAGES
 
-from .app_helpers import assert_clean, charts, texts
+from .app_helpers import UNIT_PAGES, assert_clean, charts, every_section, texts, words
 
 BASE = Path(__file__).resolve().parents[1] / "fixtures" / "nanochat" / "base"
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
@@ -50,6 +50,13 @@ def test_every_page_draws_on_it(nanochat_app, slug):
     assert_clean(at)
     if slug in ("attention", "sharpness", "residual", "why", "induction", "generate"):
         assert charts(at), slug
+
+
+@pytest.mark.parametrize("slug", UNIT_PAGES)
+def test_induction_generate_and_sharpness_say_token_not_character(nanochat_app, slug):
+    said = words(every_section(nanochat_app(page=slug), slug))
+    leftover = [line for line in said.split("\n") if "character" in line.lower()]
+    assert "token" in said and not leftover, leftover
 
 
 def test_why_says_its_logit_is_before_the_softcap(nanochat_app):

@@ -39,6 +39,7 @@ def next_char_bars(
     top_k: int | None,
     shown: int | None = SHOWN_CHARS,
     title: str | None = None,
+    unit: str = "character",
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """The next character's distribution, most likely first: the model's own (temperature 1, no
@@ -51,6 +52,8 @@ def next_char_bars(
     shown: how many of the most likely characters to draw (None: the whole vocabulary); the sampled
     one is always among them. Bars sit at integer positions with the characters as tick text, so a
     vocabulary holding look-alike characters still gets one bar each.
+
+    unit: what the model's vocabulary holds, "character" or "token" (the words name it).
     """
     probs_raw = np.asarray(probs_raw, dtype=np.float32)
     probs = np.asarray(probs, dtype=np.float32)
@@ -112,7 +115,7 @@ def next_char_bars(
             tickangle=0,
             showgrid=False,
             range=[-0.7, n - 0.3],
-            title=dict(text="next character, most likely first" + ("" if n == len(vocab) else f" (top {n})")),
+            title=dict(text=f"next {unit}, most likely first" + ("" if n == len(vocab) else f" (top {n})")),
         ),
         yaxis=dict(title=dict(text="probability"), range=[0, y_top]),
         annotations=annotations,
@@ -149,12 +152,14 @@ def step_attention(
     *,
     offset: int = 0,
     selected: tuple[int, int] | None = None,
+    unit: str = "character",
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """The new character's attention row in every head, (L, H, ctx), as one compact heatmap:
     one row per (layer, head), the context across. A column of markers on its own axes at the
     left picks a head (customdata: its (layer, head)): Plotly selects markers, not heatmap cells,
-    and on the heatmap's own axes the heatmap would take the click."""
+    and on the heatmap's own axes the heatmap would take the click. unit: "character" or "token", the
+    model's."""
     n_layer, n_head, n = attention.shape
     context = chars[-n:] if n else ""
     labels = position_labels(context, offset)
@@ -168,7 +173,7 @@ def step_attention(
         y=dict(type="category", autorange="reversed", fixedrange=True),
     )  # fmt: skip
     layout["xaxis"].update(range=[-0.5, 0.5], tickvals=[0], ticktext=["pick"], showgrid=False, zeroline=False)
-    layout["xaxis2"].update(ticks(labels, context, 48), title=dict(text="key (a character of the context)"))
+    layout["xaxis2"].update(ticks(labels, context, 48), title=dict(text=f"key (a {unit} of the context)"))
     picks = go.Scatter(
         x=[0] * len(rows),
         y=rows,
@@ -192,7 +197,7 @@ def step_attention(
         colorbar=dict(title=dict(text="weight", side="right"), thickness=14),
         hovertemplate="%{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
     )
-    return figure([picks, heatmap], style, height, "the new character's attention, every layer × head", **layout)
+    return figure([picks, heatmap], style, height, f"the new {unit}'s attention, every layer × head", **layout)
 
 
 def attention_row(
@@ -231,6 +236,7 @@ def teacher_forcing(
     *,
     surprising: np.ndarray | None = None,
     mean_loss: float | None = None,
+    unit: str = "character",
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
     """Teacher forcing over a passage: at each position, the probability the model gave the true
@@ -239,7 +245,8 @@ def teacher_forcing(
     chars[i + 1] is the true next character after position i, so there are len(chars) - 1 bars.
     A passage of a whole context has more bars than an axis has room for labels: the bottom axis
     names every few characters, the top one each surprising character (the ones worth a look),
-    in the accent colour, at least MIN_TICK_GAP bars apart so none overlaps another.
+    in the accent colour, at least MIN_TICK_GAP bars apart so none overlaps another. unit:
+    "character" or "token", the model's (the top title names it).
     """
     n = len(p_true)
     targets = chars[1 : n + 1]
@@ -252,7 +259,7 @@ def teacher_forcing(
         vspace=0.16,
         x=x,
         titles=[
-            "p(the true next character); each surprising one named",
+            f"p(the true next {unit}); each surprising one named",
             "loss = −log p (nats)" + (f", mean {mean_loss:.3f}" if mean_loss else ""),
         ],
     )

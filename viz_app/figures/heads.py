@@ -35,17 +35,17 @@ PUNCTUATION = ".,:;!?-'"  # nanogpt.metrics.PUNCTUATION, quoted in its tag's mea
 
 class Tag(NamedTuple):
     short: str  # in a grid cell
-    meaning: str  # in a legend
+    meaning: str  # in a legend; {unit}: the model's unit ("character" | "token"), tag_meaning fills it in
     job: str  # above a head's map: what the head does, as a sentence a class reads from the back
 
 
 TAGS = {  # nanogpt.metrics.key_kinds' names, and "uniform"
-    "previous-token": Tag("prev", "the character just before", "each character looks at the one just before it"),
-    "2 back": Tag("2 back", "the character two before", "each character looks two characters back"),
-    "3 back": Tag("3 back", "the character three before", "each character looks three characters back"),
+    "previous-token": Tag("prev", "the {unit} just before", "each character looks at the one just before it"),
+    "2 back": Tag("2 back", "the {unit} two before", "each character looks two characters back"),
+    "3 back": Tag("3 back", "the {unit} three before", "each character looks three characters back"),
     "self": Tag("self", "its own position", "each character looks at itself"),
     "first-token": Tag(
-        "sink", "the first character (a resting place, or 'sink')", "each character rests on the first one"
+        "sink", "the first {unit} (a resting place, or 'sink')", "each character rests on the first one"
     ),
     "same character": Tag(
         "same char", "earlier copies of the character it is at", "each character looks at earlier copies of itself"
@@ -81,8 +81,9 @@ def short_tag(name: str) -> str:
     return TAGS[name].short if name in TAGS else name
 
 
-def tag_meaning(name: str) -> str:
-    return TAGS[name].meaning if name in TAGS else name
+def tag_meaning(name: str, unit: str = "character") -> str:
+    """What a tag means, in a legend, for a model whose positions are `unit`s."""
+    return TAGS[name].meaning.format(unit=unit) if name in TAGS else name
 
 
 def head_grid(

@@ -15,10 +15,12 @@ def copy_losses(
     *,
     ablated: np.ndarray | None = None,
     ablated_label: str = "",
+    unit: str = "character",
     style: FigureStyle = DEFAULT_STYLE,
 ) -> go.Figure:
-    """Loss predicting character t + 1 at every position t; the second copy starts at the dashed line."""
-    x = np.arange(1, len(per_position) + 1)  # the character predicted
+    """Loss predicting `unit` (the model's: character or token) t + 1 at every position t; the second copy
+    starts at the dashed line."""
+    x = np.arange(1, len(per_position) + 1)  # the one predicted
     traces = [
         go.Scatter(
             x=x,
@@ -26,7 +28,7 @@ def copy_losses(
             mode="lines",
             name="the model",
             line=dict(color=style.plain, width=3),
-            hovertemplate="character %{x}<br>loss %{y:.2f}<extra></extra>",
+            hovertemplate=f"{unit} %{{x}}<br>loss %{{y:.2f}}<extra></extra>",
         )
     ]
     if ablated is not None:
@@ -37,7 +39,7 @@ def copy_losses(
                 mode="lines",
                 name=ablated_label,
                 line=dict(color=style.accent, width=2, dash="dot"),
-                hovertemplate="character %{x}<br>loss %{y:.2f}<extra></extra>",
+                hovertemplate=f"{unit} %{{x}}<br>loss %{{y:.2f}}<extra></extra>",
             )
         )
     top = float(max(np.max(per_position), np.max(ablated) if ablated is not None else 0.0))
@@ -45,8 +47,8 @@ def copy_losses(
         traces,
         style,
         max(320, 16 * style.font_size),
-        "Loss at every character of the probe",
-        xaxis=dict(title=dict(text="character of the probe (the second copy starts at the line)")),
+        f"Loss at every {unit} of the probe",
+        xaxis=dict(title=dict(text=f"{unit} of the probe (the second copy starts at the line)")),
         yaxis=dict(title=dict(text="loss (nats)"), range=[0, 1.05 * top]),
         shapes=[dict(type="line", x0=n + 0.5, x1=n + 0.5, y0=0, y1=1, yref="paper", line=dict(dash="dash", width=2))],
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),

@@ -36,7 +36,7 @@ _PLAY_CLOCK = "_gen_play_clock"  # when Play's last character was due (time.mono
 _PREVIEW = "_gen_preview"  # ((model, prompt ids), the first step as Next would compute it): the bars before it
 
 
-def _controls(vocab_size: int) -> tuple[float, int | None, int, int]:
+def _controls(vocab_size: int, unit: str) -> tuple[float, int | None, int, int]:
     cols = st.columns([3, 1.2, 1.2, 1.4])
     with cols[0]:
         temperature = st.slider(
@@ -54,13 +54,13 @@ def _controls(vocab_size: int) -> tuple[float, int | None, int, int]:
             max_value=vocab_size,
             step=1,
             key="gen_topk",
-            help="Keep only the k most likely characters, then renormalise.",
+            help=f"Keep only the k most likely {unit}s, then renormalise.",
         )
     with cols[2]:
         seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gen_seed")
     with cols[3]:
         count = st.number_input(
-            "Characters per run", min_value=1, max_value=generation_runs.MAX_STEPS, step=1, key="gen_count"
+            f"{unit.capitalize()}s per run", min_value=1, max_value=generation_runs.MAX_STEPS, step=1, key="gen_count"
         )
     return float(temperature), int(top_k) or None, int(seed), int(count)
 
@@ -122,13 +122,14 @@ def _buttons(
     ctx: page.PageContext, run: generation_runs.GenRun, temperature: float, top_k: int | None, count: int, row
 ) -> None:
     ss = st.session_state
+    unit = ctx.prompt.unit
     added = 0
     with row:
         st.button("Back", key="gen_back", icon=":material/skip_previous:", on_click=page.guarded(_back),
                   disabled=not run.steps,  # (drawn before Next adds a step: a narrower test would lag one behind)
                   help="Replay the step before this one (PageUp or ←)")  # fmt: skip
         if st.button("Next", key="gen_next", type="primary", icon=":material/skip_next:", disabled=run.full,
-                     help="Sample the next character (PageDown or →)"):  # fmt: skip
+                     help=f"Sample the next {unit} (PageDown or →)"):  # fmt: skip
             added = generation_runs.advance(run, ctx.ckpt, 1, temperature, top_k)
         if st.button(f"Run {count} steps", key="gen_many", icon=":material/fast_forward:", disabled=run.full):
             added = generation_runs.advance(run, ctx.ckpt, count, temperature, top_k)
@@ -140,7 +141,7 @@ def _buttons(
             disabled=run.full and not playing,
             on_click=page.guarded(_set_playing),
             args=(not playing,),
-            help="Play samples two characters a second until you press Pause.",
+            help=f"Play samples two {unit}s a second until you press Pause.",
         )
         if st.button("Start over", key="gen_reset", icon=":material/restart_alt:"):
             ss[RUN] = run = generation_runs.new_run(ctx.ref, ctx.prompt.ids, run.seed)
@@ -166,6 +167,7 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
             chars,
             offset=start,
             selected=selected,
+            unit=ctx.prompt.unit,
             style=style,
         ),
         key="gen_rows",
@@ -175,7 +177,8 @@ def _attention(ctx: page.PageContext, run: generation_runs.GenRun, index: int, s
     )
     st.caption(
         f"Each row is one head: how the position that predicted step {index + 1} spread its attention over the "
-        f"{step.context_len} characters it read. Click a square in the pick column (or choose below) to enlarge a head."
+        f"{step.context_len} {ctx.prompt.unit}s it read. Click a square in the pick column (or choose below) to "
+        "enlarge a head."
     )
     layer, head, _ = controls.layer_head_picker(cfg.n_layer, cfg.n_head)
     page.chart(
@@ -220,6 +223,7 @@ def _before_the_first(
             temperature=temperature,
             top_k=top_k,
             title=f"before the first {ctx.prompt.unit}: what the model thinks comes next after the prompt",
+            unit=ctx.prompt.unit,
             style=style,
         ),
         key="gen_dist_first",
@@ -292,22 +296,23 @@ def _step_view(ctx: page.PageContext, run: generation_runs.GenRun, temperature: 
             top_k=top_k,
             shown=None if everything else figs.SHOWN_CHARS,
             title=f"step {index + 1}: every next {unit}'s probability, most likely first",
+            unit=unit,
             style=style,
         ),
         key="gen_dist",
         name=f"generate-distribution-step{index + 1}-T{temperature:g}" + (f"-top{top_k}" if top_k else ""),
     )
     now = f"temperature {temperature:g}" + (f", top-k {top_k}" if top_k else ", no top-k")
-    then = "" if now == knobs else f" This character was sampled with {knobs}; Next samples with {now}."
+    then = "" if now == knobs else f" This {unit} was sampled with {knobs}; Next samples with {now}."
     st.caption(
         "Left bar of each pair, light: the model's own distribution (temperature 1, no top-k). Right bar, dark: "
         f"after the temperature and top-k set above ({now}); it follows them as you change them.{then} The sampled "
-        "character's bars are in the accent colour."
+        f"{unit}'s bars are in the accent colour."
     )
     if step.attention is not None:
         _attention(ctx, run, index, style)
     else:
-        st.info("A bigram model reads only the last character: there is no attention to show.", icon=":material/info:")
+        st.info(f"A bigram model reads only the last {unit}: there is no attention to show.", icon=":material/info:")
     tensors = {
         "probs_model": export.Named(step.probs_raw, ("char",)),
         "probs_sampled": export.Named(step.probs, ("char",)),
@@ -337,8 +342,9 @@ def _live(
 
 def _teacher_forcing(ctx: page.PageContext) -> None:
     st.subheader("Teacher forcing: how surprised is the model by real text?")
+    unit = ctx.prompt.unit
     st.caption(
-        "Feed the model a real passage and, at every position, read the probability it gives the character "
+        f"Feed the model a real passage and, at every position, read the probability it gives the {unit} "
         "that truly comes next. The loss is −log of that probability, the number training drives down."
     )
     source = controls.radio("Passage", TF_SOURCES, key="tf_source", horizontal=True, format_func=TF_SOURCES.get)
@@ -380,7 +386,7 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
         return
     ids = generation_runs.encode_passage(ctx.ckpt, text)
     if len(ids) < 2:
-        st.info("The passage needs at least two characters the model knows.", icon=":material/edit:")
+        st.info(f"The passage needs at least two {unit}s the model knows.", icon=":material/edit:")
         return
     data = generation_runs.teacher_forcing(ctx.ref, ids)
     style = page.figure_style()
@@ -390,14 +396,14 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
     facts = captures.model_facts(ctx.ref)
     if facts["val_loss"] is not None:
         m[1].metric("The model's val loss", f"{facts['val_loss']:.3f} nats")
-    m[2].metric("Surprising characters", f"{int(surprising.sum())} of {len(data.loss)}")
+    m[2].metric(f"Surprising {unit}s", f"{int(surprising.sum())} of {len(data.loss)}")
     st.markdown(
         figs.passage_html(data.chars, data.loss, surprising, data.guess, data.p_true, style=style),
         unsafe_allow_html=True,
     )
     st.caption(
-        f"The darker a character, the more it surprised the model; outlined: it gave the true character less than "
-        f"{generation_runs.SURPRISE_P:.0%}. Hover a character for its probability and the model's own guess."
+        f"The darker a {unit}, the more it surprised the model; outlined: it gave the true {unit} less than "
+        f"{generation_runs.SURPRISE_P:.0%}. Hover a {unit} for its probability and the model's own guess."
     )
     page.chart(
         page.figure(
@@ -407,6 +413,7 @@ def _teacher_forcing(ctx: page.PageContext) -> None:
             data.loss,
             surprising=surprising,
             mean_loss=data.mean_loss,
+            unit=unit,
             style=style,
         ),
         key="tf_chart",
@@ -445,7 +452,7 @@ def render() -> None:
     else:  # the knobs, the buttons, the text
         knobs, buttons, picture = st.container(), controls.row(), st.container()
     with knobs:
-        temperature, top_k, seed, count = _controls(ctx.ckpt.tokenizer.vocab_size)
+        temperature, top_k, seed, count = _controls(ctx.ckpt.tokenizer.vocab_size, ctx.prompt.unit)
     run = _current_run(ctx, seed, temperature, top_k)
     _buttons(ctx, run, temperature, top_k, count, buttons)
     playing = bool(st.session_state.get(PLAYING)) and not run.full

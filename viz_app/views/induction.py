@@ -12,11 +12,16 @@ from viz_app.figures import induction as figs
 from viz_app.pages import PAGES
 from viz_app.url_state import Key
 
-INTRO = (
-    "The probe: a sequence of distinct random characters, then the same sequence again. Nothing in the first copy "
-    "can be guessed, but a model that reads its context can predict the whole second copy: an induction head at a "
-    "character of the second copy looks at the character that came after the same character last time, and copies it."
-)
+
+def probe_intro(unit: str) -> str:
+    """The probe in words, in the model's unit ("character" | "token")."""
+    return (
+        f"The probe: a sequence of distinct random {unit}s, then the same sequence again. Nothing in the first copy "
+        "can be guessed, but a model that reads its context can predict the whole second copy: an induction head at "
+        f"a {unit} of the second copy looks at the {unit} that came after the same {unit} last time, and copies it."
+    )
+
+
 SEEDS = tuple(range(5))
 STATE = (
     Key("ind_len", lo=2, url="changed", follows=("model",)),  # opens on the longest the model allows
@@ -69,9 +74,9 @@ def render() -> None:
     st.header("Induction heads")
     intro = st.container()  # presenter mode: under the picture, which gets the window
     ctx = page.page_context(needs_attention=True)
-    if ctx is None:
+    if ctx is None:  # no model to probe (none, or a bigram's table): the lecture's characters
         with intro:
-            st.caption(INTRO)
+            st.caption(probe_intro("character"))
         return
     cfg = ctx.config
     bos = getattr(ctx.ckpt.tokenizer, "bos", None)  # nanochat: the probe runs after <|bos|>, one position less
@@ -80,11 +85,13 @@ def render() -> None:
     longest = min(default_length(cfg.block_size - (bos is not None), high - low), captures.CAPTURE_POSITIONS // 2)
     # presenter mode: the probe's pickers in one row, the two grids under it, the losses below them
     top, more, picture = presenter.stage()
+    unit = ctx.prompt.unit
     with more if presenter.on() else intro:
-        st.caption(INTRO)
+        st.caption(probe_intro(unit))
     with top:
-        unit = ctx.prompt.unit.capitalize()
-        n = controls.slider_choice(f"{unit}s per copy", lengths(longest), key="ind_len", default=longest, width=320)
+        n = controls.slider_choice(
+            f"{unit.capitalize()}s per copy", lengths(longest), key="ind_len", default=longest, width=320
+        )
         seed = controls.choice("Random sequence", SEEDS, key="ind_seed")
     probe = inductions.probe(ctx.ref, n, seed)
     if probe.bos:
@@ -154,8 +161,8 @@ def render() -> None:
             fit=True,
         )
     st.caption(
-        "Induction score: the mean weight a head puts, from each character of the second copy, on the character "
-        "after that character's first occurrence. Previous-token score: the mean weight on the character just "
+        f"Induction score: the mean weight a head puts, from each {unit} of the second copy, on the {unit} "
+        f"after that {unit}'s first occurrence. Previous-token score: the mean weight on the {unit} just "
         "before. An induction head needs a previous-token head in an earlier layer: it finds its key by what came "
         "before it. Click a head to see its map."
     )
@@ -166,6 +173,7 @@ def render() -> None:
             probe.n,
             ablated=probe.ablated_per_position_loss,
             ablated_label=f"{ablated} zeroed",
+            unit=unit,
             style=style,
         ),  # fmt: skip
         name=f"induction-loss-n{n}-s{seed}",
@@ -181,7 +189,7 @@ def render() -> None:
         name=f"induction-map-L{layer}H{head}-n{n}-s{seed}",
     )
     st.caption(
-        f"An induction head draws a stripe in the lower half: from character {n} + i it looks at character i + 1, "
+        f"An induction head draws a stripe in the lower half: from {unit} {n} + i it looks at {unit} i + 1, "
         f"a diagonal {n - 1} cells left of the main one."
     )
     history = inductions.over_training(ctx.entry, n, seed)

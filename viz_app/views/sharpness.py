@@ -22,12 +22,19 @@ STATE = (
     Key("curve", "normalized", choices=tuple(CURVES), shared=True),
     Key("demo_d", choices=DEMO_SIZES, shared=True),  # opens on the model's head size
 )
-TAG_HELP = (
-    f"A head is tagged with what gets at least {metrics.TAG_THRESHOLD:.0%} of its weight, on average over the "
-    "prompt's characters: "
-    + " · ".join(f"**{tag}**: {t.meaning}" for tag, t in heads.TAGS.items())
-    + f" (uniform: normalised entropy at least {metrics.UNIFORM_THRESHOLD:.0%})."
-)
+
+
+def tag_help(unit: str) -> str:
+    """The legend under the tag table, in the model's unit. A token model's legend leaves out the tags
+    that read the text character by character (a space, a vowel, the same character), which metrics
+    gives only where each position is one character."""
+    shown = [tag for tag in heads.TAGS if unit == "character" or tag in (*metrics.POSITIONAL_KINDS, "uniform")]
+    return (
+        f"A head is tagged with what gets at least {metrics.TAG_THRESHOLD:.0%} of its weight, on average over the "
+        f"prompt's {unit}s: "
+        + " · ".join(f"**{tag}**: {heads.tag_meaning(tag, unit)}" for tag in shown)
+        + f" (uniform: normalised entropy at least {metrics.UNIFORM_THRESHOLD:.0%})."
+    )
 
 
 def _controls(ctx: page.PageContext):
@@ -108,7 +115,7 @@ def _curves(ctx: page.PageContext, sharp: captures.Sharpness, layer: int, head: 
     )
 
 
-def _tag_table(sharp: captures.Sharpness) -> None:
+def _tag_table(sharp: captures.Sharpness, unit: str) -> None:
     st.subheader("Head tags")
     rows = [
         {
@@ -123,7 +130,7 @@ def _tag_table(sharp: captures.Sharpness) -> None:
         for r in sharp.summary
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(TAG_HELP)
+    st.caption(tag_help(unit))
 
 
 def _compare_section(ctx: page.PageContext, scale: str) -> None:
@@ -184,7 +191,7 @@ def render() -> None:
     _head_grids(sharp, layer, head, scale, picture, len(ctx.prompt.ids))
     _compare_section(ctx, scale)
     _curves(ctx, sharp, layer, head, scale)
-    _tag_table(sharp)
+    _tag_table(sharp, ctx.prompt.unit)
     with st.expander("Download the numbers (NPZ / CSV)", icon=":material/download:"):
         rows = ("layer", "head", "query")
         export.download_buttons(
