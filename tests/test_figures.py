@@ -89,9 +89,19 @@ def test_a_fitted_head_heatmap_labels_every_character_and_takes_its_height_from_
 
 
 def test_a_head_job_says_what_its_tags_mean_in_words():
+    from nanogpt import metrics
+
     assert heads_figs.head_job(["last space"]) == "last space: each letter looks at the space before its word"
     assert heads_figs.head_job([]) == "no clear job on this prompt"
     assert all(tag.job for tag in heads_figs.TAGS.values())
+    assert heads_figs.head_job(["2 back"]) == "2 back: each character looks two characters back"
+    # a token model's head in its unit, as tag_meaning says its tags (a token model has only these)
+    assert heads_figs.head_job(["previous-token", "2 back"], "token") == (
+        "previous-token: each token looks at the one just before it; 2 back: each token looks two tokens back"
+    )
+    for name in (*metrics.POSITIONAL_KINDS, "uniform"):
+        in_tokens = heads_figs.head_job([name], "token") + heads_figs.tag_meaning(name, "token")
+        assert "character" not in in_tokens and "{" not in in_tokens, name
 
 
 def test_head_heatmap_scores_are_signed_with_gaps_for_the_mask():

@@ -78,6 +78,25 @@ def words(at: AppTest) -> str:
 
 
 UNIT_PAGES = ("induction", "generate", "sharpness")  # the pages whose words name the model's unit throughout
+# prompts so short that a head is tagged with a kind of key read off positions, whose job (the head map's title)
+# names the unit: GPT-2's 3 tokens, where even a near-uniform head gives its own and the one before 0.4 of its
+# weight; nanochat's 6 with its <|bos|>, where layer 2 head 0 looks at itself; the tiny character model's 3
+# characters (its trained heads are near-uniform on PROMPT)
+SHORT_PROMPT, SHORT_CHAR_PROMPT = "The cat sat", PROMPT[:3]
+ATTENTION_VIEWS = ("head", "layer")  # the Attention page's views that name the unit: one head, the layer's grid
+
+
+def unit_leftovers(said: str) -> list[str]:
+    """The lines of a page's words (words(at)) that still say character."""
+    return [line for line in said.split("\n") if "character" in line.lower()]
+
+
+def on_prompt(at: AppTest, prompt: str, **params) -> AppTest:
+    """The app (not yet run) on `prompt`, with more query parameters: run, checked clean."""
+    at.query_params = {**at.query_params, "prompt": prompt, **params}
+    at.run()
+    assert_clean(at)
+    return at
 
 
 def every_section(at: AppTest, slug: str) -> AppTest:

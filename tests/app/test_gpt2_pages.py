@@ -6,11 +6,28 @@ from pathlib import Path
 
 import pytest
 
+from nanogpt.checkpoint import load_checkpoint, save_checkpoint
 from nanogpt.convert import convert
+from nanogpt.timeline import SNAPSHOT_DTYPE, snapshot_path
 from nanogpt.tokenizer import BPETokenizer
 from viz_app.pages import PAGES
 
-from .app_helpers import PROMPT, UNIT_PAGES, assert_clean, charts, every_section, figure_titled, heatmaps, texts, words
+from .app_helpers import (
+    ATTENTION_VIEWS,
+    PROMPT,
+    SHORT_CHAR_PROMPT,
+    SHORT_PROMPT,
+    UNIT_PAGES,
+    assert_clean,
+    charts,
+    every_section,
+    figure_titled,
+    heatmaps,
+    on_prompt,
+    texts,
+    unit_leftovers,
+    words,
+)
 
 HF = Path(__file__).resolve().parents[1] / "fixtures" / "gpt2" / "hf-gpt2"
 
@@ -19,6 +36,20 @@ HF = Path(__file__).resolve().parents[1] / "fixtures" / "gpt2" / "hf-gpt2"
 def gpt2_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("gpt2")
     convert(HF, folder / "hf-gpt2.safetensors")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def gpt2_timeline_dir(tmp_path_factory) -> Path:
+    """The GPT-2 fixture with a training timeline beside it: snapshots at steps 0 and 10 (its own weights
+    in fp16, as a run saves them), so the Timeline page can draw on a token model."""
+    folder = tmp_path_factory.mktemp("gpt2-timeline")
+    out = folder / "hf-gpt2.safetensors"
+    convert(HF, out)
+    ckpt = load_checkpoint(out)
+    for step, val in ((0, 10.8), (10, 9.5)):
+        meta = {"losses": {"train": val, "val": val}}
+        save_checkpoint(snapshot_path(out, step), ckpt.model, ckpt.tokenizer, meta, dtype=SNAPSHOT_DTYPE)
     return folder
 
 
@@ -59,9 +90,32 @@ def test_generate_samples_tokens_and_never_a_padding_id(make_app, gpt2_dir):
 @pytest.mark.parametrize("slug", UNIT_PAGES)
 def test_induction_generate_and_sharpness_say_token_where_the_character_model_says_character(make_app, gpt2_dir, slug):
     said = words(every_section(make_app(gpt2_dir, page=slug), slug))
-    leftover = [line for line in said.split("\n") if "character" in line.lower()]
+    leftover = unit_leftovers(said)
     assert "token" in said and not leftover, leftover
     assert "character" in words(every_section(make_app(page=slug), slug))  # the tiny character model's pages
+
+
+@pytest.mark.parametrize("view", ATTENTION_VIEWS)
+def test_the_attention_page_says_token_in_a_heads_job_too(make_app, gpt2_dir, view):
+    """One head's map is titled with its job ("previous-token: each token looks at the one just before it"),
+    in the model's unit as every other word of the page; the layer's grid says it too."""
+    said = words(on_prompt(make_app(gpt2_dir, view=view), SHORT_PROMPT))
+    leftover = unit_leftovers(said)
+    assert "token" in said and not leftover, leftover
+    if view == "head":
+        assert "previous-token: each token looks at the one just before it" in said
+    said = words(on_prompt(make_app(view=view), SHORT_CHAR_PROMPT))  # the tiny character model's page
+    assert "character" in said and (view != "head" or "each character looks" in said)
+
+
+def test_the_timeline_says_token_in_a_heads_job_and_its_tags(make_app, gpt2_timeline_dir):
+    at = on_prompt(make_app(gpt2_timeline_dir, page="timeline"), SHORT_PROMPT)
+    assert at.select_slider(key="tl_step").options == ["step 0", "step 10"]
+    said = words(at)
+    leftover = unit_leftovers(said)
+    assert "token" in said and not leftover, leftover
+    assert "previous-token: each token looks at the one just before it" in said  # the map's title
+    assert "**previous-token**: the token just before" in said  # the tags beside the grid
 
 
 def test_the_pages_name_the_unit_in_their_own_words(make_app, gpt2_dir):

@@ -3,6 +3,7 @@ says what it is, and every page draws on it without an error."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,18 @@ import pytest
 from viz_app.backend.imported import OPEN_ENV
 from viz_app.pages import PAGES
 
-from .app_helpers import UNIT_PAGES, assert_clean, charts, every_section, texts, words
+from .app_helpers import (
+    ATTENTION_VIEWS,
+    SHORT_PROMPT,
+    UNIT_PAGES,
+    assert_clean,
+    charts,
+    every_section,
+    on_prompt,
+    texts,
+    unit_leftovers,
+    words,
+)
 
 BASE = Path(__file__).resolve().parents[1] / "fixtures" / "nanochat" / "base"
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
@@ -55,8 +67,27 @@ def test_every_page_draws_on_it(nanochat_app, slug):
 @pytest.mark.parametrize("slug", UNIT_PAGES)
 def test_induction_generate_and_sharpness_say_token_not_character(nanochat_app, slug):
     said = words(every_section(nanochat_app(page=slug), slug))
-    leftover = [line for line in said.split("\n") if "character" in line.lower()]
+    leftover = unit_leftovers(said)
     assert "token" in said and not leftover, leftover
+
+
+@pytest.mark.parametrize("view", ATTENTION_VIEWS)
+def test_the_attention_page_says_token_in_a_heads_job_too(nanochat_app, view):
+    said = words(on_prompt(nanochat_app(view=view), SHORT_PROMPT))
+    leftover = unit_leftovers(said)
+    assert "token" in said and not leftover, leftover
+    if view == "head":
+        assert "self: each token looks at itself" in said  # the map's title: the head's job
+
+
+def test_every_layer_and_head_pooled_says_zoom_in_to_see_every_token(nanochat_app):
+    long_prompt = json.loads((BASE / "text.json").read_text())["prompt"]  # its last 256 tokens: a cell pools 2
+    at = on_prompt(nanochat_app(view="model"), long_prompt)
+    at.slider(key="window").set_value((0, 256)).run()
+    assert_clean(at)
+    said = words(at)
+    leftover = unit_leftovers(said)
+    assert "zoom in to see every token" in said and not leftover, leftover
 
 
 def test_why_says_its_logit_is_before_the_softcap(nanochat_app):
@@ -81,8 +112,6 @@ def test_generate_samples_tokens(nanochat_app):
 
 
 def test_the_attention_page_says_the_window_the_kv_head_and_the_scale_under_qk_norm(nanochat_app):
-    import json
-
     long_prompt = json.loads((BASE / "text.json").read_text())["prompt"]  # 300 tokens: the 128 window bites
     at = nanochat_app()
     at.query_params = {**at.query_params, "prompt": long_prompt, "layer": "0", "head": "2"}

@@ -10,7 +10,17 @@ from conftest import tiny_config
 
 from nanogpt.train import train
 
-from .app_helpers import array, assert_clean, charts, figure_titled, heatmaps, texts
+from .app_helpers import (
+    SHORT_CHAR_PROMPT,
+    array,
+    assert_clean,
+    charts,
+    figure_titled,
+    heatmaps,
+    on_prompt,
+    texts,
+    words,
+)
 
 STEPS = [0, 10, 30]
 
@@ -59,6 +69,13 @@ def test_a_link_opens_the_same_step(make_app, timeline_folder):
     assert at.select_slider(key="tl_step").value == 10
     titles = [f["layout"]["title"]["text"] for f in charts(at) if "title" in f["layout"]]
     assert any(t.startswith("step 10 · layer 1 · head 1 · ") for t in titles), titles  # then the head's job
+
+
+def test_a_heads_job_and_tags_say_character_on_a_character_model(make_app, timeline_folder):
+    """The map's title and the tags beside the grid name the model's unit (a GPT-2 model's say token:
+    test_gpt2_pages)."""
+    said = words(on_prompt(make_app(timeline_folder, model="tl", page="timeline"), SHORT_CHAR_PROMPT))
+    assert "each character looks" in said and "**: the character " in said
 
 
 def test_play_starts_from_the_beginning_and_pause_stops(make_app, timeline_folder):

@@ -35,18 +35,18 @@ PUNCTUATION = ".,:;!?-'"  # nanogpt.metrics.PUNCTUATION, quoted in its tag's mea
 
 class Tag(NamedTuple):
     short: str  # in a grid cell
-    meaning: str  # in a legend; {unit}: the model's unit ("character" | "token"), tag_meaning fills it in
+    # {unit}: the model's unit ("character" | "token"), which tag_meaning and head_job fill in; the tags that
+    # read characters (metrics.key_kinds gives them only where each position is one) say "character" outright
+    meaning: str  # in a legend
     job: str  # above a head's map: what the head does, as a sentence a class reads from the back
 
 
 TAGS = {  # nanogpt.metrics.key_kinds' names, and "uniform"
-    "previous-token": Tag("prev", "the {unit} just before", "each character looks at the one just before it"),
-    "2 back": Tag("2 back", "the {unit} two before", "each character looks two characters back"),
-    "3 back": Tag("3 back", "the {unit} three before", "each character looks three characters back"),
-    "self": Tag("self", "its own position", "each character looks at itself"),
-    "first-token": Tag(
-        "sink", "the first {unit} (a resting place, or 'sink')", "each character rests on the first one"
-    ),
+    "previous-token": Tag("prev", "the {unit} just before", "each {unit} looks at the one just before it"),
+    "2 back": Tag("2 back", "the {unit} two before", "each {unit} looks two {unit}s back"),
+    "3 back": Tag("3 back", "the {unit} three before", "each {unit} looks three {unit}s back"),
+    "self": Tag("self", "its own position", "each {unit} looks at itself"),
+    "first-token": Tag("sink", "the first {unit} (a resting place, or 'sink')", "each {unit} rests on the first one"),
     "same character": Tag(
         "same char", "earlier copies of the character it is at", "each character looks at earlier copies of itself"
     ),
@@ -70,11 +70,12 @@ TAGS = {  # nanogpt.metrics.key_kinds' names, and "uniform"
 }
 
 
-def head_job(tags: list[str]) -> str:
-    """A head's job in words, from its tags: 'last space: each letter looks at the space before its word'."""
+def head_job(tags: list[str], unit: str = "character") -> str:
+    """A head's job in words, from its tags, for a model whose positions are `unit`s: 'last space: each
+    letter looks at the space before its word', 'previous-token: each token looks at the one just before it'."""
     if not tags:
         return "no clear job on this prompt"
-    return "; ".join(f"{t}: {TAGS[t].job}" if t in TAGS else t for t in tags)
+    return "; ".join(f"{t}: {TAGS[t].job.format(unit=unit)}" if t in TAGS else t for t in tags)
 
 
 def short_tag(name: str) -> str:

@@ -57,7 +57,7 @@ def _head_map(ctx: page.PageContext, data: captures.AttentionData, matrices, lay
         chars,
         window=window,
         kind=values,
-        title=title + heads.head_job(tags),
+        title=title + heads.head_job(tags, ctx.prompt.unit),
         clickable=True,
         key_window=_sliding_window(ctx, layer),
         # a phone's map is as wide as its screen (phone.style), a laptop's as wide as the page
@@ -194,7 +194,7 @@ def _pattern_section(ctx: page.PageContext, data: captures.AttentionData, layer:
         )
         factor = figs.grid_pool_factor(window[1] - window[0])
         note = (
-            f" Each cell is the largest weight in a {factor}×{factor} block; zoom in to see every character."
+            f" Each cell is the largest weight in a {factor}×{factor} block; zoom in to see every {ctx.prompt.unit}."
             if factor > 1
             else ""
         )

@@ -76,6 +76,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
     data = captures.attention_data(ref, ctx.prompt.ids, scale)
     sharp = captures.sharpness(ref, ctx.prompt.ids, scale)
     style = page.figure_style()
+    unit, chosen = ctx.prompt.unit, sharp.tags[layer][head]
     with more:
         m = st.columns(3)
     m[0].metric("Step", f"{step:,}" + (" (best)" if frame.is_best else ""))
@@ -92,7 +93,7 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
                 data.patterns[layer, head],
                 ctx.prompt.tokens,
                 window=window,
-                title=f"step {step:,} · layer {layer} · head {head} · {heads.head_job(sharp.tags[layer][head])}",
+                title=f"step {step:,} · layer {layer} · head {head} · {heads.head_job(chosen, unit)}",
                 height=max(style.map_height, heads.WIDE_MAP_HEIGHT),
                 max_ticks=heads.CLICKABLE_MAX,  # every character of a window that fits labelled
                 fit=presenter.on(),  # the window's height, presenter.ZOOM characters each labelled
@@ -120,10 +121,13 @@ def _frame(ctx: page.PageContext, frames, step: int, layer: int, head: int, wind
             name=f"timeline-step{step}-max-weight",
         )
     with right:
-        chosen = sharp.tags[layer][head]
         st.markdown(
             f"Layer {layer}, head {head} at step {step}: "
-            + ("; ".join(f"**{t}**: {heads.tag_meaning(t)}" for t in chosen) + "." if chosen else "no clear job yet.")
+            + (
+                "; ".join(f"**{t}**: {heads.tag_meaning(t, unit)}" for t in chosen) + "."
+                if chosen
+                else "no clear job yet."
+            )
         )
         st.caption("Tags in the grid name what a head mostly attends to on this prompt; 1 is one-hot, 1/T uniform.")
     st.markdown(
