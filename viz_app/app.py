@@ -41,7 +41,7 @@ def run() -> None:
         )
     if wanted_slug in pages and wanted_slug != slug and current.url_path == "":
         # a link like /?page=sharpness&...: open that page, keeping the rest of the link
-        st.switch_page(pages[wanted_slug], query_params=st.query_params.to_dict())
+        url_state.switch_page(wanted_slug, st.query_params.to_dict())
     if wanted_slug is not None and wanted_slug not in pages:
         url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
     page.guard(phone.watch)  # the screen's width: a phone's page leads with its picture

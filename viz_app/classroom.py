@@ -152,7 +152,7 @@ def _follow(pages: dict, slug: str) -> None:
         return  # the teacher has not drawn a page yet
     url_state.open_view(view, state_of(target), keep=NOT_FOLLOWED)
     if target != slug:
-        st.switch_page(pages[target])
+        url_state.switch_page(target)
 
 
 def _question_key(question: dict | None) -> str:
@@ -346,7 +346,7 @@ def ask(text: str, choices, answer: int | None, explain: str = "", link=None) ->
                                    "answer": answer, "explain": explain, "revealed": False}  # fmt: skip
     if link is not None:
         url_state.open_link(link.params, state_of(link.page))
-        st.switch_page(link.script)
+        url_state.switch_page(link.page)  # no link to click: the button also puts the question
 
 
 # --- the sidebar ------------------------------------------------------------------------------

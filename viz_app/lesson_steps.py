@@ -29,7 +29,7 @@ class Link:
 
     @property
     def script(self) -> str:
-        """The page file, for st.switch_page."""
+        """The page file, for st.page_link."""
         return PAGES[self.page].file
 
     def href(self, extra: dict[str, str] | None = None) -> str:

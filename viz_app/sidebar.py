@@ -186,7 +186,7 @@ def _session_only(entry: registry.ModelEntry) -> None:
 
 
 def select_model(label: str) -> None:
-    """Show this model on every page from the next full run (then st.switch_page or st.rerun).
+    """Show this model on every page from the next full run (then st.rerun).
 
     The picker takes it before it is drawn (_take_model_pick). Setting the picker's key from a
     fragment or a callback is not enough: the browser still holds the picker's old value and sends
@@ -241,7 +241,7 @@ def render(preferred: str = "") -> None:
                 st.session_state.pop("model", None)
             else:
                 labels = [e.label for e in entries]
-                _take_model_pick()  # e.g. the Train page's "Look at it"
+                _take_model_pick()  # e.g. Induction's "Show python-small"
                 _page_model(labels, preferred)
                 url_state.clamp("model", labels, default=labels[0], explained=True)  # _missing_model says why
                 _missing_model(labels)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qsl
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
+
+from viz_app.pages import PAGES
 
 PROMPT = "First Citizen:\nSpeak, speak."  # 28 characters, all in the tiny model's vocab (block_size 32)
 
@@ -51,3 +54,19 @@ def figure_titled(at: AppTest, text: str) -> dict:
     found = [f for f in charts(at) if any(text in t for t in titles(f))]
     assert len(found) == 1, (text, [titles(f)[0] for f in charts(at)])
     return found[0]
+
+
+def page_links(at: AppTest, label: str) -> list[tuple[str, dict[str, str]]]:
+    """(the page's slug, the query) of every st.page_link labelled `label` on the page, in order."""
+    slugs = {info.url_path: slug for slug, info in PAGES.items()}
+    return [
+        (slugs[link.proto.page], dict(parse_qsl(link.proto.query_string, keep_blank_values=True)))
+        for link in at.get("page_link")
+        if link.proto.label == label
+    ]
+
+
+def follow_link(at: AppTest, slug: str, query: dict[str, str]) -> AppTest:
+    """What a click on a page link does in the browser: its page, with its query as the whole URL query."""
+    at.query_params = dict(query)
+    return at.switch_page(PAGES[slug].file).run()
