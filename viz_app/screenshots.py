@@ -142,7 +142,7 @@ def classroom(browser, url: str, shots: list[Shot], out: Path) -> None:
 def take(shots: list[Shot], out: Path = OUT) -> None:
     from playwright.sync_api import sync_playwright
 
-    from .bench.classroom import Server
+    from .bench.harness import Server
 
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"error: the screenshots need Debian's chromium at {CHROMIUM} (make chromium installs it)")
