@@ -64,21 +64,27 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(source: str, module: str, is_package: bool) -> set[str]:
-    """Every module `source` imports (absolute names), and for `from x import y` also x.y."""
+def import_statements(source: str, module: str, is_package: bool):
+    """(x, [names]) for every `from x import names` of `source` (x absolute), (x, []) for `import x`."""
     package = module if is_package else module.rpartition(".")[0]
-    found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            yield from ((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 origin = ".".join(base + ([node.module] if node.module else []))
             else:
                 origin = node.module
-            found.add(origin)
-            found.update(f"{origin}.{alias.name}" for alias in node.names)
+            yield origin, [alias.name for alias in node.names]
+
+
+def imports(source: str, module: str, is_package: bool) -> set[str]:
+    """Every module `source` imports (absolute names), and for `from x import y` also x.y."""
+    found = set()
+    for origin, names in import_statements(source, module, is_package):
+        found.add(origin)
+        found.update(f"{origin}.{name}" for name in names)
     return found
 
 
@@ -141,13 +147,18 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def app_graph() -> dict[str, set[str]]:
-    """viz_app's modules -> the viz_app modules each imports, at the top or inside a function."""
-    modules = dict(every_module())
-    return {
-        module: {name for name in imported if name in modules and name != module}
-        for module, imported in modules.items()
-        if module.startswith("viz_app")
-    }
+    """viz_app's modules -> the viz_app modules each imports, at the top or inside a function. `from x
+    import y` runs x.y when that is a module (a package's module importing its sibling: `from . import
+    lead`), and x itself otherwise."""
+    paths = {module_name(p): p for p in ROOT.glob("viz_app/**/*.py")}
+    graph = {}
+    for module, path in paths.items():
+        edges = set()
+        for origin, names in import_statements(path.read_text(), module, path.name == "__init__.py"):
+            submodules = {f"{origin}.{name}" for name in names} & paths.keys()
+            edges |= submodules if names and len(submodules) == len(names) else {origin, *submodules}
+        graph[module] = {name for name in edges if name in paths and name != module}
+    return graph
 
 
 def test_the_tree_keeps_its_import_rules():

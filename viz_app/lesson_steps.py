@@ -40,7 +40,7 @@ class Link:
 @dataclass(frozen=True)
 class Question:
     """A prediction the room commits to before the picture answers it (peer instruction): asked in a
-    class the teacher leads (viz_app/classroom.py), its picture hidden until the teacher reveals it."""
+    class the teacher leads (viz_app/classroom/), its picture hidden until the teacher reveals it."""
 
     text: str
     choices: tuple[str, ...]

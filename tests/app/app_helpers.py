@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from viz_app.classroom.session import KEY as CLASS_KEY
+from viz_app.classroom.session import ClassSession
 from viz_app.pages import PAGES
 
 PROMPT = "First Citizen:\nSpeak, speak."  # 28 characters, all in the tiny model's vocab (block_size 32)
@@ -70,3 +72,8 @@ def follow_link(at: AppTest, slug: str, query: dict[str, str]) -> AppTest:
     """What a click on a page link does in the browser: its page, with its query as the whole URL query."""
     at.query_params = dict(query)
     return at.switch_page(PAGES[slug].file).run()
+
+
+def class_session(at: AppTest) -> ClassSession:
+    """The session's part in a class: the class it leads or follows, the teacher's question, its answers."""
+    return at.session_state[CLASS_KEY]
