@@ -170,3 +170,23 @@ def test_a_student_whose_server_lacks_the_teachers_model_is_told(make_app):
         student.warning
     )
     assert student.session_state["head"] == 1  # the rest of the view follows
+
+
+def bookkeeping(at) -> set[str]:
+    """The session keys of the class that no widget draws (a widget's key, e.g. class_lead, is its own)."""
+    return {key for key in at.session_state if str(key).startswith("_class")}
+
+
+def test_a_sessions_part_in_a_class_is_one_object_under_one_key(make_app):
+    teacher, led = lead(make_app)
+    student = join(make_app, led.code)
+    ask_own(teacher, "Sharper or flatter?", "Sharper\nFlatter", "A")
+    student.run()
+    student.button(key=next(b.key for b in student.button if b.label.startswith("B."))).click().run()
+    teacher.button(key="class_reveal").click().run()
+    student.run()
+    assert "You answered B — not this time." in texts(student.caption)
+    assert bookkeeping(teacher) == bookkeeping(student) == {"_class"}
+    mine, theirs = class_session(student), class_session(teacher)
+    assert mine.follow.code == theirs.lead.code == led.code and mine.lead is None and theirs.follow is None
+    assert list(mine.answers.values()) == [1] and theirs.question["revealed"]
