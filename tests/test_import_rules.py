@@ -1,7 +1,8 @@
 """The rules the tree states (ARCHITECTURE.md), read from every module's imports (AST): imports go
 down the layers, never up; no view imports another view; no torch in views/ or figures/; no
 streamlit or viz_app in nanogpt/; the processes that are not page runs (app_process, serve, cli)
-and the page runs keep apart. A planted import shows each rule can fail."""
+and the page runs keep apart; no modules of the app import each other in a circle, not even inside a
+function. A planted import shows each rule can fail."""
 
 from __future__ import annotations
 
@@ -63,21 +64,27 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(source: str, module: str, is_package: bool) -> set[str]:
-    """Every module `source` imports (absolute names), and for `from x import y` also x.y."""
+def import_statements(source: str, module: str, is_package: bool):
+    """(x, [names]) for every `from x import names` of `source` (x absolute), (x, []) for `import x`."""
     package = module if is_package else module.rpartition(".")[0]
-    found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            yield from ((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 origin = ".".join(base + ([node.module] if node.module else []))
             else:
                 origin = node.module
-            found.add(origin)
-            found.update(f"{origin}.{alias.name}" for alias in node.names)
+            yield origin, [alias.name for alias in node.names]
+
+
+def imports(source: str, module: str, is_package: bool) -> set[str]:
+    """Every module `source` imports (absolute names), and for `from x import y` also x.y."""
+    found = set()
+    for origin, names in import_statements(source, module, is_package):
+        found.add(origin)
+        found.update(f"{origin}.{name}" for name in names)
     return found
 
 
@@ -114,6 +121,46 @@ def every_module():
         yield module, imports(path.read_text(), module, path.name == "__init__.py")
 
 
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every set of modules that import each other round a circle (Tarjan's strongly connected components)."""
+    index, low, stack, found = {}, {}, [], []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph.get(module, ())):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            circle = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(circle) > 1:
+                found.append(sorted(circle))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def app_graph() -> dict[str, set[str]]:
+    """viz_app's modules -> the viz_app modules each imports, at the top or inside a function. `from x
+    import y` runs x.y when that is a module (a package's module importing its sibling: `from . import
+    lead`), and x itself otherwise."""
+    paths = {module_name(p): p for p in ROOT.glob("viz_app/**/*.py")}
+    graph = {}
+    for module, path in paths.items():
+        edges = set()
+        for origin, names in import_statements(path.read_text(), module, path.name == "__init__.py"):
+            submodules = {f"{origin}.{name}" for name in names} & paths.keys()
+            edges |= submodules if names and len(submodules) == len(names) else {origin, *submodules}
+        graph[module] = {name for name in edges if name in paths and name != module}
+    return graph
+
+
 def test_the_tree_keeps_its_import_rules():
     problems = [p for module, imported in every_module() for p in broken_rules(module, imported)]
     assert not problems, "\n".join(problems)
@@ -137,3 +184,10 @@ def test_the_tree_keeps_its_import_rules():
 def test_a_planted_import_breaks_a_rule(module, source, rule):
     problems = broken_rules(module, imports(source, module, is_package=False))
     assert any(rule in p for p in problems), problems
+
+
+def test_no_modules_of_the_app_import_each_other_in_a_circle():
+    assert circles(app_graph()) == []
+    planted = app_graph()  # the bench's old circle: the cases imported follow, which imported the cases
+    planted["viz_app.bench.follow"].add("viz_app.bench.classroom")
+    assert circles(planted) == [["viz_app.bench.classroom", "viz_app.bench.follow"]]

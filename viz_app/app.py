@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from viz_app import a11y, classroom, compat, delivery, page, phone, presenter, sidebar, url_state  # noqa: E402
-from viz_app.backend import captures, registry  # noqa: E402
+from viz_app.backend import captures  # noqa: E402
 from viz_app.pages import PAGES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -41,13 +41,15 @@ def run() -> None:
         )
     if wanted_slug in pages and wanted_slug != slug and current.url_path == "":
         # a link like /?page=sharpness&...: open that page, keeping the rest of the link
-        st.switch_page(pages[wanted_slug], query_params=st.query_params.to_dict())
+        url_state.switch_page(wanted_slug, st.query_params.to_dict())
     if wanted_slug is not None and wanted_slug not in pages:
         url_state.notice(f"The link's page={wanted_slug[:40]} is not a page of this app: showing {current.title}.")
     page.guard(phone.watch)  # the screen's width: a phone's page leads with its picture
     page.guard(a11y.apply)  # contrast, focus rings (every page, both modes)
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
-    page.guard(lambda: sidebar.render(PAGES[slug].model))
+    # the run's model, resolved once (label -> entry -> the file's handle) by the sidebar's picker and handed
+    # down: the head-link check and the page (page.page_context) take it from page.run_model
+    page.hand_down(page.guard(lambda: sidebar.render(PAGES[slug].model), otherwise=page.UNRESOLVED))
     page.guard(a11y.keyboard_help)
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for, the class's news, a callback's failure
@@ -61,10 +63,10 @@ def run() -> None:
 
 
 def _check_head_link() -> None:
-    entry = next((e for e in registry.run_models() if e.label == st.session_state.get("model")), None)
-    if entry is None:
+    model = page.run_model()
+    if model is None:
         return
-    facts = captures.model_facts(registry.model_ref(entry))
+    facts = captures.model_facts(model.ref)
     if facts["model_type"] != "bigram":
         url_state.check_head_link(facts["n_layer"], facts["n_head"])
 

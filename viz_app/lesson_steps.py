@@ -29,7 +29,7 @@ class Link:
 
     @property
     def script(self) -> str:
-        """The page file, for st.switch_page."""
+        """The page file, for st.page_link."""
         return PAGES[self.page].file
 
     def href(self, extra: dict[str, str] | None = None) -> str:
@@ -40,7 +40,7 @@ class Link:
 @dataclass(frozen=True)
 class Question:
     """A prediction the room commits to before the picture answers it (peer instruction): asked in a
-    class the teacher leads (viz_app/classroom.py), its picture hidden until the teacher reveals it."""
+    class the teacher leads (viz_app/classroom/), its picture hidden until the teacher reveals it."""
 
     text: str
     choices: tuple[str, ...]

@@ -93,10 +93,34 @@ def _prompt_notices(prompt: captures.Prompt, block_size: int) -> None:
         )
 
 
-def load(entry: registry.ModelEntry, purpose: str = "", *, quiet: bool = False):
-    """An entry's (ModelRef, Checkpoint), or None after an error on the page saying why (unless quiet)."""
+UNRESOLVED = object()  # app.py's sidebar failed: the run's model is resolved where it is needed (run_model)
+_RUN_MODEL = "_page_run_model"  # the run's model as app.py handed it down, for the rest of that full run
+
+
+def hand_down(model) -> None:
+    """app.py, right after the sidebar, on every full run: the run's model as the sidebar resolved it
+    (a registry.ChosenModel, None: there is none; UNRESOLVED: the sidebar failed)."""
+    if model is UNRESOLVED:
+        st.session_state.pop(_RUN_MODEL, None)
+    else:
+        st.session_state[_RUN_MODEL] = model
+
+
+def run_model() -> registry.ChosenModel | None:
+    """The model this run shows, resolved once per run (so the sidebar and the page of one run read one
+    version of a file, even one being rewritten): in the app's full run as app.py handed it down; in a
+    fragment's own run, or without the app (a test, the bench), resolved here."""
+    ss = st.session_state
+    if url_state.in_full_run() and _RUN_MODEL in ss:
+        return ss[_RUN_MODEL]
+    return registry.resolve(ss.get("model"))
+
+
+def load(entry: registry.ModelEntry, purpose: str = "", *, quiet: bool = False, ref: registry.ModelRef | None = None):
+    """An entry's (ModelRef, Checkpoint), or None after an error on the page saying why (unless quiet);
+    `ref`: the entry's handle when the run has resolved it already (run_model)."""
     try:
-        ref = registry.model_ref(entry)
+        ref = ref or registry.model_ref(entry)
         return ref, captures.load_model(ref)
     except (CheckpointError, OSError) as e:
         if not quiet:
@@ -108,13 +132,12 @@ def page_context(*, needs_attention: bool = False, quiet: bool = False) -> PageC
     """The selected model and the prepared prompt, or None after telling the user why not.
 
     quiet: say nothing (a page that only reads the model on the side, as the Lesson's links do)."""
-    label = st.session_state.get("model")
-    entry = next((e for e in registry.run_models() if e.label == label), None)
+    model = run_model()
     if quiet:
-        loaded = load(entry, quiet=True) if entry is not None else None
+        loaded = load(model.entry, quiet=True, ref=model.ref) if model is not None else None
         prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), loaded[1]) if loaded else None
-        return PageContext(entry, *loaded, prompt) if prompt and not prompt.empty else None
-    if entry is None:
+        return PageContext(model.entry, *loaded, prompt) if prompt and not prompt.empty else None
+    if model is None:
         st.info(
             "No model to look at yet. Put a checkpoint in "
             f"`{registry.shown_path(registry.checkpoint_dir())}` (for example `python -m nanogpt train --preset baby "
@@ -122,7 +145,8 @@ def page_context(*, needs_attention: bool = False, quiet: bool = False) -> PageC
             icon=":material/inventory_2:",
         )
         return None
-    loaded = load(entry)
+    entry = model.entry
+    loaded = load(entry, ref=model.ref)
     if loaded is None:
         return None
     ref, ckpt = loaded

@@ -189,7 +189,7 @@ def take(shots: list[Shot], out: Path = OUT) -> None:
 @contextlib.contextmanager
 def running(env: dict[str, str]):
     """The app's address while a server runs with env (the shipped checkpoints beside whatever it opens)."""
-    from .bench.classroom import Server
+    from .bench.harness import Server
 
     server = Server(checkpoints=str(ROOT / "checkpoints"), env=env)
     try:

@@ -74,10 +74,10 @@ def upload_refusal(message: str, name: str) -> str:
     return convert.unreadable(name, verb="upload") if convert.UNREADABLE in message else message
 
 
-def _prompt_size(entry: registry.ModelEntry) -> None:
+def _prompt_size(ref: registry.ModelRef) -> None:
     """Under the prompt box: how many tokens (or characters) the model reads, and the cap on them."""
     try:
-        ckpt = captures.load_model(registry.model_ref(entry))
+        ckpt = captures.load_model(ref)
     except (CheckpointError, OSError):
         return  # _facts said it
     prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), ckpt)
@@ -86,9 +86,9 @@ def _prompt_size(entry: registry.ModelEntry) -> None:
                if prompt.n_cropped else ""))  # fmt: skip
 
 
-def _facts(entry: registry.ModelEntry) -> None:
+def _facts(ref: registry.ModelRef) -> None:
     try:
-        f = captures.model_facts(registry.model_ref(entry))
+        f = captures.model_facts(ref)
     except (CheckpointError, OSError) as e:
         st.error(str(e))
         return
@@ -186,7 +186,7 @@ def _session_only(entry: registry.ModelEntry) -> None:
 
 
 def select_model(label: str) -> None:
-    """Show this model on every page from the next full run (then st.switch_page or st.rerun).
+    """Show this model on every page from the next full run (then st.rerun).
 
     The picker takes it before it is drawn (_take_model_pick). Setting the picker's key from a
     fragment or a callback is not enough: the browser still holds the picker's old value and sends
@@ -213,11 +213,14 @@ def _page_model(labels: list[str], preferred: str) -> None:
     ss["model"] = ss[_MODEL_AUTO] = preferred if preferred in labels else labels[0]
 
 
-def render(preferred: str = "") -> None:
-    """Draw the sidebar; the chosen model's label ends up in st.session_state['model'].
+def render(preferred: str = "") -> registry.ChosenModel | None:
+    """Draw the sidebar; the chosen model's label ends up in st.session_state['model']. Returns that
+    model resolved (registry.resolve: the run's one resolution, which app.py hands down), None when
+    there is none.
 
     `preferred` is the page's own model while the session has chosen none (_page_model)."""
     registry.remember_run_models(None)  # until this run's list is made
+    chosen = None
     with st.sidebar:
         st.markdown("### :material/science: Attention lab")
         st.toggle(
@@ -241,22 +244,26 @@ def render(preferred: str = "") -> None:
                 st.session_state.pop("model", None)
             else:
                 labels = [e.label for e in entries]
-                _take_model_pick()  # e.g. the Train page's "Look at it"
+                _take_model_pick()  # e.g. Induction's "Show python-small"
                 _page_model(labels, preferred)
                 url_state.clamp("model", labels, default=labels[0], explained=True)  # _missing_model says why
                 _missing_model(labels)
                 label = st.selectbox("Model", labels, key="model")
-                entry = next(e for e in entries if e.label == label)
-                _facts(entry)
-                _session_only(entry)
+                try:
+                    chosen = registry.resolve(label)
+                except OSError as e:  # its file went away since the list was made
+                    st.error(str(e))
+                if chosen is not None:
+                    _facts(chosen.ref)
+                    _session_only(chosen.entry)
         st.text_area(
             "Prompt",
             key="prompt",
             height=200,
             help="Every page runs the model on this text. Characters the model never saw are dropped.",
         )
-        if entries:
-            _prompt_size(entry)
+        if chosen is not None:
+            _prompt_size(chosen.ref)
         st.radio(
             "Figures download as",
             url_state.FIGURE_FORMATS,
@@ -266,3 +273,4 @@ def render(preferred: str = "") -> None:
             help="The camera button at the top right of every figure saves it in this format, in your browser.",
         )
         classroom.sidebar()
+    return chosen

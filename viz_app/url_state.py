@@ -1,7 +1,8 @@
 """Links: the URL reopens the same view. A run starts (start_run: the link a session opened with, or
 the browser's Back to an older one) and ends (end_run: write_url mirrors every declared `url` key
-into the URL); url_params and link make the query of a view, open_link and open_view set one in the
-session; browser_missed_run catches a run's end the browser never got.
+into the URL); url_params and link make the query of a view (an st.page_link's), open_link and
+open_view set one in the session, switch_page goes to a page no one clicked a link to;
+browser_missed_run catches a run's end the browser never got.
 
 Keys are declared once (state_keys.Key, SHELL) and kept in the session by state_session.py; the
 names views and the shell use from both are imported here too, so `url_state` is the one module they
@@ -15,6 +16,7 @@ import time
 import streamlit as st
 
 from . import state_session
+from .pages import PAGES
 from .state_keys import (  # noqa: F401 (the page-state API's names, one import for views and the shell)
     DEFAULT_PROMPT,
     FIGURE_FORMATS,
@@ -111,9 +113,9 @@ def browser_missed_run() -> bool:
     return True
 
 
-def open_link(params: dict[str, str], keys=()) -> None:
-    """Set the view a link describes in this session, as its declared keys parse it; `keys`: more
-    declarations, e.g. of a page this session has not opened yet."""
+def parse_link(params: dict[str, str], keys=()) -> dict:
+    """A link's values as the keys parse them (SHELL's, `keys`, every key this session declared):
+    a value its key refuses is left out, a name no key declares kept as its text."""
     keys = {key.name: key for key in (*SHELL, *keys)} | st.session_state.get(DECLARED, {})
     values = {}
     for name, raw in params.items():
@@ -121,6 +123,13 @@ def open_link(params: dict[str, str], keys=()) -> None:
             values[name] = keys[name].parse(raw) if name in keys else raw
         except ValueError:
             continue
+    return values
+
+
+def open_link(params: dict[str, str], keys=()) -> None:
+    """Set the view a link describes in this session, as its declared keys parse it; `keys`: more
+    declarations, e.g. of a page this session has not opened yet."""
+    values = parse_link(params, keys)
     ss = st.session_state
     if "layer" in values or "head" in values:  # a link that names no head keeps the one shown
         show_head(values.pop("layer", ss.get("layer", 0)), values.pop("head", ss.get("head", 0)))
@@ -171,8 +180,20 @@ def link(page_slug: str, keys=(), **values) -> dict[str, str]:
     """The query of an in-app link (st.page_link) to another page's view: the shared state, that
     page's keys (its STATE) and `values` set, exactly as that page will write it. Exactly: Streamlit
     then adds one history entry for the visit; a page run that rewrites the query adds another, under
-    the page the link left, and the browser's Back would land there first (st.switch_page does that)."""
+    the page the link left, and the browser's Back would land there first (st.switch_page does that).
+    A session still to pick its head (its link named none) gets a link that names none either, unless
+    `values` do: the page it opens picks the model's most focused head (page.open_on_a_focused_head)."""
+    if st.session_state.get(PICK_HEAD) and not set(HEAD_KEYS) & set(values):
+        values = {**values, "layer": None, "head": None}
     return url_params(page_slug, (*SHELL, *keys), values)
+
+
+def switch_page(page_slug: str, query_params: dict[str, str] | None = None) -> None:
+    """Go to another page where no one clicked a link: a follower taking its teacher's page, a
+    question opening the view that answers it, the router's ?page= link. The app's one st.switch_page:
+    a click goes through an st.page_link with link()'s query instead, since st.switch_page adds three
+    browser-history entries and Back would show the page it left three times."""
+    st.switch_page(PAGES[page_slug].file, query_params=query_params)
 
 
 def end_run(page_slug: str) -> None:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qsl
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
+
+from viz_app.classroom.session import KEY as CLASS_KEY
+from viz_app.classroom.session import ClassSession
+from viz_app.pages import PAGES
 
 PROMPT = "First Citizen:\nSpeak, speak."  # 28 characters, all in the tiny model's vocab (block_size 32)
 
@@ -109,3 +114,24 @@ def every_section(at: AppTest, slug: str) -> AppTest:
         at.radio(key="tf_source").set_value("own").run()
     assert_clean(at)
     return at
+
+
+def page_links(at: AppTest, label: str) -> list[tuple[str, dict[str, str]]]:
+    """(the page's slug, the query) of every st.page_link labelled `label` on the page, in order."""
+    slugs = {info.url_path: slug for slug, info in PAGES.items()}
+    return [
+        (slugs[link.proto.page], dict(parse_qsl(link.proto.query_string, keep_blank_values=True)))
+        for link in at.get("page_link")
+        if link.proto.label == label
+    ]
+
+
+def follow_link(at: AppTest, slug: str, query: dict[str, str]) -> AppTest:
+    """What a click on a page link does in the browser: its page, with its query as the whole URL query."""
+    at.query_params = dict(query)
+    return at.switch_page(PAGES[slug].file).run()
+
+
+def class_session(at: AppTest) -> ClassSession:
+    """The session's part in a class: the class it leads or follows, the teacher's question, its answers."""
+    return at.session_state[CLASS_KEY]

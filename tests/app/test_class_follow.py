@@ -12,7 +12,7 @@ import pytest
 from viz_app.backend import classes
 from viz_app.lesson_steps import STEPS
 
-from .app_helpers import assert_clean, charts, figure_titled, texts
+from .app_helpers import assert_clean, charts, class_session, figure_titled, texts
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def lead(make_app):
     teacher = make_app().run()
     teacher.sidebar.toggle(key="class_lead").set_value(True).run()
     assert_clean(teacher)
-    return teacher, teacher.session_state["_class_teach"]
+    return teacher, class_session(teacher).lead
 
 
 def join(make_app, code: str):
@@ -40,10 +40,10 @@ def shown(at) -> tuple:
 
 def test_leading_shows_a_code_and_a_qr_and_keeps_the_token_out_of_the_address(make_app):
     teacher, led = lead(make_app)
-    assert f"Leading class **{led['code']}**" in texts(teacher.markdown)
-    assert any(f"?class={led['code']}" in c.value for c in teacher.sidebar.code)
-    assert any(f"?teach={led['token']}" in c.value for c in teacher.sidebar.code)  # the private link, offered
-    assert "teach" not in teacher.query_params and led["token"] not in str(teacher.query_params)
+    assert f"Leading class **{led.code}**" in texts(teacher.markdown)
+    assert any(f"?class={led.code}" in c.value for c in teacher.sidebar.code)
+    assert any(f"?teach={led.token}" in c.value for c in teacher.sidebar.code)  # the private link, offered
+    assert "teach" not in teacher.query_params and led.token not in str(teacher.query_params)
     # the QR code is a standalone SVG image (its xmlns: without it an <img> draws nothing) of the student link
     (qr,) = [h.proto.body for h in teacher.get("html") if "QR code for" in h.proto.body][:1]
     src = re.search(r'src="([^"]+)"', qr).group(1)
@@ -54,7 +54,7 @@ def test_leading_shows_a_code_and_a_qr_and_keeps_the_token_out_of_the_address(ma
 
 def test_a_student_follows_the_teachers_view_and_page_and_never_changes_it(make_app):
     teacher, led = lead(make_app)
-    student = join(make_app, led["code"])
+    student = join(make_app, led.code)
     assert shown(student) == shown(teacher)
     assert "Following your teacher's screen" in texts(student.info)
     teacher.segmented_control(key="head").set_value(0).run()
@@ -76,7 +76,7 @@ def test_a_student_follows_the_teachers_view_and_page_and_never_changes_it(make_
 
 def test_explore_on_my_own_then_back_to_the_teacher(make_app):
     teacher, led = lead(make_app)
-    student = join(make_app, led["code"])
+    student = join(make_app, led.code)
     student.button(key="class_explore").click().run()
     assert "Exploring on your own" in texts(student.info)
     teacher.segmented_control(key="head").set_value(0).run()
@@ -97,7 +97,7 @@ def ask_own(teacher, text: str, choices: str, answer: str):
 
 def test_a_question_hides_the_picture_collects_answers_and_reveals_them(make_app):
     teacher, led = lead(make_app)
-    first, second = join(make_app, led["code"]), join(make_app, led["code"])
+    first, second = join(make_app, led.code), join(make_app, led.code)
     assert charts(first)  # the page, before the question
     ask_own(teacher, "Sharper or flatter?", "Sharper\nFlatter", "A")
     assert_clean(teacher)
@@ -128,7 +128,7 @@ def test_a_lesson_step_asks_its_question_on_the_view_that_answers_it(make_app):
     teacher.button(key="lesson_ask_scale").click().run()
     assert_clean(teacher)
     assert teacher.query_params["page"] == "attention" and teacher.query_params["scale"] == "none"
-    student = join(make_app, led["code"])
+    student = join(make_app, led.code)
     assert step.question.text in texts(student.subheader)
     assert student.session_state["scale"] == "none" and not charts(student)
 
@@ -145,28 +145,48 @@ def test_a_wrong_code_an_ended_class_and_a_teacher_link_opened_twice_get_a_sente
     assert "There is no class NOPE42 on this server" in texts(wrong.warning)
     assert "class" not in wrong.query_params
     teacher, led = lead(make_app)
-    student = join(make_app, led["code"])
-    twice = make_app(teach=led["token"]).run()  # the teacher link, opened in a second browser
+    student = join(make_app, led.code)
+    twice = make_app(teach=led.token).run()  # the teacher link, opened in a second browser
     assert_clean(twice)
     assert "led from another tab or browser" in texts(twice.sidebar.warning)
-    assert "_class_teach" not in twice.session_state
+    assert class_session(twice).lead is None
     teacher.sidebar.toggle(key="class_lead").set_value(False).run()  # ends the class
     student.run()
     assert_clean(student)
     assert "The class has ended" in texts(student.warning)
-    gone = make_app(teach=led["token"]).run()
+    gone = make_app(teach=led.token).run()
     assert "This teacher link is for a class that has ended" in texts(gone.warning)
 
 
 def test_a_student_whose_server_lacks_the_teachers_model_is_told(make_app):
     teacher, led = lead(make_app)
-    code, token = led["code"], led["token"]
+    code, token = led.code, led.token
     view = {"view": {"page": "attention", "model": "only-in-the-teachers-browser", "layer": "0", "head": "1"},
             "question": None}  # fmt: skip
-    classes.publish(code, token, teacher.session_state["_class_tab"], view)
+    classes.publish(code, token, class_session(teacher).tab, view)
     student = join(make_app, code)
     assert_clean(student)
     assert "Your teacher shows **only-in-the-teachers-browser**, which this server does not have" in texts(
         student.warning
     )
     assert student.session_state["head"] == 1  # the rest of the view follows
+
+
+def bookkeeping(at) -> set[str]:
+    """The session keys of the class that no widget draws (a widget's key, e.g. class_lead, is its own)."""
+    return {key for key in at.session_state if str(key).startswith("_class")}
+
+
+def test_a_sessions_part_in_a_class_is_one_object_under_one_key(make_app):
+    teacher, led = lead(make_app)
+    student = join(make_app, led.code)
+    ask_own(teacher, "Sharper or flatter?", "Sharper\nFlatter", "A")
+    student.run()
+    student.button(key=next(b.key for b in student.button if b.label.startswith("B."))).click().run()
+    teacher.button(key="class_reveal").click().run()
+    student.run()
+    assert "You answered B — not this time." in texts(student.caption)
+    assert bookkeeping(teacher) == bookkeeping(student) == {"_class"}
+    mine, theirs = class_session(student), class_session(teacher)
+    assert mine.follow.code == theirs.lead.code == led.code and mine.lead is None and theirs.follow is None
+    assert list(mine.answers.values()) == [1] and theirs.question["revealed"]

@@ -37,8 +37,8 @@ def test_a_bad_session_count_is_refused(capsys):
 def test_every_link_of_the_bench_opens_the_model_asked_for():
     from urllib.parse import parse_qs
 
-    from viz_app.bench.classroom import _link
+    from viz_app.bench.harness import attention_query
 
-    assert parse_qs(_link(model="shakespeare-lecture", view="model")) == {
+    assert parse_qs(attention_query(model="shakespeare-lecture", view="model")) == {
         "page": ["attention"], "model": ["shakespeare-lecture"], "view": ["model"]}  # fmt: skip
-    assert "model" not in parse_qs(_link())  # the app's default model
+    assert "model" not in parse_qs(attention_query())  # the app's default model

@@ -10,7 +10,7 @@ from viz_app import a11y
 from viz_app.backend import classes
 from viz_app.lesson_steps import STEPS
 
-from .app_helpers import assert_clean
+from .app_helpers import assert_clean, class_session
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +36,7 @@ def test_the_lessons_next_and_previous_step_are_kept_inside_the_lesson(make_app)
 def test_a_class_follows_the_teachers_lesson_step(make_app):
     teacher = make_app().run()
     teacher.sidebar.toggle(key="class_lead").set_value(True).run()
-    code = teacher.session_state["_class_teach"]["code"]
+    code = class_session(teacher).lead.code
     teacher.switch_page("views/lesson.py").run()
     student = make_app(prompt="", **{"class": code}).run()
     teacher.button(key="lesson_next").click().run()

@@ -9,7 +9,7 @@ from viz_app.backend.ablation_results import RESULTS_FILE
 from viz_app.lesson_steps import STEPS
 
 from .ablation_fixtures import as_shown, read_results, results_dir  # noqa: F401  (results_dir is a fixture)
-from .app_helpers import PROMPT, assert_clean, figure_titled, texts
+from .app_helpers import PROMPT, assert_clean, figure_titled, follow_link, page_links, texts
 
 LINK = re.compile(r"\[([^\]]+)\]\((\./[^)]*)\)")
 
@@ -113,13 +113,35 @@ def test_the_links_open_the_view_they_promise(make_app, results_dir):  # noqa: F
     assert at.selectbox(key="ablation_variant").value == "no-ffn"
 
 
-def test_open_here_switches_page_with_the_view_set(make_app, results_dir):  # noqa: F811
+def scale_off_link(at) -> tuple[str, dict[str, str]]:
+    """The first "Open here" to a one-head map without the scale (step 2's): (its page, its query)."""
+    return next((s, q) for s, q in page_links(at, "Open here") if q.get("scale") == "none" and q.get("view") == "head")
+
+
+def test_open_here_is_a_link_to_the_view_exactly_as_its_page_writes_it(make_app, results_dir):  # noqa: F811
     at = open_lesson(make_app, results_dir)
-    at.button(key="lesson_open_scale_0").click().run()
+    assert not [b for b in at.button if b.label == "Open here"]  # a link: st.switch_page broke the browser's Back
+    assert len(page_links(at, "Open here")) == len(links(at))  # one beside every link
+    slug, query = scale_off_link(at)
+    assert slug == query["page"] == "attention"
+    assert query["model"] == "tiny" and query["prompt"] == PROMPT  # this session's model and prompt
+    at = follow_link(at, slug, query)
     assert_clean(at)
     assert [h.value for h in at.header] == ["Attention"]
     assert at.segmented_control(key="scale").value == "none"
-    assert at.query_params["scale"] == "none"
+    assert at.query_params == query  # exactly what the page writes: one history entry, Back returns in one step
+
+
+def test_a_session_still_to_pick_its_head_gets_a_link_that_names_none(make_app, results_dir):  # noqa: F811
+    at = make_app(results_dir, page="lesson").run()  # opened on the Lesson: no page has picked a head yet
+    assert [h.value for h in at.header] == ["Lesson: the lecture's path"]
+    slug, query = scale_off_link(at)
+    assert "layer" not in query and "head" not in query
+    at = follow_link(at, slug, query)
+    assert_clean(at)
+    picked = (at.query_params["layer"], at.query_params["head"])
+    assert picked == (str(at.session_state["layer"]), str(at.session_state["head"]))  # Attention picked one
+    assert {k: v for k, v in at.query_params.items() if k not in ("layer", "head")} == query
 
 
 def test_without_results_the_numbers_are_said_to_be_missing(make_app, tiny_dir):

@@ -11,7 +11,7 @@ from unittest.mock import MagicMock
 import pytest
 
 from viz_app import url_state
-from viz_app.bench.classroom import Server, Session
+from viz_app.bench.harness import Server, Session
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import pytest
 
 from viz_app.backend import classes
 
-from .app_helpers import assert_clean, charts, texts
+from .app_helpers import assert_clean, charts, class_session, texts
 
 
 @pytest.fixture
@@ -28,8 +28,8 @@ def test_lead_a_class_where_the_app_never_ran(make_app, fresh_temp):
     teacher = make_app().run()
     teacher.sidebar.toggle(key="class_lead").set_value(True).run()
     assert_clean(teacher)
-    led = teacher.session_state["_class_teach"]
-    assert f"Leading class **{led['code']}**" in texts(teacher.markdown)
+    led = class_session(teacher).lead
+    assert f"Leading class **{led.code}**" in texts(teacher.markdown)
     assert (fresh_temp / "attention-lab" / "classes.sqlite3").is_file()
     assert teacher.sidebar.toggle(key="class_lead").value is True
 
@@ -44,7 +44,7 @@ def test_a_store_that_cannot_open_says_so_leaves_the_toggle_off_and_the_app_work
         said = texts(at.error)
         assert "The class store" in said and classes.DB_ENV in said, said
         assert at.sidebar.toggle(key="class_lead").value is False
-        assert "_class_teach" not in at.session_state
+        assert class_session(at).lead is None
         assert not any("Leading class" in m.value for m in at.markdown)
         assert charts(at)  # the page itself is drawn
     at.run()

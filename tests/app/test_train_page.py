@@ -11,7 +11,7 @@ from nanogpt.__main__ import main as cli
 from nanogpt.checkpoint import load_checkpoint, read_metadata
 from viz_app.backend import train_jobs, uploads
 
-from .app_helpers import PROMPT, array, assert_clean, charts, heatmaps, texts
+from .app_helpers import PROMPT, array, assert_clean, charts, follow_link, heatmaps, page_links, texts
 
 TINY = dict(tr_data="upload", tr_layers="1", tr_heads="2", tr_embd="16", tr_block="16", tr_eval_iters="2",
             tr_batch="4", tr_lr="0.003")  # fmt: skip
@@ -94,12 +94,17 @@ def test_a_tiny_run_trains_and_its_model_is_selectable_everywhere(train_app, tin
     assert cli(["sample", "--ckpt", str(path), "--prompt", "First", "--max-new-tokens", "10"]) == 0
     assert capsys.readouterr().out.startswith("First")
 
-    # "Look at it" selects it, and the other pages use it
-    at.button(key="tr_open").click().run()
-    assert at.sidebar.selectbox(key="model").value == label
-    at.switch_page("views/attention.py").run()
+    # "Look at it": a link (st.switch_page broke the browser's Back) to the Attention page on it, then every page's
+    ((slug, query),) = page_links(at, "Look at it")
+    assert slug == query["page"] == "attention" and query["model"] == label
+    at = follow_link(at, slug, query)
     assert_clean(at)
+    assert [h.value for h in at.header] == ["Attention"]
+    assert at.sidebar.selectbox(key="model").value == label
     assert "1 layers × 2 heads" in texts(at.sidebar.caption)
+    assert (at.query_params["page"], at.query_params["model"]) == ("attention", label)  # its head, zoom: its own
+    at.switch_page("views/sharpness.py").run()
+    assert at.sidebar.selectbox(key="model").value == label
 
 
 def test_stop_keeps_what_was_learned_and_never_freezes_other_sessions(train_app, make_app, tiny_text):

@@ -7,7 +7,7 @@ from nanogpt.config import make_train_config
 from nanogpt.timeline import timeline
 from viz_app.backend import train_jobs
 
-from .app_helpers import assert_clean, texts
+from .app_helpers import assert_clean, follow_link, page_links, texts
 from .test_train_page import TINY, train_app, upload, wait_for  # noqa: F401  (train_app is a fixture)
 
 
@@ -21,7 +21,7 @@ def test_the_timeline_plays_a_model_trained_here(train_app, tiny_text):  # noqa:
     assert view.status == "done"
     frames = timeline(view.checkpoint)
     assert [f.step for f in frames][0] == 0 and frames[-1].is_best and len(frames) >= 3
-    at.button(key="tr_open").click().run()  # "Look at it": the trained model in the sidebar
+    at = follow_link(at, *page_links(at, "Look at it")[0])  # the trained model in the sidebar
     at.switch_page("views/timeline.py").run()
     assert_clean(at)
     assert "has no training timeline" not in texts(at.info)

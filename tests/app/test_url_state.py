@@ -3,7 +3,9 @@ defaults with a notice, and a key that follows another starts again when it chan
 
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -161,11 +163,11 @@ def open_link_script() -> None:
     from viz_app import url_state
 
     url_state.start_run()
-    url_state.open_link(st.session_state.pop("link", {}))  # what the Lesson's "Open here" does
+    url_state.open_link(st.session_state.pop("link", {}))  # what a question's view does (classroom.ask)
     url_state.end_run("attention")
 
 
-def test_open_here_sets_what_the_link_names_and_keeps_the_rest():
+def test_open_link_sets_what_the_link_names_and_keeps_the_rest():
     at = AppTest.from_function(open_link_script)
     at.session_state["link"] = {"layer": "1", "head": "2", "scale": "none"}
     at.run()
@@ -195,3 +197,25 @@ def test_a_model_chosen_during_the_run_opens_its_map_at_the_prompts_end():
     at.session_state["n"], at.session_state["next_model"] = 44, "b"  # a model with a longer context
     at.run()
     assert at.slider(key="window").value == (4, 44)  # its last 40 characters, not the old stretch
+
+
+def switch_page_calls(source: str) -> int:
+    """How many times `source` calls st.switch_page (an AppTest's at.switch_page is not one)."""
+    return sum(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "switch_page"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "st"
+        for node in ast.walk(ast.parse(source))
+    )
+
+
+def test_st_switch_page_is_called_in_one_place():
+    """A click goes to another page through st.page_link with url_state.link's query: st.switch_page adds
+    three browser-history entries. Where no one clicks (a follower, the router) url_state.switch_page says why."""
+    root = Path(url_state.__file__).parent
+    calls = {str(path.relative_to(root)): switch_page_calls(path.read_text()) for path in root.rglob("*.py")}
+    callers = {name: n for name, n in calls.items() if n}
+    assert callers == {"url_state.py": 1}
+    assert switch_page_calls("import streamlit as st\nst.switch_page('views/lesson.py')\nat.switch_page('x')") == 1

@@ -26,7 +26,7 @@ def train_a_tiny_model(server, page) -> None:
 
 def test_look_at_it_opens_the_trained_model(server, page):
     train_a_tiny_model(server, page)
-    page.get_by_role("button", name="Look at it").click()
+    page.get_by_role("link", name="Look at it").click()
     page.get_by_role("heading", name="Attention", exact=True).wait_for(timeout=15_000)
     page.wait_for_url(lambda url: "my-baby-1" in url)
     wait_idle(page)

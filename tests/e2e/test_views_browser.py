@@ -77,7 +77,7 @@ def test_the_lessons_open_here_lands_on_the_view_it_names(shipped_server, page):
     link = page.get_by_role("link", name="Attention with the scale switched off")
     link.wait_for()
     wait_idle(page)
-    link.locator("xpath=following::button[contains(., 'Open here')][1]").click()  # the button beside it
+    link.locator("xpath=following::a[contains(., 'Open here')][1]").click()  # the page link beside it
     page.get_by_role("heading", name="Attention", exact=True).wait_for()
     wait_idle(page)
     page.wait_for_url(re.compile(r"scale=none"))

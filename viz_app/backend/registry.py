@@ -112,6 +112,22 @@ def run_models() -> list[ModelEntry]:
     return available_models() if entries is None else entries
 
 
+@dataclass(frozen=True)
+class ChosenModel:
+    """The model a run shows, resolved: its entry among the run's models and the caches' handle on it."""
+
+    entry: ModelEntry
+    ref: ModelRef
+
+
+def resolve(label: str | None) -> ChosenModel | None:
+    """The run's model labelled `label` (None: no such model): a lookup in run_models and an os.stat
+    (model_ref). A full run does it once, in the sidebar; app.py hands the result down (page.run_model).
+    Raises OSError when the file went away since the list was made."""
+    entry = next((e for e in run_models() if e.label == label), None)
+    return None if entry is None else ChosenModel(entry, model_ref(entry))
+
+
 def model_ref(entry: ModelEntry) -> ModelRef:
     """The caches' handle on an entry's model: its path plus mtime and size, so a rewritten file reloads."""
     info = os.stat(entry.path)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .. import compat
-from .classroom import Server, Session, _link, p95, percentiles
+from .harness import Server, Session, attention_query, p95, percentiles
 
 FOLLOW_P95_S = 2.0  # the goal: every follower shows the teacher's change within 2 s
 IDLE_S = 10.0  # how long the idle CPU is measured over
@@ -79,7 +79,8 @@ def _the_code(db: Path) -> str:
 
 async def _class(url: str, n: int, server: Server, db: Path, model: str | None) -> list[str]:
     async with Session(url) as teacher:
-        await teacher.run(query=_link(model=model, layer=0, head=0))  # head 1, the change below, not yet shown
+        # on head 0: head 1, the change below, is not shown yet
+        await teacher.run(query=attention_query(model=model, layer=0, head=0))
         await teacher.run(class_lead=True)
         code = _the_code(db)
         followers = [Follower(url) for _ in range(n)]

@@ -1,5 +1,6 @@
-"""The classroom through `make serve`: nginx and N app processes started here (viz_app.serving.serve.Hall),
-the same cases as on one process, how nginx spread the sessions, and one process killed mid-class.
+"""The classroom through `make serve`: nginx and N app processes started here (hall: viz_app.serving.serve.Hall)
+for classroom.through_nginx's cases, how nginx spread the sessions (spread), and one process killed
+mid-class (kill_one).
 
 Every session loads the page first, as a browser does, and sends the cookie nginx set with its
 websocket, so nginx keeps it on one process. The kill: every student types a prompt of their own,
@@ -20,26 +21,23 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from .. import compat
-from .classroom import PROMPT_CHARS, Processes, Session, _link, measure, own_prompts, percentiles
+from .harness import PROMPT_CHARS, Processes, Session, attention_query, own_prompts, percentiles
 
 
-def run(sessions: int, workers: int, checkpoints: str | None, app: Path, class_db: Path,
-        model: str | None = None) -> list[str]:  # fmt: skip
+def hall(workers: int, checkpoints: str | None, app: Path, class_db: Path):
+    """make serve's nginx and `workers` app processes on a free port, as a context manager (serve.Hall)."""
     from viz_app.backend.classes import DB_ENV
     from viz_app.backend.registry import CHECKPOINTS_ENV
     from viz_app.serving.app_process import free_port
     from viz_app.serving.serve import Hall
 
     env = {DB_ENV: str(class_db), **({CHECKPOINTS_ENV: checkpoints} if checkpoints else {})}
-    with Hall(workers, free_port(), "127.0.0.1", env=env, app=app, log=lambda line: None) as hall:
-        server = Processes([p.pid for p in hall.workers])
-        lines = [f"{sessions} sessions through nginx in front of {workers} app processes ({os.cpu_count()} CPUs, "
-                 f"run folder {hall.run})"]  # fmt: skip
-        lines.extend(measure(hall.url, sessions, server, class_db, model))
-        lines.append(spread(hall))
-        if workers >= 2:
-            lines.extend(kill_one(hall, sessions))
-    return lines
+    return Hall(workers, free_port(), "127.0.0.1", env=env, app=app, log=lambda line: None)
+
+
+def processes(hall) -> Processes:
+    """The hall's app processes, measured as one server."""
+    return Processes([p.pid for p in hall.workers])
 
 
 def spread(hall) -> str:
@@ -81,7 +79,7 @@ async def _kill(hall, n: int) -> list[str]:
     for tab in tabs:
         await tab.__aenter__()
     try:
-        await asyncio.gather(*(tab.run(query=_link()) for tab in tabs))
+        await asyncio.gather(*(tab.run(query=attention_query()) for tab in tabs))
         await asyncio.gather(*(tab.run(prompt=p) for tab, p in zip(tabs, prompts, strict=True)))
         links = [tab.query for tab in tabs]  # what each address bar shows
         where = [await asyncio.to_thread(process_of, hall, tab.cookie, f"tab{i}") for i, tab in enumerate(tabs)]

@@ -10,9 +10,10 @@ from typing import NamedTuple
 import streamlit as st
 
 from nanogpt import metrics
-from viz_app import a11y, classroom, page, url_state
+from viz_app import a11y, classroom, controls, page, url_state
 from viz_app.backend import ablation_results, captures, registry
 from viz_app.lesson_steps import STEPS, Link, Step
+from viz_app.pages import state_of
 from viz_app.url_state import Key
 
 NOT_AVAILABLE = "n/a"
@@ -44,10 +45,13 @@ def _link_context() -> dict[str, str]:
     return extra
 
 
-def _open_here(link: Link) -> None:
-    """Set the view the link describes in this session and go to its page (keeps an uploaded model)."""
-    url_state.open_link(link.params)
-    st.switch_page(link.script)
+def _open_here(link: Link, window) -> None:
+    """The view the link describes, in this tab and this session (keeps an uploaded model): a link,
+    not st.switch_page, whose query is exactly what its page will write (url_state.link, the zoom
+    window the page would open on), so the browser's Back returns to the Lesson in one step."""
+    keys = state_of(link.page)
+    query = url_state.link(link.page, keys, **url_state.parse_link(link.params, keys), window=window)
+    st.page_link(link.script, label="Open here", help="Open this view in this tab", query_params=query)
 
 
 def _numbers(step: Step, results: dict | None) -> None:
@@ -139,15 +143,15 @@ def _with_head(link: Link, focus: Focus | None) -> Link:
     return link
 
 
-def _links(step: Step, extra: dict[str, str], focused: Focus | None) -> None:
+def _links(step: Step, extra: dict[str, str], focused: Focus | None, window) -> None:
     links = [*step.links, step.ablation_link] if step.ablation_link else list(step.links)
     links = [_with_head(link, focused) for link in links]
-    for n, link in enumerate(links):
+    for link in links:
         left, right = st.columns([4, 1])
         where = f" · in its section “{link.section}”" if link.section else ""
         left.markdown(f":material/open_in_new: [{link.label}]({link.href(extra)}){where}")
-        if right.button("Open here", key=f"lesson_open_{step.key}_{n}", help="Open this view in this tab"):
-            _open_here(link)
+        with right:
+            _open_here(link, window)
 
 
 def _ask(step: Step, focused) -> None:
@@ -183,7 +187,7 @@ def _stepper() -> int:
     return at
 
 
-def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused, current: bool) -> None:
+def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], focused, window, current: bool) -> None:
     with st.container(border=True, key=f"lesson-step-{index}"):
         st.subheader(f"{index}. {step.title}")
         if current:  # marked in words, not by colour alone
@@ -196,7 +200,7 @@ def _step(index: int, step: Step, results: dict | None, extra: dict[str, str], f
         st.markdown(step.text)
         _numbers(step, results)
         _samples(step, results)
-        _links(step, extra, focused)
+        _links(step, extra, focused, window)
 
 
 def render() -> None:
@@ -223,9 +227,13 @@ def render() -> None:
         )
     at = _stepper()
     extra = _link_context()
-    focused = _focus(page.page_context(quiet=True))
+    ctx = page.page_context(quiet=True)
+    focused = _focus(ctx)
+    # the zoom window a page with a one-head map opens on, named in the links so that page writes no other
+    window = st.session_state.get("window")
+    window = controls.opening_window(len(ctx.prompt.ids), window) if ctx else window
     for index, step in enumerate(STEPS, start=1):
-        _step(index, step, results, extra, focused, index == at)
+        _step(index, step, results, extra, focused, window, index == at)
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__

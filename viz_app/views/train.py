@@ -9,12 +9,12 @@ import streamlit as st
 from nanogpt.config import PRESETS, TRAIN_DTYPES, make_train_config
 from nanogpt.data import DataError, tinyshakespeare_path
 from nanogpt.train import pick_device, resolve_dtype
-from viz_app import controls, export, page, sidebar, url_state
+from viz_app import controls, export, page, url_state
 from viz_app.backend import train_jobs
 from viz_app.figures import attention as attention_figs
 from viz_app.figures import heads
 from viz_app.figures import train as figs
-from viz_app.pages import PAGES
+from viz_app.pages import PAGES, state_of
 from viz_app.url_state import Key
 
 SOURCES = ("tinyshakespeare", "shakespeare-plays", "python-stdlib", "upload")
@@ -264,9 +264,14 @@ def _finished(view: train_jobs.JobView, job: train_jobs.TrainJob) -> None:
         "session: a refresh or a new tab starts a new session without it, so download it to keep it."
     )
     row = controls.row()
-    if row.button("Look at it", key="tr_open", type="primary", icon=":material/grid_on:"):
-        sidebar.select_model(label)
-        st.switch_page(PAGES["attention"].file)
+    # a link (url_state.link), not st.switch_page and its three browser-history entries; it names no zoom
+    # window: the window follows the model, and the Attention page opens the new model's own
+    row.page_link(
+        PAGES["attention"].file,
+        label="Look at it",
+        icon=":material/grid_on:",
+        query_params=url_state.link("attention", state_of("attention"), model=label, window=None),
+    )
     path = Path(view.checkpoint)
     row.download_button(
         "Download .safetensors",
