@@ -24,6 +24,7 @@ LAYERS = {
     "viz_app.serving": 3,  # processes that are not page runs: app_process, serve, cli
     "viz_app.state_keys": 4,  # the shell: page state (its keys, their life in the session) and links
     "viz_app.state_session": 4,
+    "viz_app.state_links": 4,
     "viz_app.url_state": 4,
     "viz_app.guard": 4,
     "viz_app.delivery": 4,

@@ -48,8 +48,8 @@ def run() -> None:
     page.guard(a11y.apply)  # contrast, focus rings (every page, both modes)
     page.guard(lambda: classroom.start(pages, slug))  # a follower takes the teacher's view before any widget draws
     # the run's model, resolved once (label -> entry -> the file's handle) by the sidebar's picker and handed
-    # down: the head-link check and the page (page.page_context) take it from page.run_model
-    page.hand_down(page.guard(lambda: sidebar.render(PAGES[slug].model), otherwise=page.UNRESOLVED))
+    # down: the head-link check and the page (page.page_context) take it from url_state.run_model
+    url_state.hand_down(page.guard(lambda: sidebar.render(PAGES[slug].model), otherwise=url_state.UNRESOLVED))
     page.guard(a11y.keyboard_help)
     page.guard(_check_head_link)  # a link's layer 99 of a 6-layer model: said, and a focused head instead
     notices = st.container()  # above the page: what a link asked for, the class's news, a callback's failure
@@ -63,7 +63,7 @@ def run() -> None:
 
 
 def _check_head_link() -> None:
-    model = page.run_model()
+    model = url_state.run_model()
     if model is None:
         return
     facts = captures.model_facts(model.ref)

@@ -93,29 +93,6 @@ def _prompt_notices(prompt: captures.Prompt, block_size: int) -> None:
         )
 
 
-UNRESOLVED = object()  # app.py's sidebar failed: the run's model is resolved where it is needed (run_model)
-_RUN_MODEL = "_page_run_model"  # the run's model as app.py handed it down, for the rest of that full run
-
-
-def hand_down(model) -> None:
-    """app.py, right after the sidebar, on every full run: the run's model as the sidebar resolved it
-    (a registry.ChosenModel, None: there is none; UNRESOLVED: the sidebar failed)."""
-    if model is UNRESOLVED:
-        st.session_state.pop(_RUN_MODEL, None)
-    else:
-        st.session_state[_RUN_MODEL] = model
-
-
-def run_model() -> registry.ChosenModel | None:
-    """The model this run shows, resolved once per run (so the sidebar and the page of one run read one
-    version of a file, even one being rewritten): in the app's full run as app.py handed it down; in a
-    fragment's own run, or without the app (a test, the bench), resolved here."""
-    ss = st.session_state
-    if url_state.in_full_run() and _RUN_MODEL in ss:
-        return ss[_RUN_MODEL]
-    return registry.resolve(ss.get("model"))
-
-
 def load(entry: registry.ModelEntry, purpose: str = "", *, quiet: bool = False, ref: registry.ModelRef | None = None):
     """An entry's (ModelRef, Checkpoint), or None after an error on the page saying why (unless quiet);
     `ref`: the entry's handle when the run has resolved it already (run_model)."""
@@ -132,7 +109,7 @@ def page_context(*, needs_attention: bool = False, quiet: bool = False) -> PageC
     """The selected model and the prepared prompt, or None after telling the user why not.
 
     quiet: say nothing (a page that only reads the model on the side, as the Lesson's links do)."""
-    model = run_model()
+    model = url_state.run_model()
     if quiet:
         loaded = load(model.entry, quiet=True, ref=model.ref) if model is not None else None
         prompt = captures.prepare_prompt(st.session_state.get("prompt", ""), loaded[1]) if loaded else None

@@ -1,12 +1,11 @@
-"""Links: the URL reopens the same view. A run starts (start_run: the link a session opened with, or
-the browser's Back to an older one) and ends (end_run: write_url mirrors every declared `url` key
-into the URL); url_params and link make the query of a view (an st.page_link's), open_link and
-open_view set one in the session, switch_page goes to a page no one clicked a link to;
+"""A full run, and the one module views and the shell name for page state. A run starts (start_run:
+the link a session opened with, or the browser's Back to an older one), gets its model once
+(hand_down, run_model) and ends (end_run: write_url mirrors every declared `url` key into the URL);
 browser_missed_run catches a run's end the browser never got.
 
-Keys are declared once (state_keys.Key, SHELL) and kept in the session by state_session.py; the
-names views and the shell use from both are imported here too, so `url_state` is the one module they
-name for page state and links.
+Keys are declared once (state_keys.Key, SHELL), kept in the session by state_session.py, and made into
+links and opened from them by state_links.py; the names views and the shell use from those are
+imported here too, so `url_state` is the one module they name for page state and links.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import time
 import streamlit as st
 
 from . import state_session
-from .pages import PAGES
+from .backend import registry
 from .state_keys import (  # noqa: F401 (the page-state API's names, one import for views and the shell)
     DEFAULT_PROMPT,
     FIGURE_FORMATS,
@@ -26,6 +25,15 @@ from .state_keys import (  # noqa: F401 (the page-state API's names, one import 
     SHELL,
     Key,
     url_value,
+)
+from .state_links import (  # noqa: F401 (as above)
+    link,
+    open_link,
+    open_view,
+    opened_with,
+    parse_link,
+    switch_page,
+    url_params,
 )
 from .state_session import (  # noqa: F401 (as above)
     DECLARED,
@@ -113,89 +121,6 @@ def browser_missed_run() -> bool:
     return True
 
 
-def parse_link(params: dict[str, str], keys=()) -> dict:
-    """A link's values as the keys parse them (SHELL's, `keys`, every key this session declared):
-    a value its key refuses is left out, a name no key declares kept as its text."""
-    keys = {key.name: key for key in (*SHELL, *keys)} | st.session_state.get(DECLARED, {})
-    values = {}
-    for name, raw in params.items():
-        try:
-            values[name] = keys[name].parse(raw) if name in keys else raw
-        except ValueError:
-            continue
-    return values
-
-
-def open_link(params: dict[str, str], keys=()) -> None:
-    """Set the view a link describes in this session, as its declared keys parse it; `keys`: more
-    declarations, e.g. of a page this session has not opened yet."""
-    values = parse_link(params, keys)
-    ss = st.session_state
-    if "layer" in values or "head" in values:  # a link that names no head keeps the one shown
-        show_head(values.pop("layer", ss.get("layer", 0)), values.pop("head", ss.get("head", 0)))
-    ss.update(values)
-
-
-def open_view(params: dict[str, str], keys=(), *, keep=()) -> None:
-    """Show exactly the view params describe (a teacher's, in a follower's session): open_link, and
-    the url keys of SHELL and `keys` (the view's page) that params leave out, except those named in
-    `keep`, back to their defaults, since a link leaves out what is at its default."""
-    ss = st.session_state
-    for key in (*SHELL, *keys):
-        if not key.url or key.name in params or key.name in keep:
-            continue
-        if key.default is None:
-            ss.pop(key.name, None)
-        else:
-            ss[key.name] = key.default
-    if "layer" in params:
-        ss.pop(PICK_HEAD, None)  # the view names its head: no page picks another
-    open_link(params, keys)
-
-
-def opened_with() -> dict:
-    """The query parameters this session was opened with (a link a teacher sent)."""
-    return dict(st.session_state.get(OPENED, {}))
-
-
-def url_params(page_slug: str, keys=None, values=None) -> dict[str, str]:
-    """The link to the current view: the page, and every declared url key of this run and the shared
-    ones; or to the view another page would show (link)."""
-    ss = st.session_state
-    shared = {k.name: k for k in ss.get(DECLARED, {}).values() if k.shared}
-    keys = shared | (ss.get(THIS_RUN, {}) if keys is None else {k.name: k for k in keys})
-    values = values or {}
-    wanted = {"page": page_slug}
-    for key in keys.values():
-        value = values[key.name] if key.name in values else ss.get(key.name)
-        if not key.url or value is None or value == "":
-            continue
-        if key.url == "always" or value != key.default:
-            text = url_value(value)
-            wanted[key.name] = text[-key.max_len :] if key.max_len else text
-    return wanted
-
-
-def link(page_slug: str, keys=(), **values) -> dict[str, str]:
-    """The query of an in-app link (st.page_link) to another page's view: the shared state, that
-    page's keys (its STATE) and `values` set, exactly as that page will write it. Exactly: Streamlit
-    then adds one history entry for the visit; a page run that rewrites the query adds another, under
-    the page the link left, and the browser's Back would land there first (st.switch_page does that).
-    A session still to pick its head (its link named none) gets a link that names none either, unless
-    `values` do: the page it opens picks the model's most focused head (page.open_on_a_focused_head)."""
-    if st.session_state.get(PICK_HEAD) and not set(HEAD_KEYS) & set(values):
-        values = {**values, "layer": None, "head": None}
-    return url_params(page_slug, (*SHELL, *keys), values)
-
-
-def switch_page(page_slug: str, query_params: dict[str, str] | None = None) -> None:
-    """Go to another page where no one clicked a link: a follower taking its teacher's page, a
-    question opening the view that answers it, the router's ?page= link. The app's one st.switch_page:
-    a click goes through an st.page_link with link()'s query instead, since st.switch_page adds three
-    browser-history entries and Back would show the page it left three times."""
-    st.switch_page(PAGES[page_slug].file, query_params=query_params)
-
-
 def end_run(page_slug: str) -> None:
     """Call after the page: note what the run's new keys follow (see settle), and write the URL."""
     st.session_state[_PAGE], st.session_state[_FULL_RUN] = page_slug, False
@@ -216,3 +141,26 @@ def write_url(page_slug: str | None = None) -> None:
     ss.setdefault(_PAGE_KEYS, {})[page_slug] = tuple(k.name for k in ss.get(THIS_RUN, {}).values() if k.url)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
+
+
+UNRESOLVED = object()  # app.py's sidebar failed: the run's model is resolved where it is needed (run_model)
+_RUN_MODEL = "_url_run_model"  # the run's model as app.py handed it down, for the rest of that full run
+
+
+def hand_down(model) -> None:
+    """app.py, right after the sidebar, on every full run: the run's model as the sidebar resolved it
+    (a registry.ChosenModel, None: there is none; UNRESOLVED: the sidebar failed)."""
+    if model is UNRESOLVED:
+        st.session_state.pop(_RUN_MODEL, None)
+    else:
+        st.session_state[_RUN_MODEL] = model
+
+
+def run_model() -> registry.ChosenModel | None:
+    """The model this run shows, resolved once per run (so the sidebar and the page of one run read one
+    version of a file, even one being rewritten): in the app's full run as app.py handed it down; in a
+    fragment's own run, or without the app (a test, the bench), resolved here."""
+    ss = st.session_state
+    if in_full_run() and _RUN_MODEL in ss:
+        return ss[_RUN_MODEL]
+    return registry.resolve(ss.get("model"))

@@ -1,6 +1,6 @@
 """A run works out which model it shows once: the sidebar resolves the picker's label (registry.resolve:
 the entry, and an os.stat of its file in model_ref), and app.py hands that down to the head-link check
-and the page (page.run_model), instead of each of them resolving it again."""
+and the page (url_state.run_model), instead of each of them resolving it again."""
 
 from __future__ import annotations
 

@@ -213,9 +213,10 @@ def switch_page_calls(source: str) -> int:
 
 def test_st_switch_page_is_called_in_one_place():
     """A click goes to another page through st.page_link with url_state.link's query: st.switch_page adds
-    three browser-history entries. Where no one clicks (a follower, the router) url_state.switch_page says why."""
+    three browser-history entries. Where no one clicks (a follower, the router) url_state.switch_page
+    (state_links.py) says why."""
     root = Path(url_state.__file__).parent
     calls = {str(path.relative_to(root)): switch_page_calls(path.read_text()) for path in root.rglob("*.py")}
     callers = {name: n for name, n in calls.items() if n}
-    assert callers == {"url_state.py": 1}
+    assert callers == {"state_links.py": 1}
     assert switch_page_calls("import streamlit as st\nst.switch_page('views/lesson.py')\nat.switch_page('x')") == 1

@@ -122,7 +122,7 @@ class ChosenModel:
 
 def resolve(label: str | None) -> ChosenModel | None:
     """The run's model labelled `label` (None: no such model): a lookup in run_models and an os.stat
-    (model_ref). A full run does it once, in the sidebar; app.py hands the result down (page.run_model).
+    (model_ref). A full run does it once, in the sidebar; app.py hands the result down (url_state.run_model).
     Raises OSError when the file went away since the list was made."""
     entry = next((e for e in run_models() if e.label == label), None)
     return None if entry is None else ChosenModel(entry, model_ref(entry))
