@@ -40,12 +40,24 @@ def chart(page, title: str):
     return page.locator("[data-testid=stPlotlyChart]").filter(has_text=title).first
 
 
+def steady_box(page, locator) -> dict:
+    """The element's box once it has stayed put 200 ms, scrolled into view: on a loaded machine a figure
+    may still be laid out again after the run (its height set late), and a click at a stale box lands on
+    another point (it did)."""
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    for _ in range(50):
+        page.wait_for_timeout(200)
+        now = locator.bounding_box()
+        if now == box:
+            break
+        box = now
+    return box
+
+
 def click_point(page, figure, index: int) -> None:
     """Click the index-th marker of a figure (its click targets), as a student would."""
-    point = figure.locator(".scatterlayer .point").nth(index)
-    point.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    box = point.bounding_box()
+    box = steady_box(page, figure.locator(".scatterlayer .point").nth(index))
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 

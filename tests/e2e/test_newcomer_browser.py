@@ -17,7 +17,7 @@ from viz_app.pages import PAGES
 from viz_app.serving import app_process
 
 from .conftest import ROOT, free_port, serve, wait_until_healthy
-from .helpers import lead_a_class, wait_idle
+from .helpers import lead_a_class, steady_box, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -97,8 +97,7 @@ def test_every_page_and_every_control_with_a_callback_shows_no_exception_box(new
             # a chart whose clicks pick a head or a cell (on_select): its click targets are markers
             targets = page.locator("[data-testid=stPlotlyChart] .scatterlayer .point")
             if targets.count():
-                targets.first.scroll_into_view_if_needed()
-                box = targets.first.bounding_box()
+                box = steady_box(page, targets.first)
                 page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
                 wait_idle(page)
                 no_exception_box(page, f"{slug}, a click on its chart")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import chart, scroll_main, wait_idle
+from .helpers import chart, scroll_main, steady_box, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +36,7 @@ def test_the_right_half_of_a_pick_square_enlarges_its_head_and_the_link_names_it
     wait_idle(page)
     rows = chart(page, "every layer × head")
     square = rows.locator(".scatterlayer .point").nth(20)  # L3 · H2 of the 6 x 6 model
-    square.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    box = square.bounding_box()
+    box = steady_box(page, square)
     x, y = box["x"] + 0.85 * box["width"], box["y"] + box["height"] / 2
     # what the click lands on: the plot's own drag layer, not the next axis's resize strip
     on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y).getAttribute('class')", [x, y])
