@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+from viz_app.pages import PAGES
+
 IDLE = "() => document.querySelector('[data-test-script-state]')?.dataset.testScriptState === 'notRunning'"
 
 # every button and widget label of the page that is cut off by a box around it, or ends in an ellipsis
@@ -33,6 +35,20 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     """Until the app's script run is over (and the browser has drawn what it sent)."""
     page.wait_for_function(IDLE, timeout=timeout)
     page.wait_for_timeout(300)
+
+
+def switch_in_app(page, slug: str, timeout: float = 120_000) -> None:
+    """Go to another page by the sidebar's navigation link, clicked (by script: presenter mode and a phone
+    hide the sidebar), until that page is drawn. Streamlit draws it without starting the app again: a fresh
+    load costs about 8 s of Chromium's CPU on this 2-core machine, most of it the frontend's JavaScript
+    starting, a switch 2-3 s; Chromium is about 60 % of the whole suite's CPU."""
+    before = page.locator("[data-testid=stMain] h2").first.inner_text()
+    page.locator(f"[data-testid=stSidebarNav] a[href$='/{PAGES[slug].url_path}']").evaluate("a => a.click()")
+    page.wait_for_function(
+        "t => document.querySelector('[data-testid=stMain] h2')?.innerText !== t", arg=before, timeout=timeout
+    )
+    page.wait_for_url(lambda url: f"page={slug}&" in url or url.endswith(f"page={slug}"), timeout=timeout)
+    wait_idle(page, timeout=timeout)
 
 
 def chart(page, title: str):

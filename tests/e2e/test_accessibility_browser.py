@@ -2,10 +2,8 @@
 shipped models: every page, in normal and presenter mode, scrolled through to its end, with no serious
 or critical violation of the WCAG 2.0/2.1 A and AA rules.
 
-One browser tab per mode goes through every page as a user does, by the sidebar's navigation: Streamlit
-then draws the next page without starting the app again. Loading the app costs about 8 s of Chromium's
-CPU on this 2-core machine (most of it the frontend's JavaScript starting), a switch of page 2-3 s, and
-Chromium is about 60 % of the whole suite's CPU."""
+One browser tab per mode goes through every page as a user does, by the sidebar's navigation
+(helpers.switch_in_app: a fraction of a fresh load's cost)."""
 
 from __future__ import annotations
 
@@ -13,7 +11,7 @@ import pytest
 
 from viz_app.pages import PAGES
 
-from .helpers import wait_idle
+from .helpers import switch_in_app, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -60,17 +58,6 @@ def open_page(page, url: str) -> None:
     page.wait_for_timeout(800)  # presenter mode's sidebar slides away; figures settle
 
 
-def switch_to(page, slug: str, presenting: bool) -> None:
-    """The page's link in the sidebar's navigation, clicked (by script: presenter mode hides the sidebar)
-    in the running app, and the page drawn; in presenter mode still (the link says so)."""
-    before = page.locator("[data-testid=stMain] h2").first.inner_text()
-    page.locator(f"[data-testid=stSidebarNav] a[href$='/{PAGES[slug].url_path}']").evaluate("a => a.click()")
-    page.wait_for_function("t => document.querySelector('[data-testid=stMain] h2')?.innerText !== t", arg=before)
-    page.wait_for_url(lambda url: f"page={slug}" in url and ("presenter=1" in url) == presenting)
-    wait_idle(page, timeout=120_000)
-    page.wait_for_timeout(800)  # figures settle
-
-
 @pytest.mark.parametrize("presenting", [False, True], ids=["normal", "presenter"])
 def test_no_serious_axe_violation_on_any_page(shipped_server, page, presenting):
     problems = {}
@@ -78,7 +65,9 @@ def test_no_serious_axe_violation_on_any_page(shipped_server, page, presenting):
         if n == 0:
             open_page(page, page_url(shipped_server, slug, presenting))
         else:
-            switch_to(page, slug, presenting)
+            switch_in_app(page, slug)
+            assert ("presenter=1" in page.url) == presenting, page.url
+            page.wait_for_timeout(800)  # figures settle
         found = serious_violations(page)
         mode = "presenter" if presenting else "normal"
         print(f"axe {slug} {mode}:", {rule: len(nodes) for rule, nodes in found.items()})
