@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from nanogpt import metrics
 from nanogpt.checkpoint import load_checkpoint, save_checkpoint
 from nanogpt.convert import convert
 from nanogpt.timeline import SNAPSHOT_DTYPE, snapshot_path
@@ -172,3 +173,21 @@ def test_an_upload_over_the_servers_limits_is_told_to_open_it_by_path(make_app, 
     at.run()
     error = texts(at.error)
     assert "over the limit of 1,000,000 (ATTENTION_LAB_MAX_PARAMS)" in error and "`attention-lab PATH`" in error
+
+
+def test_a_token_models_heads_get_only_the_kinds_of_key_read_off_positions(gpt2_dir, monkeypatch):
+    """ "x.y.z" is five GPT-2 tokens of one character each: the kinds of key that read characters ("same
+    character", the latest vowel ...) must still not be scored or tagged on a token model."""
+    from viz_app.backend import captures, registry
+
+    given = []
+    summary = metrics.head_summary
+    monkeypatch.setattr(metrics, "head_summary", lambda *a, **kw: given.append(kw.get("chars")) or summary(*a, **kw))
+    ref = registry.model_ref(registry.ModelEntry("hf-gpt2", str(gpt2_dir / "hf-gpt2.safetensors"), "shipped"))
+    ckpt = captures.load_model(ref)
+    ids = tuple(ckpt.tokenizer.encode("x.y.z"))
+    assert len(ids) == len(ckpt.tokenizer.decode(ids)) == 5  # one character per token, by chance
+    sharp = captures.sharpness(ref, ids, ckpt.model.config.attn_scale)
+    assert given == [None]  # the tags were made from positions alone
+    tagged = {tag for row in sharp.tags for tags in row for tag in tags}
+    assert tagged <= {*metrics.POSITIONAL_KINDS, "uniform"}, tagged

@@ -241,9 +241,10 @@ def _sharpness(ref: ModelRef, _ckpt: Checkpoint, ids: tuple[int, ...], scale: st
     ent = metrics.entropy(pats)
     norm = metrics.normalized_entropy(pats, row_entropy=ent)
     peak = metrics.max_weight(pats)
-    summary = metrics.head_summary(
-        pats, chars=_ckpt.tokenizer.decode(ids), row_entropy=ent, row_normalized=norm, row_max=peak
-    )
+    # the kinds of key that read characters, only where a position is a character: a token model's text has one
+    # character per token only by chance ("x.y.z"), and its heads would be tagged "same character"
+    chars = _ckpt.tokenizer.decode(ids) if _ckpt.tokenizer.unit == "character" else None
+    summary = metrics.head_summary(pats, chars=chars, row_entropy=ent, row_normalized=norm, row_max=peak)
     n_layer, n_head = pats.shape[:2]
     return Sharpness(
         entropy=_frozen(ent.numpy()),
