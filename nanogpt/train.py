@@ -259,6 +259,10 @@ def process_group(ranks: Ranks, device: str, timeout_s: float):
     dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=timedelta(seconds=timeout_s))
     try:
         yield
+        # every rank done (rank 0's last save included) before any tears its connections down: a rank that left
+        # early aborted at exit under load ("terminate called without an active exception", exit -6) with gloo's
+        # work still in flight. Only after a run that ended well: a barrier after a failure waits for the dead
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
