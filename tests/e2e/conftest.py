@@ -125,12 +125,15 @@ def page(browser):
 
 
 # what a failed browser test's page showed, in its report: the URL, Streamlit's connection and script
-# state (DISCONNECTED_FOREVER was a student page's death, f0aeee7), any exception box and the console's end
+# state (DISCONNECTED_FOREVER was a student page's death, f0aeee7), any exception box, the main area's text and
+# how many charts it holds, and the console's end
 PAGE_STATE = """() => ({
   url: location.href,
   connection: document.querySelector('[data-test-connection-state]')?.dataset.testConnectionState,
   script: document.querySelector('[data-test-script-state]')?.dataset.testScriptState,
   exceptions: [...document.querySelectorAll('[data-testid=stException]')].map(e => e.innerText.slice(0, 300)),
+  main: document.querySelector('[data-testid=stMain]')?.innerText.slice(0, 800),
+  charts: document.querySelectorAll('[data-testid=stPlotlyChart]').length,
 })"""
 
 
