@@ -11,6 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# pandas and pyarrow (Streamlit's tables, installed with it: every figure's "numbers as a table") imported whole at
+# the top of every run, where the run's thread holds no other module's import lock: imported lazily deep in two
+# sessions' first runs at once, one thread saw pandas half made ("partially initialized module 'pandas' has no
+# attribute 'Series'", the Residual page in CI). After the first run these lines cost nothing.
+import pandas  # noqa: E402, F401
+import pyarrow  # noqa: E402, F401
 import streamlit as st  # noqa: E402
 
 from viz_app import a11y, classroom, compat, delivery, page, phone, presenter, sidebar, url_state  # noqa: E402

@@ -82,7 +82,8 @@ def test_no_serious_axe_violation_on_any_page(shipped_server, page, presenting):
 def test_the_attention_map_starts_above_the_fold_on_a_laptop(shipped_server, page):
     """At 1280 x 720 in normal mode the map's plot area begins inside the window, not under the controls."""
     open_page(page, f"{shipped_server}/")
-    plot = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first
+    # the first chart's plot area (the map's), not the first drawn: under load a chart below may be drawn first
+    plot = page.locator("[data-testid=stPlotlyChart]").first.locator(".nsewdrag").first
     plot.wait_for(state="attached")
     top = plot.evaluate("e => e.getBoundingClientRect().top")
     print(f"the Attention map's plot area starts at y {top:.0f} of 720")
