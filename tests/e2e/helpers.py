@@ -56,11 +56,12 @@ def chart(page, title: str):
     return page.locator("[data-testid=stPlotlyChart]").filter(has_text=title).first
 
 
-def steady_box(page, locator) -> dict:
-    """The element's box once it has stayed put 200 ms, scrolled into view: on a loaded machine a figure
-    may still be laid out again after the run (its height set late), and a click at a stale box lands on
-    another point (it did)."""
-    locator.scroll_into_view_if_needed()
+def steady_box(page, locator, *, scroll: bool = True) -> dict:
+    """The element's box once it has stayed put 200 ms, scrolled into view first (scroll=False: where it
+    is): on a loaded machine a figure may still be laid out again after the run (its height set late), and
+    a click at a stale box lands on another point (it did)."""
+    if scroll:
+        locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
     for _ in range(50):
         page.wait_for_timeout(200)
