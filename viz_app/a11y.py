@@ -102,7 +102,7 @@ KEYS_JS = """<span class="a11y-script"></span><script>
   }, true);
 
   // --- after a page switch, the focus goes to the new page's heading ---
-  const FOCUS_TRIES = 100;  // every 100 ms: 10 s for the new page's run
+  const FOCUS_TRIES = 600;  // every 100 ms: 60 s for the new page's run (10 s ran out on a loaded machine in CI)
   let path = location.pathname;
   // `before`: the heading shown when the switch was seen. Streamlit may draw the new page's heading in the
   // same batch as the new path, so the same text for half a second (5 tries) is taken as the new page's too
