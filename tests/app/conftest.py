@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 import torch
+from streamlit import config as streamlit_config
+from streamlit.components.v2 import manifest_scanner
 from streamlit.testing.v1 import AppTest
 
 from nanogpt.checkpoint import save_checkpoint
@@ -18,6 +22,17 @@ from viz_app.backend.registry import CHECKPOINTS_ENV
 from .app_helpers import PROMPT
 
 APP = Path(__file__).resolve().parents[2] / "viz_app" / "app.py"
+
+# AppTest reads no config beside the script, as `streamlit run` does: the AppTests run with the app's own
+# settings (viz_app/.streamlit/config.toml: no magic, no collection after a run, error details hidden).
+for section, options in tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text()).items():
+    for name, value in options.items():
+        streamlit_config.set_option(f"{section}.{name}", value, where_defined=str(APP.parent / ".streamlit"))
+
+# Every new AppTest scans every installed package's metadata for Streamlit components (about 0.25 s
+# here, half of tests/app's time); the packages do not change during a test run, so scan once.
+# tests/app/test_compat.py fails when an upgrade moves the scan.
+manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 
 @pytest.fixture(scope="session")

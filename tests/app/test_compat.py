@@ -22,6 +22,20 @@ def test_the_version_every_name_was_read_from_is_the_one_installed():
     assert streamlit.__version__ == compat.STREAMLIT  # an upgrade: read every name below again
 
 
+def test_apptest_scans_for_components_where_the_tests_scan_once():
+    """tests/app/conftest.py caches the scan every new AppTest makes: an upgrade that scans elsewhere
+    would make tests/app twice as slow without a word, so it fails here."""
+    import inspect
+
+    from streamlit.components.v2 import manifest_scanner
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    assert "scan_component_manifests" in inspect.getsource(BidiComponentManager.discover_and_register_components)
+    assert "discover_and_register_components" in inspect.getsource(AppTest._run)
+    assert hasattr(manifest_scanner.scan_component_manifests, "cache_info")  # the conftest's cache is in place
+    assert manifest_scanner.scan_component_manifests() is manifest_scanner.scan_component_manifests()
+
+
 def test_the_event_loop_is_where_compat_reaches_for_it():
     from streamlit.runtime.runtime import AsyncObjects, Runtime
 
