@@ -49,7 +49,8 @@ def test_pause_shows_the_newest_step_even_when_the_browser_sends_an_older_one(ma
     at.button(key="gen_many").click().run()
     at.button(key="gen_play").click().run()  # Play samples the first character at once
     n = len(at.session_state["gen_run"].steps)
-    assert n == 6 and at.slider(key="gen_step").value == 6
+    # 5 drawn, then Play's first at once; on a loaded machine Play's timer may have drawn another already
+    assert n >= 6 and at.slider(key="gen_step").value == n
     # the race: a character sampled while the click was on its way, so the browser's slider is one behind
     at.slider(key="gen_step").set_value(n - 1)
     at.button(key="gen_play").click().run()  # Pause

@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from viz_app.pages import PAGES
 
 IDLE = "() => document.querySelector('[data-test-script-state]')?.dataset.testScriptState === 'notRunning'"
@@ -49,6 +51,25 @@ def switch_in_app(page, slug: str, timeout: float = 120_000) -> None:
     )
     page.wait_for_url(lambda url: f"page={slug}&" in url or url.endswith(f"page={slug}"), timeout=timeout)
     wait_idle(page, timeout=timeout)
+
+
+def open_sidebar(page, shows: str, tries: int = 10):
+    """Open presenter mode's folded sidebar until `shows` (a text in it) is visible: a run that ends just
+    after the click folds it again (a loaded CI machine: the Class section stayed hidden for 60 s)."""
+    side = page.locator("[data-testid=stSidebar]")
+    wanted = side.get_by_text(shows, exact=True)
+    for _ in range(tries):
+        if wanted.is_visible():
+            return side
+        button = page.locator("[data-testid=stExpandSidebarButton]")
+        if button.is_visible():
+            button.click()
+        try:
+            wanted.wait_for(state="visible", timeout=5_000)
+        except PlaywrightTimeout:  # folded again, or not yet drawn: the next try clicks again
+            wait_idle(page)
+    wanted.wait_for(state="visible", timeout=5_000)
+    return side
 
 
 def chart(page, title: str):

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import serve
-from .helpers import lead_a_class, wait_idle
+from .helpers import lead_a_class, open_sidebar, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -120,8 +120,7 @@ def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, browser, 
         teacher.set_viewport_size({"width": width, "height": height})
         teacher.goto(f"{class_server}/?presenter=1")
         wait_idle(teacher)
-        teacher.locator("[data-testid=stExpandSidebarButton]").click()
-        sidebar(teacher).get_by_text("Class", exact=True).click()
+        open_sidebar(teacher, "Class").get_by_text("Class", exact=True).click()
         sidebar(teacher).get_by_text("Lead a class").click()
         teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}")).wait_for()
         wait_idle(teacher)

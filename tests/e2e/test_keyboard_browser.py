@@ -46,12 +46,14 @@ class Keys:
 
     def tab_to(self, found, limit: int = 40) -> dict:
         """Tab until the focused element satisfies found(active); its description."""
+        seen = []
         for _ in range(limit):
             self.press("Tab")
             active = self.page.evaluate(ACTIVE)
+            seen.append((active["tag"], active["key"], active["text"][:12]))
             if found(active):
                 return active
-        raise AssertionError(f"not reached in {limit} Tabs; last focus {active}")
+        raise AssertionError(f"not reached in {limit} Tabs; last focus {active}; {seen}")
 
 
 def loaded(page, heading: str, *, with_map: bool = False) -> None:
