@@ -110,18 +110,79 @@ def browser():
             browser.close()
 
 
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+class Tabs:
+    """The tabs a test module's tests take turns in, each in a context of its own (cookies, storage). A
+    test opens its link in a tab: a new document and so a new Streamlit session, as a new tab would, but
+    in a renderer that has compiled the app's JavaScript already: a page load cost ~6 s of Chromium's CPU
+    in a new tab on this 2-core machine, ~3 s in a used one (Chromium was 60 % of the suite's CPU)."""
+
+    def __init__(self, browser):
+        self.browser, self.free, self.taken = browser, {}, []
+
+    def take(self, viewport: dict | None = None, **options):
+        """A tab whose context has these options (Playwright's new_context: has_touch, is_mobile, ...),
+        its window at viewport (VIEWPORT); tab.console holds what the browser logged."""
+        viewport = viewport or VIEWPORT
+        key = repr(sorted(options.items()))
+        free = [t for t in self.free.get(key, []) if not t.is_closed()]
+        if free:
+            tab = free.pop()
+            self.free[key] = free
+        else:
+            tab = self.browser.new_context(viewport=viewport, accept_downloads=True, **options).new_page()
+            tab.console = []
+            tab.on("console", lambda message: tab.console.append(message.text))
+        tab.set_viewport_size(viewport)
+        tab.set_default_timeout(60_000)
+        tab.console.clear()
+        self.taken.append((key, tab))
+        return tab
+
+    def give_back(self) -> None:
+        """Every tab the test took, as a new one is again: storage and cookies cleared and its document
+        left (its session ends); a tab that broke is closed, and the next test gets a new one."""
+        for key, tab in self.taken:
+            if tab.is_closed():
+                continue
+            try:
+                tab.evaluate("() => { try { localStorage.clear(); sessionStorage.clear(); } catch (e) {} }")
+                tab.context.clear_cookies()
+                tab.goto("about:blank")
+                self.free.setdefault(key, []).append(tab)
+            except Exception:
+                tab.context.close()
+        self.taken = []
+
+    def close(self) -> None:
+        for tab in [t for ts in self.free.values() for t in ts] + [t for _, t in self.taken]:
+            if not tab.is_closed():
+                tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def _tab_pool(browser):
+    pool = Tabs(browser)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def page(browser):
-    """A fresh page, closed whatever the test does; page.console holds what the browser logged."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.console = []
-    page.on("console", lambda message: page.console.append(message.text))
+def tabs(_tab_pool):
+    """tabs.take(...) for each window a test needs (a teacher and students each take one), given back
+    when it ends. A listener a test adds to a tab (tab.on) it removes itself."""
     try:
-        yield page
+        yield _tab_pool
     finally:
-        context.close()
+        _tab_pool.give_back()
+
+
+@pytest.fixture
+def page(tabs):
+    """The test's tab, at VIEWPORT."""
+    return tabs.take()
 
 
 # what a failed browser test's page showed, in its report: the URL, Streamlit's connection and script
@@ -140,12 +201,15 @@ PAGE_STATE = """() => ({
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
-    if report.failed and call.when == "call" and page is not None and not page.is_closed():
+    if not (report.failed and call.when == "call" and hasattr(item, "funcargs")):
+        return report
+    pool = item.funcargs.get("tabs") or item.funcargs.get("_tab_pool")
+    tabs = [tab for _, tab in pool.taken] if pool else [item.funcargs.get("page")]
+    for n, tab in enumerate(t for t in tabs if t is not None and not t.is_closed()):
         try:
-            state = page.evaluate(PAGE_STATE)
+            state = tab.evaluate(PAGE_STATE)
         except Exception as e:  # the page itself may be what broke
             state = f"could not read the page: {e}"
-        console = "\n".join(getattr(page, "console", [])[-15:])
-        report.sections.append(("the page at the failure", f"{state}\nconsole (last 15):\n{console}"))
+        console = "\n".join(getattr(tab, "console", [])[-15:])
+        report.sections.append((f"tab {n} at the failure", f"{state}\nconsole (last 15):\n{console}"))
     return report

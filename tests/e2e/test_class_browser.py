@@ -26,81 +26,66 @@ def class_server(tmp_path_factory, tiny_ckpt):
     yield from serve(folder, tmp_path_factory.mktemp("log") / "streamlit.log")  # the default class store
 
 
-def new_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return page
-
-
 def sidebar(page):
     return page.locator("[data-testid=stSidebar]")
 
 
-def test_a_teacher_leads_two_students_who_follow_explore_and_answer(class_server, browser):
-    teacher, first, second = new_page(browser), new_page(browser), new_page(browser)
-    try:
-        teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
-        wait_idle(teacher)
-        code = lead_a_class(teacher)
-        assert "teach=" not in teacher.url  # the token stays out of the address bar
+def test_a_teacher_leads_two_students_who_follow_explore_and_answer(class_server, tabs):
+    teacher, first, second = tabs.take(), tabs.take(), tabs.take()
+    teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
+    wait_idle(teacher)
+    code = lead_a_class(teacher)
+    assert "teach=" not in teacher.url  # the token stays out of the address bar
 
-        for student in (first, second):
-            student.goto(f"{class_server}/?class={code}")
-            student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
-            student.wait_for_url(lambda url: "prompt=First" in url)  # the teacher's prompt, not the default
-        teacher.get_by_text("2 following").wait_for(timeout=FOLLOW_MS)
+    for student in (first, second):
+        student.goto(f"{class_server}/?class={code}")
+        student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
+        student.wait_for_url(lambda url: "prompt=First" in url)  # the teacher's prompt, not the default
+    teacher.get_by_text("2 following").wait_for(timeout=FOLLOW_MS)
 
-        # the teacher switches the scale off: both students show it
-        teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1").click()
-        teacher.wait_for_url(lambda url: "scale=none" in url)
-        for student in (first, second):
-            student.wait_for_url(lambda url: "scale=none" in url, timeout=FOLLOW_MS)
+    # the teacher switches the scale off: both students show it
+    teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1").click()
+    teacher.wait_for_url(lambda url: "scale=none" in url)
+    for student in (first, second):
+        student.wait_for_url(lambda url: "scale=none" in url, timeout=FOLLOW_MS)
 
-        # one student explores: the teacher's next change passes it by; back to the teacher rejoins
-        first.get_by_role("button", name="Explore on my own").click()
-        first.get_by_text("Exploring on your own").wait_for()
-        teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="1/√head_size").click()
-        teacher.wait_for_url(lambda url: "scale=head_size" in url)
-        second.wait_for_url(lambda url: "scale=head_size" in url, timeout=FOLLOW_MS)
-        first.wait_for_timeout(2_000)  # several polls: an explorer's view stays its own
-        assert "scale=none" in first.url
-        first.get_by_role("button", name="Back to the teacher").click()
-        first.wait_for_url(lambda url: "scale=head_size" in url, timeout=FOLLOW_MS)
+    # one student explores: the teacher's next change passes it by; back to the teacher rejoins
+    first.get_by_role("button", name="Explore on my own").click()
+    first.get_by_text("Exploring on your own").wait_for()
+    teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="1/√head_size").click()
+    teacher.wait_for_url(lambda url: "scale=head_size" in url)
+    second.wait_for_url(lambda url: "scale=head_size" in url, timeout=FOLLOW_MS)
+    first.wait_for_timeout(2_000)  # several polls: an explorer's view stays its own
+    assert "scale=none" in first.url
+    first.get_by_role("button", name="Back to the teacher").click()
+    first.wait_for_url(lambda url: "scale=head_size" in url, timeout=FOLLOW_MS)
 
-        # a question of the teacher's own: hidden picture, answers, tally, reveal
-        side = sidebar(teacher)
-        side.get_by_label("Question").fill("Sharper or flatter?")
-        side.get_by_label("Choices, one per line").fill("Sharper\nFlatter")
-        side.get_by_label("The right choice's letter (blank: no single answer)").fill("A")
-        side.get_by_role("button", name="Ask the class").click()
-        for student, letter in ((first, "A"), (second, "B")):
-            student.get_by_role("heading", name="Sharper or flatter?").wait_for(timeout=FOLLOW_MS)
-            assert student.locator("[data-testid=stPlotlyChart]").count() == 0  # the picture is hidden
-            student.get_by_role("button", name=re.compile(rf"^{letter}\. ")).click()
-            student.get_by_text(f"Your answer: {letter}.").wait_for()
-        teacher.locator("[data-testid=stPlotlyChart]").filter(has_text="2 answers").wait_for(timeout=FOLLOW_MS)
-        teacher.get_by_role("button", name="Reveal").click()
-        for student in (first, second):
-            student.get_by_text("Answer: A. Sharper").wait_for(timeout=FOLLOW_MS)
-            student.locator("[data-testid=stPlotlyChart]").filter(has_text="2 answers").wait_for()
-            assert student.locator("[data-testid=stPlotlyChart]").count() > 1  # the picture is back
-        first.get_by_text("You answered A — right!").wait_for()
-        second.get_by_text("You answered B — not this time.").wait_for()
-    finally:
-        for p in (teacher, first, second):
-            p.context.close()
+    # a question of the teacher's own: hidden picture, answers, tally, reveal
+    side = sidebar(teacher)
+    side.get_by_label("Question").fill("Sharper or flatter?")
+    side.get_by_label("Choices, one per line").fill("Sharper\nFlatter")
+    side.get_by_label("The right choice's letter (blank: no single answer)").fill("A")
+    side.get_by_role("button", name="Ask the class").click()
+    for student, letter in ((first, "A"), (second, "B")):
+        student.get_by_role("heading", name="Sharper or flatter?").wait_for(timeout=FOLLOW_MS)
+        assert student.locator("[data-testid=stPlotlyChart]").count() == 0  # the picture is hidden
+        student.get_by_role("button", name=re.compile(rf"^{letter}\. ")).click()
+        student.get_by_text(f"Your answer: {letter}.").wait_for()
+    teacher.locator("[data-testid=stPlotlyChart]").filter(has_text="2 answers").wait_for(timeout=FOLLOW_MS)
+    teacher.get_by_role("button", name="Reveal").click()
+    for student in (first, second):
+        student.get_by_text("Answer: A. Sharper").wait_for(timeout=FOLLOW_MS)
+        student.locator("[data-testid=stPlotlyChart]").filter(has_text="2 answers").wait_for()
+        assert student.locator("[data-testid=stPlotlyChart]").count() > 1  # the picture is back
+    first.get_by_text("You answered A — right!").wait_for()
+    second.get_by_text("You answered B — not this time.").wait_for()
 
 
-def test_a_wrong_class_code_says_so(class_server, browser):
-    page = new_page(browser)
-    try:
-        page.goto(f"{class_server}/?class=NOPE42")
-        page.get_by_text("There is no class NOPE42 on this server").wait_for()
-        wait_idle(page)
-        assert "class=" not in page.url
-    finally:
-        page.context.close()
+def test_a_wrong_class_code_says_so(class_server, page):
+    page.goto(f"{class_server}/?class=NOPE42")
+    page.get_by_text("There is no class NOPE42 on this server").wait_for()
+    wait_idle(page)
+    assert "class=" not in page.url
 
 
 # the QR code's four corners (2 px in) are the image itself: not cut off by the popover, the window or anything
@@ -113,21 +98,18 @@ QR_WHOLE = """img => {
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
-def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, browser, width, height):
+def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, page, width, height):
     """A phone scans the projector: on a 720p projector the code was cut off at the popover's bottom."""
-    teacher = new_page(browser)
-    try:
-        teacher.set_viewport_size({"width": width, "height": height})
-        teacher.goto(f"{class_server}/?presenter=1")
-        wait_idle(teacher)
-        open_sidebar(teacher, "Class").get_by_text("Class", exact=True).click()
-        sidebar(teacher).get_by_text("Lead a class").click()
-        teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}")).wait_for()
-        wait_idle(teacher)
-        teacher.get_by_role("button", name="How students join").click()
-        qr = teacher.get_by_role("img", name=re.compile("QR code for")).last
-        qr.wait_for()
-        teacher.wait_for_timeout(500)
-        assert qr.evaluate(QR_WHOLE), qr.bounding_box()
-    finally:
-        teacher.context.close()
+    teacher = page
+    teacher.set_viewport_size({"width": width, "height": height})
+    teacher.goto(f"{class_server}/?presenter=1")
+    wait_idle(teacher)
+    open_sidebar(teacher, "Class").get_by_text("Class", exact=True).click()
+    sidebar(teacher).get_by_text("Lead a class").click()
+    teacher.get_by_text(re.compile(r"Leading class [A-Z0-9]{6}")).wait_for()
+    wait_idle(teacher)
+    teacher.get_by_role("button", name="How students join").click()
+    qr = teacher.get_by_role("img", name=re.compile("QR code for")).last
+    qr.wait_for()
+    teacher.wait_for_timeout(500)
+    assert qr.evaluate(QR_WHOLE), qr.bounding_box()

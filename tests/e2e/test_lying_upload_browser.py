@@ -72,47 +72,43 @@ def lying_files(tiny_ckpt: Path, folder: Path) -> list[Path]:
 
 
 def test_a_lying_upload_is_refused_while_another_session_goes_on_and_the_server_stays_small(
-    server, browser, page, tiny_ckpt, tmp_path
+    server, tabs, page, tiny_ckpt, tmp_path
 ):
     from playwright.sync_api import expect
 
-    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # the student who goes on
-    other.set_default_timeout(60_000)
-    try:
-        other.goto(server)
-        other.locator("[data-testid=stPlotlyChart]").first.wait_for()
-        page.goto(server)
+    other = tabs.take()  # the student who goes on
+    other.goto(server)
+    other.locator("[data-testid=stPlotlyChart]").first.wait_for()
+    page.goto(server)
+    page.locator("[data-testid=stPlotlyChart]").first.wait_for()
+    wait_idle(page)
+    pid = server_pid(server)
+    before = memory_mb(pid)
+    measured = []
+    for path, said in zip(lying_files(tiny_ckpt, tmp_path),
+                          ["wide.safetensors claims a model of 2 layers x 2 heads x 65,536 wide",
+                           "ckpt.pt claims a model of 2 layers x 4 heads x 16,384 wide"], strict=True):  # fmt: skip
+        assert path.stat().st_size < 1_000_000
+        page.reload()  # a new session for each file, as another student would be
         page.locator("[data-testid=stPlotlyChart]").first.wait_for()
-        wait_idle(page)
-        pid = server_pid(server)
-        before = memory_mb(pid)
-        measured = []
-        for path, said in zip(lying_files(tiny_ckpt, tmp_path),
-                              ["wide.safetensors claims a model of 2 layers x 2 heads x 65,536 wide",
-                               "ckpt.pt claims a model of 2 layers x 4 heads x 16,384 wide"], strict=True):  # fmt: skip
-            assert path.stat().st_size < 1_000_000
-            page.reload()  # a new session for each file, as another student would be
-            page.locator("[data-testid=stPlotlyChart]").first.wait_for()
-            sidebar = page.locator("[data-testid=stSidebar]")
-            sidebar.get_by_text("Use your own checkpoint").click()
-            start = time.perf_counter()
-            sidebar.locator("input[type=file]").set_input_files(path)
-            for prompt in PROMPTS:  # the other student types while the file is read
-                box = other.locator("[data-testid=stSidebar] textarea")
-                box.fill(prompt)
-                box.press("Control+Enter")
-                other.get_by_text(f"Reading {len(prompt)} characters").wait_for()
-                expect(other.locator("[data-testid=stPlotlyChart]").first).to_be_visible()
-                assert not other.locator("[data-testid=stException]").count()
-            sidebar.get_by_text(said).wait_for()
-            measured.append((path.name, path.stat().st_size, round(time.perf_counter() - start, 2), memory_mb(pid)))
-            assert not page.locator("[data-testid=stException]").count()
-            assert "/tmp/" not in sidebar.locator("[data-testid=stAlertContentError]").first.inner_text()
-            expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("tiny")
-        after = memory_mb(pid)
-        print(f"server memory before {before}, after {after}; per upload (name, bytes, s to the sentence, memory): "
-              f"{measured}")  # fmt: skip
-        # the files claim models of 100+ GB; refusing them costs the server nothing it would notice
-        assert after["VmHWM"] - before["VmHWM"] < 150, (before, after)
-    finally:
-        other.context.close()
+        sidebar = page.locator("[data-testid=stSidebar]")
+        sidebar.get_by_text("Use your own checkpoint").click()
+        start = time.perf_counter()
+        sidebar.locator("input[type=file]").set_input_files(path)
+        for prompt in PROMPTS:  # the other student types while the file is read
+            box = other.locator("[data-testid=stSidebar] textarea")
+            box.fill(prompt)
+            box.press("Control+Enter")
+            other.get_by_text(f"Reading {len(prompt)} characters").wait_for()
+            expect(other.locator("[data-testid=stPlotlyChart]").first).to_be_visible()
+            assert not other.locator("[data-testid=stException]").count()
+        sidebar.get_by_text(said).wait_for()
+        measured.append((path.name, path.stat().st_size, round(time.perf_counter() - start, 2), memory_mb(pid)))
+        assert not page.locator("[data-testid=stException]").count()
+        assert "/tmp/" not in sidebar.locator("[data-testid=stAlertContentError]").first.inner_text()
+        expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("tiny")
+    after = memory_mb(pid)
+    print(f"server memory before {before}, after {after}; per upload (name, bytes, s to the sentence, memory): "
+          f"{measured}")  # fmt: skip
+    # the files claim models of 100+ GB; refusing them costs the server nothing it would notice
+    assert after["VmHWM"] - before["VmHWM"] < 150, (before, after)

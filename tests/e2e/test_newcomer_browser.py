@@ -31,13 +31,6 @@ def newcomer_server(tmp_path_factory):
     yield from serve(None, tmp_path_factory.mktemp("log") / "streamlit.log")
 
 
-def new_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return page
-
-
 def no_exception_box(page, where: str) -> None:
     boxes = page.locator(EXCEPTION)
     assert boxes.count() == 0, f"{where}: {boxes.first.inner_text()}"
@@ -52,43 +45,42 @@ def scanned(image) -> list[str]:
     return [code.text for code in zxingcpp.read_barcodes(picture)]
 
 
-def test_a_teacher_leads_a_class_with_a_qr_code_a_student_follows_and_the_class_ends(newcomer_server, browser):
-    teacher, student = new_page(browser), new_page(browser)
-    try:
-        teacher.goto(f"{newcomer_server}/?prompt=First%20Citizen")
-        wait_idle(teacher)
-        side = teacher.locator("[data-testid=stSidebar]")
-        code = lead_a_class(teacher)
-        wait_idle(teacher)
-        no_exception_box(teacher, "leading")
-        link = f"{newcomer_server}/?class={code}"
-        qr = side.locator(f'img[alt="QR code for {link}"]')
-        qr.wait_for()
-        qr.scroll_into_view_if_needed()
-        assert qr.evaluate("img => img.complete && img.naturalWidth") > 0  # drawn, not its alt text
-        assert scanned(qr) == [link]
+def test_a_teacher_leads_a_class_with_a_qr_code_a_student_follows_and_the_class_ends(newcomer_server, tabs):
+    teacher, student = tabs.take(), tabs.take()
+    teacher.goto(f"{newcomer_server}/?prompt=First%20Citizen")
+    wait_idle(teacher)
+    side = teacher.locator("[data-testid=stSidebar]")
+    code = lead_a_class(teacher)
+    wait_idle(teacher)
+    no_exception_box(teacher, "leading")
+    link = f"{newcomer_server}/?class={code}"
+    qr = side.locator(f'img[alt="QR code for {link}"]')
+    qr.wait_for()
+    qr.scroll_into_view_if_needed()
+    assert qr.evaluate("img => img.complete && img.naturalWidth") > 0  # drawn, not its alt text
+    assert scanned(qr) == [link]
 
-        student.goto(link)
-        student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
-        student.wait_for_url(lambda url: "prompt=First" in url)  # the teacher's prompt
-        teacher.get_by_text("1 following").wait_for(timeout=FOLLOW_MS)
+    student.goto(link)
+    student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
+    student.wait_for_url(lambda url: "prompt=First" in url)  # the teacher's prompt
+    teacher.get_by_text("1 following").wait_for(timeout=FOLLOW_MS)
 
-        side.get_by_text("Lead a class").click()  # off: the class ends for everyone
-        teacher.get_by_text(re.compile(r"Leading class")).wait_for(state="detached")
-        student.get_by_text("The class has ended: the app is yours now.").wait_for(timeout=FOLLOW_MS)
-        for page, who in ((teacher, "teacher"), (student, "student")):
-            wait_idle(page)
-            no_exception_box(page, who)
-    finally:
-        for page in (teacher, student):
-            page.context.close()
+    side.get_by_text("Lead a class").click()  # off: the class ends for everyone
+    teacher.get_by_text(re.compile(r"Leading class")).wait_for(state="detached")
+    student.get_by_text("The class has ended: the app is yours now.").wait_for(timeout=FOLLOW_MS)
+    for page, who in ((teacher, "teacher"), (student, "student")):
+        wait_idle(page)
+        no_exception_box(page, who)
 
 
-def test_every_page_and_every_control_with_a_callback_shows_no_exception_box(newcomer_server, browser):
-    page = new_page(browser)
+def test_every_page_and_every_control_with_a_callback_shows_no_exception_box(newcomer_server, page):
     outside = []  # the app runs in offline rooms: nothing it loads may come from another host
-    page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(newcomer_server)
-            and outside.append(r.url))  # fmt: skip
+
+    def from_another_host(request):
+        if request.url.startswith(("http:", "https:")) and not request.url.startswith(newcomer_server):
+            outside.append(request.url)
+
+    page.on("request", from_another_host)
     try:
         for slug, info in PAGES.items():
             page.goto(f"{newcomer_server}/{info.url_path}?prompt=First%20Citizen")
@@ -115,10 +107,10 @@ def test_every_page_and_every_control_with_a_callback_shows_no_exception_box(new
         no_exception_box(page, "join")
         assert outside == [], outside  # the tab's icon came from fonts.gstatic.com
     finally:
-        page.context.close()
+        page.remove_listener("request", from_another_host)
 
 
-def test_an_error_that_slips_through_has_no_search_links_and_no_details(tmp_path, browser):
+def test_an_error_that_slips_through_has_no_search_links_and_no_details(tmp_path, page):
     """A script that raises, beside the app's own .streamlit/config.toml: Streamlit's box says only
     that something failed (no message, no traceback) and offers no Google or ChatGPT."""
     shutil.copytree(ROOT / "viz_app" / ".streamlit", tmp_path / ".streamlit")
@@ -128,7 +120,6 @@ def test_an_error_that_slips_through_has_no_search_links_and_no_details(tmp_path
     with open(log, "w") as out:
         server = subprocess.Popen(app_process.command(port, "127.0.0.1", script), cwd=tmp_path, stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    page = new_page(browser)
     try:
         url = f"http://127.0.0.1:{port}"  # 127.0.0.1: where Streamlit's "auto" shows the links
         wait_until_healthy(url, server, log)
@@ -140,6 +131,5 @@ def test_an_error_that_slips_through_has_no_search_links_and_no_details(tmp_path
             assert page.get_by_text(name).count() == 0, name
         assert page.locator("a[href*='google.com'], a[href*='chatgpt.com']").count() == 0
     finally:
-        page.context.close()
         server.terminate()
         server.wait(timeout=15)

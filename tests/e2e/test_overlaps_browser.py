@@ -12,14 +12,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def laptop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
+def laptop(tabs):
+    page = tabs.take(viewport={"width": 1280, "height": 720})
     page.set_default_timeout(90_000)
-    try:
-        yield page
-    finally:
-        context.close()
+    return page
 
 
 def overlap(a: dict, b: dict) -> bool:

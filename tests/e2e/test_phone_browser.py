@@ -91,10 +91,8 @@ FIGURES = """() => {
 }"""
 
 
-def open_on_phone(browser, url: str, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True,
-                                  device_scale_factor=3)  # fmt: skip
-    page = context.new_page()
+def open_on_phone(tabs, url: str, width: int, height: int):
+    page = tabs.take(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True, device_scale_factor=3)
     page.set_default_timeout(90_000)
     page.goto(url)
     wait_laid_out(page, width)
@@ -137,39 +135,36 @@ def report(name: str, width: int, height: int, first: dict | None) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), PHONES)
-def test_every_page_fits_a_phone(shipped_server, browser, width, height):
-    page = open_on_phone(browser, f"{shipped_server}/", width, height)
+def test_every_page_fits_a_phone(shipped_server, tabs, width, height):
+    page = open_on_phone(tabs, f"{shipped_server}/", width, height)
     problems = []
-    try:
-        for slug in PAGES:
-            name = slug or "attention"
-            if slug:  # by the (hidden) navigation, as a phone's menu does: not a fresh load of the app
-                switch_in_app(page, slug, timeout=90_000)
-                wait_laid_out(page, width)
-            if slug in PICTURE_FIRST:
-                picture_first(page, height)
-            screenshot(page, f"phone-{width}-{name}")
-            for what in page.evaluate(OVERFLOW):
-                problems.append(f"{name}: past the screen: {what}")
-            figures = page.evaluate(FIGURES)
-            for figure in figures:
-                if figure["overlaps"]:
-                    problems.append(f"{name}: '{figure['title']}' tick labels overlap: {figure['overlaps'][:3]}")
-                if figure["smallest"] is not None and figure["smallest"] < 12:
-                    problems.append(f"{name}: '{figure['title']}' tick labels at {figure['smallest']} px")
-            if slug in PICTURE_FIRST:
-                if not figures or figures[0]["top"] >= height:
-                    problems.append(f"{name}: the first figure starts at {figures and figures[0]['top']} px")
-            report(name, width, height, figures[0] if figures else None)
-            if not slug:  # the map: as wide as the screen, every character of its window labelled
-                first = figures[0]
-                assert first["plot"][0] >= width - 80, first
-                chars = shown_characters(page)
-                assert len(chars) == phone.zoom(width), chars
-                ticks = page.locator("[data-testid=stPlotlyChart]").first.locator(".yaxislayer-above text")
-                assert "".join(ticks.all_text_contents()) == chars
-    finally:
-        page.context.close()
+    for slug in PAGES:
+        name = slug or "attention"
+        if slug:  # by the (hidden) navigation, as a phone's menu does: not a fresh load of the app
+            switch_in_app(page, slug, timeout=90_000)
+            wait_laid_out(page, width)
+        if slug in PICTURE_FIRST:
+            picture_first(page, height)
+        screenshot(page, f"phone-{width}-{name}")
+        for what in page.evaluate(OVERFLOW):
+            problems.append(f"{name}: past the screen: {what}")
+        figures = page.evaluate(FIGURES)
+        for figure in figures:
+            if figure["overlaps"]:
+                problems.append(f"{name}: '{figure['title']}' tick labels overlap: {figure['overlaps'][:3]}")
+            if figure["smallest"] is not None and figure["smallest"] < 12:
+                problems.append(f"{name}: '{figure['title']}' tick labels at {figure['smallest']} px")
+        if slug in PICTURE_FIRST:
+            if not figures or figures[0]["top"] >= height:
+                problems.append(f"{name}: the first figure starts at {figures and figures[0]['top']} px")
+        report(name, width, height, figures[0] if figures else None)
+        if not slug:  # the map: as wide as the screen, every character of its window labelled
+            first = figures[0]
+            assert first["plot"][0] >= width - 80, first
+            chars = shown_characters(page)
+            assert len(chars) == phone.zoom(width), chars
+            ticks = page.locator("[data-testid=stPlotlyChart]").first.locator(".yaxislayer-above text")
+            assert "".join(ticks.all_text_contents()) == chars
     assert not problems, "\n".join(problems)
 
 
@@ -180,52 +175,46 @@ def class_server(tmp_path_factory):
     yield from serve(None, tmp_path_factory.mktemp("log") / "streamlit.log", **{DB_ENV: str(db)})
 
 
-def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class_server, browser):
-    teacher = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class_server, tabs):
+    teacher = tabs.take(viewport={"width": 1280, "height": 720})
     teacher.set_default_timeout(90_000)
-    student = None
-    try:
-        teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
-        wait_idle(teacher)
-        side = teacher.locator("[data-testid=stSidebar]")
-        code = lead_a_class(teacher)
+    teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
+    wait_idle(teacher)
+    side = teacher.locator("[data-testid=stSidebar]")
+    code = lead_a_class(teacher)
 
-        student = open_on_phone(browser, f"{class_server}/?class={code}", 390, 844)
-        screenshot(student, "phone-class-joined")
-        student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
-        student.wait_for_url(lambda url: "prompt=First" in url, timeout=FOLLOW_MS)
-        wait_laid_out(student, 390)
-        screenshot(student, "phone-class-following")
-        figures = student.evaluate(FIGURES)
-        first = figures[0]
-        assert first["top"] < 844 and first["plot"][0] >= 300 and not first["overlaps"], first
-        assert first["smallest"] >= 12
-        # the teacher's controls are behind "Explore on my own"
-        assert not student.get_by_role("radiogroup", name="Scale of q·k").is_visible()
-        assert (
-            student.get_by_text("Layer", exact=True).count() == 0
-            or not student.get_by_text("Layer", exact=True).first.is_visible()
-        )
-        assert not student.evaluate(OVERFLOW)
+    student = open_on_phone(tabs, f"{class_server}/?class={code}", 390, 844)
+    screenshot(student, "phone-class-joined")
+    student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
+    student.wait_for_url(lambda url: "prompt=First" in url, timeout=FOLLOW_MS)
+    wait_laid_out(student, 390)
+    screenshot(student, "phone-class-following")
+    figures = student.evaluate(FIGURES)
+    first = figures[0]
+    assert first["top"] < 844 and first["plot"][0] >= 300 and not first["overlaps"], first
+    assert first["smallest"] >= 12
+    # the teacher's controls are behind "Explore on my own"
+    assert not student.get_by_role("radiogroup", name="Scale of q·k").is_visible()
+    assert (
+        student.get_by_text("Layer", exact=True).count() == 0
+        or not student.get_by_text("Layer", exact=True).first.is_visible()
+    )
+    assert not student.evaluate(OVERFLOW)
 
-        side.get_by_label("Question").fill("Where does this head look?")
-        side.get_by_label("Choices, one per line").fill("The character just before\nThe first character")
-        side.get_by_label("The right choice's letter (blank: no single answer)").fill("A")
-        side.get_by_role("button", name="Ask the class").click()
-        student.get_by_role("heading", name="Where does this head look?").wait_for(timeout=FOLLOW_MS)
-        wait_idle(student)
-        screenshot(student, "phone-class-question")
-        answer = student.get_by_role("button", name=re.compile(r"^A\. "))
-        box = answer.bounding_box()
-        assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
-        answer.tap()
-        student.get_by_text("Your answer: A.").wait_for(timeout=FOLLOW_MS)
-        teacher.locator("[data-testid=stPlotlyChart]").filter(has_text="1 answer").wait_for(timeout=FOLLOW_MS)
+    side.get_by_label("Question").fill("Where does this head look?")
+    side.get_by_label("Choices, one per line").fill("The character just before\nThe first character")
+    side.get_by_label("The right choice's letter (blank: no single answer)").fill("A")
+    side.get_by_role("button", name="Ask the class").click()
+    student.get_by_role("heading", name="Where does this head look?").wait_for(timeout=FOLLOW_MS)
+    wait_idle(student)
+    screenshot(student, "phone-class-question")
+    answer = student.get_by_role("button", name=re.compile(r"^A\. "))
+    box = answer.bounding_box()
+    assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    answer.tap()
+    student.get_by_text("Your answer: A.").wait_for(timeout=FOLLOW_MS)
+    teacher.locator("[data-testid=stPlotlyChart]").filter(has_text="1 answer").wait_for(timeout=FOLLOW_MS)
 
-        # exploring shows the controls again
-        student.get_by_role("button", name="Explore on my own").tap()
-        student.get_by_text("Exploring on your own").wait_for(timeout=FOLLOW_MS)
-    finally:
-        teacher.context.close()
-        if student is not None:
-            student.context.close()
+    # exploring shows the controls again
+    student.get_by_role("button", name="Explore on my own").tap()
+    student.get_by_text("Exploring on your own").wait_for(timeout=FOLLOW_MS)

@@ -23,7 +23,7 @@ def settle(page) -> None:
     wait_idle(page)
 
 
-def test_the_timeline_slider_writes_the_link_and_a_page_switch_keeps_the_view(shipped_server, page, browser):
+def test_the_timeline_slider_writes_the_link_and_a_page_switch_keeps_the_view(shipped_server, page, tabs):
     page.goto(f"{shipped_server}/timeline?layer=3&head=2&scale=none")
     slider = page.get_by_role("slider", name="Training step")
     slider.wait_for()
@@ -41,13 +41,9 @@ def test_the_timeline_slider_writes_the_link_and_a_page_switch_keeps_the_view(sh
     settle(page)
     assert {k: link(page).get(k) for k in ("layer", "head", "scale")} == {"layer": "3", "head": "2", "scale": "none"}
 
-    fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    fresh.set_default_timeout(60_000)
-    try:  # the shared link, in a browser that never saw this session
-        fresh.goto(shared)
-        fresh.locator("[data-testid=stPlotlyChart] .gtitle").filter(has_text="step 250 · layer 3 · head 2").wait_for()
-    finally:
-        fresh.context.close()
+    fresh = tabs.take()  # the shared link, in a browser that never saw this session
+    fresh.goto(shared)
+    fresh.locator("[data-testid=stPlotlyChart] .gtitle").filter(has_text="step 250 · layer 3 · head 2").wait_for()
 
 
 def test_the_generate_step_slider_writes_the_link_and_a_page_switch_keeps_the_head(shipped_server, page):

@@ -50,26 +50,22 @@ def test_trained_against_untrained_side_by_side(shipped_server, page):
     screenshot(page, "compare-untrained")
 
 
-def test_a_link_reopens_the_same_view(shipped_server, browser, page):
+def test_a_link_reopens_the_same_view(shipped_server, tabs, page):
     page.goto(f"{shipped_server}/sharpness?layer=3&head=4&scale=none&cmp=step-250")
     page.get_by_role("heading", name="Sharpness").wait_for()
     wait_idle(page)
     page.wait_for_url(re.compile(r"cmp=step-250"))
     link = page.url
-    other = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-    try:
-        other.set_default_timeout(60_000)
-        other.goto(link)
-        other.get_by_role("heading", name="Sharpness").wait_for()
-        wait_idle(other)
-        for group, name in (("Layer", "3"), ("Head", "4")):
-            chosen = other.get_by_role("radiogroup", name=group).get_by_role("radio", name=name, exact=True)
-            assert chosen.get_attribute("aria-checked") == "true", group
-        scale = other.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1")
-        assert scale.get_attribute("aria-checked") == "true"
-        assert other.get_by_role("combobox", name="Compare with").input_value() == "this model at step 250"
-    finally:
-        other.context.close()
+    other = tabs.take(viewport={"width": 1280, "height": 720})
+    other.goto(link)
+    other.get_by_role("heading", name="Sharpness").wait_for()
+    wait_idle(other)
+    for group, name in (("Layer", "3"), ("Head", "4")):
+        chosen = other.get_by_role("radiogroup", name=group).get_by_role("radio", name=name, exact=True)
+        assert chosen.get_attribute("aria-checked") == "true", group
+    scale = other.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1")
+    assert scale.get_attribute("aria-checked") == "true"
+    assert other.get_by_role("combobox", name="Compare with").input_value() == "this model at step 250"
 
 
 def test_the_lessons_open_here_lands_on_the_view_it_names(shipped_server, page):

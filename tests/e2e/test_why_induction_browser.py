@@ -34,7 +34,8 @@ def test_a_click_on_a_head_shows_where_it_looks_from_the_character(lab_server, p
     click_point(page, grid, 1 * 6 + 2)  # layer 1, head 2
     wait_idle(page)
     chart(page, "Where layer 1 · head 2 looks").wait_for()
-    assert "layer=1" in page.url and "head=2" in page.url and "page=why" in page.url
+    # the link is written at the run's end, which may come after the chart is drawn
+    page.wait_for_url(lambda url: "layer=1" in url and "head=2" in url and "page=why" in url)
     screenshot(page, "why-L1H2")
 
 
@@ -48,5 +49,5 @@ def test_the_induction_head_is_found_and_a_click_opens_another_map(lab_server, p
     click_point(page, chart(page, "Induction score"), 0)  # layer 0, head 0: the previous-token head
     wait_idle(page)
     chart(page, "Layer 0 · head 0 on the probe").wait_for()
-    assert "ind_head=L0H0" in page.url
+    page.wait_for_url(lambda url: "ind_head=L0H0" in url)  # written at the run's end, after the chart
     screenshot(page, "induction-hand-built")
