@@ -298,13 +298,15 @@ def bench_train_speed(opts: BenchOptions) -> list[str]:
 
     from ..backend import train_jobs
 
-    steps = 15 if opts.quick else 300  # quick: that the section runs (the test), not a rate to read
+    # quick: that the section runs (the test), not a rate to read; a few steps and evals of two batches
+    # (15 steps with evals of 10 took 96 s beside CI's other tests, two torch threads on busy cores)
+    steps, eval_iters = (6, 2) if opts.quick else (300, 10)
     data = _train_text()
     folder = data.parent
 
     def config(name: str):
         return make_train_config("baby", data=str(data), out=str(folder / f"{name}.safetensors"), max_iters=steps,
-                                 eval_interval=steps // 3, eval_iters=10, device="cpu")  # fmt: skip
+                                 eval_interval=steps // 3, eval_iters=eval_iters, device="cpu")  # fmt: skip
 
     start = time.perf_counter()
     cli = train(config("cli"), progress=False, log=lambda msg: None)
