@@ -10,6 +10,7 @@ import shutil
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import serve
 from .helpers import lead_a_class, open_sidebar, wait_idle
@@ -43,22 +44,28 @@ def test_a_teacher_leads_two_students_who_follow_explore_and_answer(class_server
         student.wait_for_url(lambda url: "prompt=First" in url)  # the teacher's prompt, not the default
     teacher.get_by_text("2 following").wait_for(timeout=FOLLOW_MS)
 
-    # the teacher switches the scale off: both students show it
+    # the teacher switches the scale off: both students show it, their radios too (a click on the page
+    # sends every widget's value as the browser has it: one sent before its radio took the teacher's value
+    # would set the old scale back; on a loaded machine the explorer below once showed that)
     teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1").click()
     teacher.wait_for_url(lambda url: "scale=none" in url)
     for student in (first, second):
         student.wait_for_url(lambda url: "scale=none" in url, timeout=FOLLOW_MS)
+        checked = student.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1")
+        expect(checked).to_have_attribute("aria-checked", "true", timeout=FOLLOW_MS)
 
-    # one student explores: the teacher's next change passes it by; back to the teacher rejoins
+    # one student explores: the teacher's next change (a third scale, which only a follower can show)
+    # passes it by; back to the teacher rejoins
     first.get_by_role("button", name="Explore on my own").click()
     first.get_by_text("Exploring on your own").wait_for()
-    teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="1/√head_size").click()
-    teacher.wait_for_url(lambda url: "scale=head_size" in url)
-    second.wait_for_url(lambda url: "scale=head_size" in url, timeout=FOLLOW_MS)
+    wait_idle(first)
+    teacher.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="1/√n_embd").click()
+    teacher.wait_for_url(lambda url: "scale=n_embd" in url)
+    second.wait_for_url(lambda url: "scale=n_embd" in url, timeout=FOLLOW_MS)
     first.wait_for_timeout(2_000)  # several polls: an explorer's view stays its own
     assert "scale=none" in first.url
     first.get_by_role("button", name="Back to the teacher").click()
-    first.wait_for_url(lambda url: "scale=head_size" in url, timeout=FOLLOW_MS)
+    first.wait_for_url(lambda url: "scale=n_embd" in url, timeout=FOLLOW_MS)
 
     # a question of the teacher's own: hidden picture, answers, tally, reveal
     side = sidebar(teacher)
