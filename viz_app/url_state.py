@@ -121,6 +121,18 @@ def browser_missed_run() -> bool:
     return True
 
 
+def keep_drawn_view() -> None:
+    """In a fragment's own run: when the browser's link is older than the one the last full run wrote,
+    the browser has not drawn that run yet, and the widget values it sent with this run (which Streamlit
+    has put in the session) are as old: set back the view that run drew. A follower's poll sent the scale
+    from before the teacher's change that way, and the student's next click drew that scale again."""
+    ss = st.session_state
+    written = ss.get(_WRITTEN)
+    if in_full_run() or not written or not _moved(st.query_params.to_dict(), written):
+        return
+    open_link({name: value for name, value in written.items() if name != "page"})
+
+
 def end_run(page_slug: str) -> None:
     """Call after the page: note what the run's new keys follow (see settle), and write the URL."""
     st.session_state[_PAGE], st.session_state[_FULL_RUN] = page_slug, False

@@ -40,6 +40,23 @@ def fake(monkeypatch):
     return fake
 
 
+def test_a_poll_with_the_older_link_keeps_the_view_the_last_run_drew(fake, monkeypatch):
+    """The browser sent head 0 with its link and widgets from before the run that drew head 1 (a
+    follower taking the teacher's view): Streamlit put head 0 in the session; the view drawn is kept."""
+    from viz_app import state_links, state_session
+
+    monkeypatch.setattr(state_links, "st", fake)
+    monkeypatch.setattr(state_session, "st", fake)
+    fake.session_state.update({"layer": 0, "head": 0})  # the widget values the browser sent
+    url_state.keep_drawn_view()
+    assert (fake.session_state["layer"], fake.session_state["head"]) == (0, 1)
+    assert "page" not in fake.session_state
+    fake.session_state["head"] = 3  # a browser on the written link sent its own value: it stays
+    fake.link = {"page": "attention", "head": "1"}
+    url_state.keep_drawn_view()
+    assert fake.session_state["head"] == 3
+
+
 def test_a_poll_with_the_older_link_redraws_only_once_the_run_had_time_to_arrive(fake):
     assert not url_state.browser_missed_run()  # the run may still be on its way
     fake.clock[0] += url_state.MISSED_RUN_S + 0.01

@@ -86,6 +86,7 @@ def _poll() -> None:
     joined = current().follow
     if not joined:
         return
+    url_state.keep_drawn_view()  # a browser still drawing the teacher's view sent the values before it
     now = time.monotonic()
     if now - joined.here_at > HERE_EVERY_S:
         classes.here(joined.code, joined.student)
