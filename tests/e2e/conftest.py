@@ -203,9 +203,8 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if not (report.failed and call.when == "call" and hasattr(item, "funcargs")):
         return report
-    pool = item.funcargs.get("tabs") or item.funcargs.get("_tab_pool")
-    tabs = [tab for _, tab in pool.taken] if pool else [item.funcargs.get("page")]
-    for n, tab in enumerate(t for t in tabs if t is not None and not t.is_closed()):
+    pool = item.funcargs.get("tabs")  # a test's page is one of its tabs too
+    for n, tab in enumerate(t for _, t in (pool.taken if pool else []) if not t.is_closed()):
         try:
             state = tab.evaluate(PAGE_STATE)
         except Exception as e:  # the page itself may be what broke

@@ -105,10 +105,9 @@ QR_WHOLE = """img => {
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
-def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, page, width, height):
+def test_the_qr_code_on_the_projector_is_whole_and_drawn(class_server, tabs, width, height):
     """A phone scans the projector: on a 720p projector the code was cut off at the popover's bottom."""
-    teacher = page
-    teacher.set_viewport_size({"width": width, "height": height})
+    teacher = tabs.take(viewport={"width": width, "height": height})
     teacher.goto(f"{class_server}/?presenter=1")
     wait_idle(teacher)
     open_sidebar(teacher, "Class").get_by_text("Class", exact=True).click()
