@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -11,6 +12,14 @@ import pytest
 # load, so set before either (torch is imported lazily here: pytest-xdist's controller never needs it);
 # the processes a test starts inherit it (as a run under torchrun, which sets the same).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Python's default, as on a newcomer's machine: a module is compiled once and its .pyc read by every later
+# process. Where PYTHONDONTWRITEBYTECODE is set (this CI's machine sets it) and the venv was installed
+# without pip's compile step (the Makefile's --no-compile), every test server, torchrun rank and CLI run
+# compiled torch's and Streamlit's sources again: importing torch 4.4 s instead of 2.1 s, Streamlit 1.9 s
+# instead of 0.6 s, on this 2-core machine. The test processes' own imports and their children's alike.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 # `make test-fast` leaves out the e2e (browser) tests and these, marked slow: each starts other
 # processes (torchrun, `python -m nanogpt`, a server), seconds apiece. tests/app marks its own.
