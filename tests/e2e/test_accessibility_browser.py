@@ -16,14 +16,13 @@ from .helpers import steady_box, switch_in_app, wait_idle
 pytestmark = pytest.mark.e2e
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Streamlit scrolls inside its own container, and axe leaves what is outside the window unjudged
-# ("incomplete"): only colour contrast needs the text in view, so that rule runs at each window's height
-# down the page, to its end, and every rule once at the end, when every chart has been drawn (Plotly draws
-# one as it comes into view): every rule on the whole page at each window cost seconds a window
-SCROLL_TO = """y => { const main = document.querySelector('[data-testid=stMain]'); main.scrollTo(0, y);
-  return {top: main.scrollTop, height: main.clientHeight, end: main.scrollHeight}; }"""
-IN_VIEW = {"runOnly": {"type": "rule", "values": ["color-contrast"]}, "resultTypes": ["violations"]}
+# axe leaves what is outside the window unjudged ("incomplete"), and Streamlit scrolls inside its own container:
+# the window is made as tall as the page (the same width, so the same layout and colours) and every rule runs
+# once with all of it in view. Scrolling a 720 px window down the page (the Lesson: ~20 windows) and judging
+# colour contrast at each cost axe a pass over the whole document a window.
 EVERY_RULE = {"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]}
+MAIN_HEIGHT = "() => document.querySelector('[data-testid=stMain]').scrollHeight"
+TALLEST = 16_000  # px: Chromium lays out taller windows, but a page that long is a bug of its own
 
 
 def page_url(server: str, slug: str, presenting: bool) -> str:
@@ -32,29 +31,25 @@ def page_url(server: str, slug: str, presenting: bool) -> str:
 
 
 def serious_violations(page) -> dict[str, dict[str, str]]:
-    """axe's serious and critical violations of the page scrolled through: rule id -> node -> why."""
+    """axe's serious and critical violations of the whole page, all of it in view: rule id -> node -> why."""
     from axe_playwright_python.sync_playwright import Axe
 
     if not page.evaluate("typeof axe !== 'undefined'"):  # once a tab: Axe.run would parse its 500 kB at every window
         page.evaluate(Axe().axe_script)
-    found: dict[str, dict[str, str]] = {}
-
-    def judge(options) -> None:
-        for rule in page.evaluate("options => axe.run(document, options)", options)["violations"]:
-            if rule["impact"] in ("serious", "critical"):
-                for node in rule["nodes"]:
-                    found.setdefault(rule["id"], {})[str(node["target"])] = node.get("failureSummary", "")[:240]
-
-    y = 0
-    for _ in range(60):  # a long Lesson is about 20 windows
-        where = page.evaluate(SCROLL_TO, y)
+    width = page.viewport_size["width"]
+    height = page.viewport_size["height"]
+    for _ in range(5):  # until the page fits: a taller window can lay the page out taller (its charts drawn)
+        page.set_viewport_size({"width": width, "height": min(page.evaluate(MAIN_HEIGHT), TALLEST)})
         page.wait_for_timeout(300)  # Plotly draws a chart as it comes into view
-        judge(IN_VIEW)
-        if where["top"] + where["height"] >= where["end"] - 1:
+        if page.evaluate(MAIN_HEIGHT) <= page.viewport_size["height"]:
             break
-        y = where["top"] + where["height"] * 0.8
-    judge(EVERY_RULE)  # at the page's end: the rules that read the document, not what is in view
-    page.evaluate(SCROLL_TO, 0)
+    assert page.evaluate(MAIN_HEIGHT) <= page.viewport_size["height"], "the page is taller than the window"
+    found: dict[str, dict[str, str]] = {}
+    for rule in page.evaluate("options => axe.run(document, options)", EVERY_RULE)["violations"]:
+        if rule["impact"] in ("serious", "critical"):
+            for node in rule["nodes"]:
+                found.setdefault(rule["id"], {})[str(node["target"])] = node.get("failureSummary", "")[:240]
+    page.set_viewport_size({"width": width, "height": height})
     return found
 
 
