@@ -93,28 +93,11 @@ def require_chromium():
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium, one for a test module; each test gets its own context and page (its own
-    cookies, and so its own Streamlit session). Not one for the session: Playwright's sync API keeps
-    an asyncio loop running in the thread while it is open, and a later module of the same
-    pytest-xdist worker that calls asyncio.run (the classroom bench) would fail."""
-    require_chromium()
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
 class Tabs:
-    """The tabs a test module's tests take turns in, each in a context of its own (cookies, storage). A
+    """The tabs a test process's browser tests take turns in, each in a context of its own (cookies, storage). A
     test opens its link in a tab: a new document and so a new Streamlit session, as a new tab would, but
     in a renderer that has compiled the app's JavaScript already: a page load cost ~6 s of Chromium's CPU
     in a new tab on this 2-core machine, ~3 s in a used one (Chromium was 60 % of the suite's CPU)."""
@@ -162,11 +145,71 @@ class Tabs:
                 tab.context.close()
 
 
-@pytest.fixture(scope="module")
-def _tab_pool(browser):
-    pool = Tabs(browser)
-    yield pool
-    pool.close()
+class SharedBrowser:
+    """One headless Chromium and its tabs for a test process's browser tests, one module after another: a
+    tab's renderer keeps the JavaScript it compiled across modules too (a new renderer's first load cost
+    ~7 CPU-s, a used one's ~4), and Chromium starts once, not once a module. Closed before any other test of
+    the process runs: Playwright's sync API keeps an asyncio loop running in the thread while it is open,
+    and a test that calls asyncio.run (the classroom bench) would fail."""
+
+    manager = browser = tabs = None
+
+    def open(self) -> Tabs:
+        if self.browser is not None and not self.browser.is_connected():  # it crashed: the next test gets a new one
+            self.close()
+        if self.browser is None:
+            require_chromium()
+            from playwright import sync_api
+
+            self.manager = sync_api.sync_playwright().start()
+            self.browser = self.manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            self.tabs = Tabs(self.browser)
+        return self.tabs
+
+    def close(self) -> None:
+        if self.browser is not None:
+            try:
+                if self.browser.is_connected():
+                    self.tabs.close()
+                    self.browser.close()
+            finally:
+                self.manager.stop()
+                self.manager = self.browser = self.tabs = None
+
+    # hooks of a plugin registered for every test of the session, not only this folder's
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        if E2E not in item.path.parents:
+            self.close()
+
+    def pytest_sessionfinish(self):
+        self.close()
+
+
+E2E = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def _shared_browser(request):
+    shared = SharedBrowser()
+    request.config.pluginmanager.register(shared, "attention-lab-shared-browser")
+    try:
+        yield shared
+    finally:
+        request.config.pluginmanager.unregister(shared)
+        shared.close()
+
+
+@pytest.fixture
+def _tab_pool(_shared_browser):
+    return _shared_browser.open()
+
+
+@pytest.fixture
+def browser(_tab_pool):
+    """Headless Chromium, shared by the browser tests of this test process that follow one another (each
+    test takes its own tabs, or contexts: their own cookies, and so their own Streamlit sessions)."""
+    return _tab_pool.browser
 
 
 @pytest.fixture
