@@ -16,13 +16,19 @@ from .helpers import steady_box, switch_in_app, wait_idle
 pytestmark = pytest.mark.e2e
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# axe leaves what is outside the window unjudged ("incomplete"), and Streamlit scrolls inside its own container:
-# the window is made as tall as the page (the same width, so the same layout and colours) and every rule runs
-# once with all of it in view. Scrolling a 720 px window down the page (the Lesson: ~20 windows) and judging
-# colour contrast at each cost axe a pass over the whole document a window.
-EVERY_RULE = {"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]}
+# axe leaves what is outside the window unjudged ("incomplete"), and Streamlit scrolls inside its own container.
+# So the window is made as tall as the page (the same width: the same layout and colours), and all of it is
+# judged at once; presenter mode's picture is as tall as the window (presenter.py), so a taller window only
+# makes a taller page: there the 720 px window scrolls down the page, colour contrast (the one rule that
+# needs the text in view) judged at each window, every rule once at the end (all charts drawn by then).
+# Judging each 720 px window of a long normal page (the Lesson: ~20) cost axe a pass over the whole document each.
+SCROLL_TO = """y => { const main = document.querySelector('[data-testid=stMain]'); main.scrollTo(0, y);
+  return {top: main.scrollTop, height: main.clientHeight, end: main.scrollHeight}; }"""
 MAIN_HEIGHT = "() => document.querySelector('[data-testid=stMain]').scrollHeight"
-TALLEST = 16_000  # px: Chromium lays out taller windows, but a page that long is a bug of its own
+WINDOW_TALL_PICTURE = "() => !!document.querySelector('div[class*=st-key-presenter-fit]')"  # presenter.py's picture
+TALLEST = 16_000  # px: a page longer than that is judged a window at a time
+IN_VIEW = {"runOnly": {"type": "rule", "values": ["color-contrast"]}, "resultTypes": ["violations"]}
+EVERY_RULE = {"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]}
 
 
 def page_url(server: str, slug: str, presenting: bool) -> str:
@@ -36,20 +42,29 @@ def serious_violations(page) -> dict[str, dict[str, str]]:
 
     if not page.evaluate("typeof axe !== 'undefined'"):  # once a tab: Axe.run would parse its 500 kB at every window
         page.evaluate(Axe().axe_script)
-    width = page.viewport_size["width"]
-    height = page.viewport_size["height"]
-    for _ in range(5):  # until the page fits: a taller window can lay the page out taller (its charts drawn)
-        page.set_viewport_size({"width": width, "height": min(page.evaluate(MAIN_HEIGHT), TALLEST)})
-        page.wait_for_timeout(300)  # Plotly draws a chart as it comes into view
-        if page.evaluate(MAIN_HEIGHT) <= page.viewport_size["height"]:
-            break
-    assert page.evaluate(MAIN_HEIGHT) <= page.viewport_size["height"], "the page is taller than the window"
     found: dict[str, dict[str, str]] = {}
-    for rule in page.evaluate("options => axe.run(document, options)", EVERY_RULE)["violations"]:
-        if rule["impact"] in ("serious", "critical"):
-            for node in rule["nodes"]:
-                found.setdefault(rule["id"], {})[str(node["target"])] = node.get("failureSummary", "")[:240]
-    page.set_viewport_size({"width": width, "height": height})
+
+    def judge(options) -> None:
+        for rule in page.evaluate("options => axe.run(document, options)", options)["violations"]:
+            if rule["impact"] in ("serious", "critical"):
+                for node in rule["nodes"]:
+                    found.setdefault(rule["id"], {})[str(node["target"])] = node.get("failureSummary", "")[:240]
+
+    window = page.viewport_size
+    if not page.evaluate(WINDOW_TALL_PICTURE):
+        page.set_viewport_size({"width": window["width"], "height": min(page.evaluate(MAIN_HEIGHT), TALLEST)})
+        page.wait_for_timeout(300)  # Plotly draws a chart as it comes into view
+    y = 0
+    for _ in range(60):
+        where = page.evaluate(SCROLL_TO, y)
+        page.wait_for_timeout(300)
+        judge(IN_VIEW)
+        if where["top"] + where["height"] >= where["end"] - 1:
+            break
+        y = where["top"] + where["height"] * 0.8
+    judge(EVERY_RULE)
+    page.evaluate(SCROLL_TO, 0)
+    page.set_viewport_size(window)
     return found
 
 

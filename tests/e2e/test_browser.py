@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .helpers import chart, click_point, wait_idle
+from .helpers import chart, click_point, wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -33,9 +33,7 @@ def test_type_a_prompt_see_the_heatmap_flip_the_scale(server, page):
     assert re.fullmatch(r"\d+\.\d{3} nats", before)
 
     page.get_by_role("radiogroup", name="Scale of q·k").get_by_role("radio", name="none = 1").click()
-    page.wait_for_function(
-        "before => document.querySelector('[data-testid=stMetricValue]').innerText !== before", arg=before
-    )
+    wait_until(page, "before => document.querySelector('[data-testid=stMetricValue]').innerText !== before", arg=before)
     after = entropy.inner_text()
     assert after != before
     assert float(after.split()[0]) < float(before.split()[0])  # no scale: a sharper softmax

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .helpers import chart, click_point, wait_idle
+from .helpers import chart, click_point, wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -100,7 +100,8 @@ def test_the_distribution_follows_temperature_and_top_k_before_the_next_sample(s
     everything = page.get_by_text(re.compile(r"All \d+ characters"))
     vocab = int(re.search(r"\d+", everything.inner_text()).group())
     everything.click()  # the whole vocabulary on demand
-    page.wait_for_function(
+    wait_until(
+        page,
         "([n]) => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].some(c => "
         "c.innerText.includes('every next character') && c.querySelectorAll('.barlayer .point').length === 2 * n)",
         arg=[vocab],

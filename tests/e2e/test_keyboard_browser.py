@@ -13,7 +13,7 @@ import pytest
 from viz_app.a11y import CLICKER_NEXT, LIVE_REGION
 from viz_app.lesson_steps import STEPS
 
-from .helpers import wait_idle
+from .helpers import wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def loaded(page, heading: str, *, with_map: bool = False) -> None:
     """Until the page is drawn, its key listeners installed and (with_map) its map ready for keys."""
     page.locator("[data-testid=stMain] h2", has_text=heading).first.wait_for()
     wait_idle(page, timeout=120_000)
-    page.wait_for_function("() => window.__attentionLabKeys === true")
+    wait_until(page, "() => window.__attentionLabKeys === true")
     if with_map:
         page.locator("[data-a11y-map]").first.wait_for(state="attached")
     page.wait_for_timeout(300)
@@ -96,7 +96,7 @@ def test_a_head_opens_from_the_layers_x_heads_grid_by_keyboard(shipped_server, p
     page.wait_for_url(re.compile(r"layer=2&head=3.*view=head|view=head.*layer=2&head=3|layer=2.*head=3"))
     wait_idle(page)
     assert "view=head" in page.url or "view=" not in page.url
-    page.wait_for_function("() => document.activeElement.hasAttribute('data-a11y-map')")  # the head's map
+    wait_until(page, "() => document.activeElement.hasAttribute('data-a11y-map')")  # the head's map
     assert "layer 2 · head 3" in page.evaluate(ACTIVE)["label"]
     done("open a head from the grid", keys)
 
@@ -112,7 +112,8 @@ def test_a_cell_is_picked_on_a_heads_map_by_keyboard(shipped_server, page):
     keys.press("Enter")
     query, key = re.fullmatch(r"query (.+), key (.+)", target).groups()  # e.g. "query d @116, key ␣ @112"
     for name, label in (("Query (the character looking)", query), ("Key (the character looked at)", key)):
-        page.wait_for_function(  # the pickers below the map follow the picked cell
+        wait_until(  # the pickers below the map follow the picked cell
+            page,
             "([name, label]) => document.querySelector(`input[aria-label='${name}']`)"
             "?.getAttribute('aria-valuetext') === label",
             arg=[name, label],
@@ -164,14 +165,14 @@ def safely(read: str) -> str:
 
 
 def read_drawn(page, read: str) -> str:
-    page.wait_for_function(f"() => ({safely(read)})() !== null", timeout=60_000)
+    wait_until(page, f"() => ({safely(read)})() !== null", timeout=60_000)
     return page.evaluate(read)
 
 
 def step_after(page, key: str, before: str, read: str) -> str:
     page.keyboard.press(key)
-    page.wait_for_function(f"b => {{ const now = ({safely(read)})(); return now !== null && now !== b; }}",
-                           arg=before, timeout=60_000)  # fmt: skip
+    changed = f"b => {{ const now = ({safely(read)})(); return now !== null && now !== b; }}"
+    wait_until(page, changed, arg=before, timeout=60_000)
     wait_idle(page)
     return read_drawn(page, read)
 
@@ -204,8 +205,10 @@ def test_after_a_page_switch_the_focus_is_on_the_pages_heading(shipped_server, p
     wait_idle(page)
     page.get_by_role("link", name="Sharpness").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("() => document.activeElement.tagName === 'H2'"
-                           " && document.activeElement.textContent.includes('Sharpness')")  # fmt: skip
+    wait_until(
+        page,
+        "() => document.activeElement.tagName === 'H2' && document.activeElement.textContent.includes('Sharpness')",
+    )
 
 
 def test_figure_toolbars_are_out_of_the_tab_order_and_every_control_shows_its_focus(shipped_server, page):

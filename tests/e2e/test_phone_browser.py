@@ -22,7 +22,7 @@ from viz_app import phone
 from viz_app.backend.classes import DB_ENV
 
 from .conftest import serve
-from .helpers import lead_a_class, screenshot, switch_in_app, wait_idle
+from .helpers import lead_a_class, screenshot, switch_in_app, wait_idle, wait_until
 from .test_presenter_browser import shown_characters
 
 pytestmark = pytest.mark.e2e
@@ -101,7 +101,7 @@ def open_on_phone(tabs, url: str, width: int, height: int):
 
 def wait_laid_out(page, width: int) -> None:
     """Until the server has laid the page out for this phone's width (phone.py marks it) and the run is over."""
-    page.wait_for_function(f"() => document.documentElement.dataset.phoneLayout === '{width}'", timeout=90_000)
+    wait_until(page, f"() => document.documentElement.dataset.phoneLayout === '{width}'", timeout=90_000)
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly draws after the run
     wait_idle(page)
@@ -113,7 +113,8 @@ def picture_first(page, height: int) -> None:
     marker is set, and the laptop layout's elements are on the screen until it ends. The test then measures
     what is there, and says if it is not."""
     try:
-        page.wait_for_function(
+        wait_until(
+            page,
             "(h) => { const c = document.querySelector('[data-testid=stPlotlyChart] .main-svg');"
             " return !!c && c.getBoundingClientRect().top + window.scrollY < h; }",
             arg=height,

@@ -11,7 +11,7 @@ import pytest
 from viz_app.figures.kit import visible_char
 from viz_app.url_state import DEFAULT_PROMPT
 
-from .helpers import screenshot
+from .helpers import screenshot, wait_until
 from .test_presenter_browser import SIZES, open_presenting, shown_characters
 
 pytestmark = pytest.mark.e2e
@@ -200,7 +200,7 @@ def test_the_text_view_shades_what_a_hovered_character_looks_at(shipped_server, 
     space = spaces[-2]
     letter = space + 2
     page.locator(".tv .tv-c").nth(letter).hover()
-    page.wait_for_function(f"() => document.querySelector('.tv').dataset.query === '{letter}'")
+    wait_until(page, f"() => document.querySelector('.tv').dataset.query === '{letter}'")
     after = page.evaluate(TEXT_VIEW)
     screenshot(page, f"presenter-text-view-{width}x{height}")
     earlier, later = after["alphas"][: letter + 1], after["alphas"][letter + 1 :]

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .helpers import wait_idle
+from .helpers import wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def test_the_timeline_slider_writes_the_link_and_a_page_switch_keeps_the_view(sh
     slider.press("ArrowRight")
     settle(page)
     slider.press("ArrowRight")
-    page.wait_for_function("() => location.search.includes('tl_step=250')")
+    wait_until(page, "() => location.search.includes('tl_step=250')")
     settle(page)
     page.locator("[data-testid=stPlotlyChart] .gtitle").filter(has_text="step 250 · layer 3 · head 2").wait_for()
     shared = page.url
@@ -55,7 +55,7 @@ def test_the_generate_step_slider_writes_the_link_and_a_page_switch_keeps_the_he
     slider.press("ArrowLeft")
     page.get_by_text("Step 49 of 50 ·").wait_for()
     # the slider's fragment writes its step; the run that sampled the 50 wrote gen_n: both in the link
-    page.wait_for_function("() => location.search.includes('gen_step=49') && location.search.includes('gen_n=50')")
+    wait_until(page, "() => location.search.includes('gen_step=49') && location.search.includes('gen_n=50')")
     settle(page)
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Attention").click()
     page.wait_for_url(lambda url: "page=attention" in url)
