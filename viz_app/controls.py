@@ -49,14 +49,9 @@ def radio(label: str, options, *, key: str, default=None, **kwargs):
 
 
 def slider_choice(label: str, options, *, key: str, default=None, host=st, **kwargs):
-    """st.select_slider, its value kept among the options.
-
-    Its default is the value it shows: the browser places a select slider whose options changed at the
-    label it sent last, and where that label is not among the new ones, at the widget's default (Streamlit
-    1.67's Slider); the first option by default, so a new prompt once showed 'A @0' on the Query slider
-    above the breakdown of '. @29' (the config's disableWidgetStateDuplicationWarning: on purpose)."""
+    """st.select_slider, its value kept among the options."""
     url_state.clamp(key, options, default)
-    return host.select_slider(label, list(options), value=st.session_state.get(key), key=key, **kwargs)
+    return host.select_slider(label, list(options), key=key, **kwargs)
 
 
 def current_head(n_layer: int, n_head: int) -> tuple[int, int]:

@@ -120,20 +120,6 @@ def test_picking_a_cell_explains_its_score(make_app, tiny_dir):
     assert np.isclose(b.row_weights.sum(), 1.0, atol=1e-5) and len(b.row_scores) == 21
 
 
-def test_a_new_prompt_draws_the_breakdown_s_sliders_at_what_it_explains(make_app):
-    """The browser places a select slider whose options changed at the label it sent last, or where a new
-    prompt lacks that label, at the slider's default: which must be the value the page explains (Chromium
-    showed 'A @0' on the Query slider above the breakdown of '. @29' when the default was the first option)."""
-    at = make_app().run()
-    at.select_slider(key="query_pos").set_value(20).run()
-    at.sidebar.text_area(key="prompt").input("All:\nSpeak, speak, speak, all.").run()
-    assert_clean(at)
-    for key in ("query_pos", "key_pos"):
-        slider = at.select_slider(key=key)
-        assert slider.proto.options[int(slider.proto.default[0])].endswith(f" @{slider.value}"), key
-    assert at.select_slider(key="query_pos").value == 29  # the new prompt's last character
-
-
 def test_the_zoom_window_narrows_every_view(make_app):
     at = make_app().run()
     at.slider(key="window").set_value((10, 20)).run()
