@@ -145,6 +145,9 @@ class Tabs:
                 tab.context.close()
 
 
+E2E = Path(__file__).resolve().parent
+
+
 class SharedBrowser:
     """One headless Chromium and its tabs for a test process's browser tests, one module after another: a
     tab's renderer keeps the JavaScript it compiled across modules too (a new renderer's first load cost
@@ -181,12 +184,6 @@ class SharedBrowser:
     def pytest_runtest_setup(self, item):
         if E2E not in item.path.parents:
             self.close()
-
-    def pytest_sessionfinish(self):
-        self.close()
-
-
-E2E = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")

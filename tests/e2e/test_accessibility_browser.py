@@ -37,7 +37,7 @@ def page_url(server: str, slug: str, presenting: bool) -> str:
 
 
 def serious_violations(page) -> dict[str, dict[str, str]]:
-    """axe's serious and critical violations of the whole page, all of it in view: rule id -> node -> why."""
+    """axe's serious and critical violations of the whole page, judged in view: rule id -> node -> why."""
     from axe_playwright_python.sync_playwright import Axe
 
     if not page.evaluate("typeof axe !== 'undefined'"):  # once a tab: Axe.run would parse its 500 kB at every window
@@ -57,12 +57,12 @@ def serious_violations(page) -> dict[str, dict[str, str]]:
     y = 0
     for _ in range(60):
         where = page.evaluate(SCROLL_TO, y)
-        page.wait_for_timeout(300)
-        judge(IN_VIEW)
+        page.wait_for_timeout(300)  # Plotly draws a chart as it comes into view
         if where["top"] + where["height"] >= where["end"] - 1:
-            break
+            break  # the last window (a normal page's only one): judged by every rule below
+        judge(IN_VIEW)
         y = where["top"] + where["height"] * 0.8
-    judge(EVERY_RULE)
+    judge(EVERY_RULE)  # colour contrast in this last window, and the rules that read the whole document
     page.evaluate(SCROLL_TO, 0)
     page.set_viewport_size(window)
     return found
