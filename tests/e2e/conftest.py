@@ -14,6 +14,8 @@ import pytest
 
 from viz_app.serving import app_process
 
+from .helpers import WAIT_MS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 # Several pages of one test (a teacher and students) are each a window, and all but the newest are in the
@@ -119,7 +121,7 @@ class Tabs:
             tab.console = []
             tab.on("console", lambda message: tab.console.append(message.text))
         tab.set_viewport_size(viewport)
-        tab.set_default_timeout(60_000)
+        tab.set_default_timeout(WAIT_MS)
         tab.console.clear()
         self.taken.append((key, tab))
         return tab
@@ -164,6 +166,7 @@ class SharedBrowser:
             require_chromium()
             from playwright import sync_api
 
+            sync_api.expect.set_options(timeout=WAIT_MS)  # its default is 5 s
             self.manager = sync_api.sync_playwright().start()
             self.browser = self.manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             self.tabs = Tabs(self.browser)
@@ -227,7 +230,8 @@ def page(tabs):
 
 # what a failed browser test's page showed, in its report: the URL, Streamlit's connection and script
 # state (DISCONNECTED_FOREVER was a student page's death, f0aeee7), any exception box, the main area's text and
-# how many charts it holds, and the console's end
+# how many charts it holds (and placeholders for elements still loading), the sidebar's text boxes, the focus,
+# and the console's end
 PAGE_STATE = """() => ({
   url: location.href,
   connection: document.querySelector('[data-test-connection-state]')?.dataset.testConnectionState,
@@ -235,6 +239,10 @@ PAGE_STATE = """() => ({
   exceptions: [...document.querySelectorAll('[data-testid=stException]')].map(e => e.innerText.slice(0, 300)),
   main: document.querySelector('[data-testid=stMain]')?.innerText.slice(0, 800),
   charts: document.querySelectorAll('[data-testid=stPlotlyChart]').length,
+  skeletons: document.querySelectorAll('[data-testid=stSkeleton]').length,
+  boxes: [...document.querySelectorAll("[data-testid=stSidebar] input[type=text]")]
+    .map(i => `${i.ariaLabel}=${i.value}`),
+  focus: `${document.activeElement?.tagName} ${(document.activeElement?.innerText || '').slice(0, 40)}`,
 })"""
 
 

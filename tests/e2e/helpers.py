@@ -10,7 +10,12 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from viz_app.pages import PAGES
 
-IDLE = "() => document.querySelector('[data-test-script-state]')?.dataset.testScriptState === 'notRunning'"
+# the run is over and the browser has drawn every element it sent: Streamlit's frontend draws a chart, a table
+# and the like as a placeholder (stSkeleton) until their code is loaded, after the run: on an idle machine 37
+# placeholders for 3-6 s of an Attention page's first load, longer on a busy one (a keyboard walk that began
+# then skipped the page's buttons, a chart waited for 60 s)
+IDLE = """() => document.querySelector('[data-test-script-state]')?.dataset.testScriptState === 'notRunning'
+  && !document.querySelector('[data-testid=stSkeleton]')"""
 
 # every button and widget label of the page that is cut off by a box around it, or ends in an ellipsis
 CLIPPED = """() => {
@@ -37,14 +42,19 @@ CLIPPED = """() => {
 # Chromium drawing them: a 10 s wait for a run cost 1.1 CPU-s of Chromium that way, 0.55 s checking every 100 ms
 POLL_MS = 100
 
+# the longest a browser test waits for the page (a tab's default; wait_idle's; Playwright's expect, in
+# conftest): a first page load or a run on the CI machine, 2 cores shared by four test processes, their
+# servers and browsers, took over 60 s twice (a chart not drawn yet at 60 s, drawn when the report was read)
+WAIT_MS = 120_000
+
 
 def wait_until(page, expression: str, arg=None, timeout: float | None = None) -> None:
     """Until the JavaScript expression (a function) is truthy in the page, checked every POLL_MS."""
     page.wait_for_function(expression, arg=arg, timeout=timeout, polling=POLL_MS)
 
 
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Until the app's script run is over (and the browser has drawn what it sent)."""
+def wait_idle(page, timeout: float = WAIT_MS) -> None:
+    """Until the app's script run is over and the browser has drawn what it sent (IDLE), and 300 ms."""
     wait_until(page, IDLE, timeout=timeout)
     page.wait_for_timeout(300)
 

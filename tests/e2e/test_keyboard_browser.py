@@ -13,7 +13,7 @@ import pytest
 from viz_app.a11y import CLICKER_NEXT, LIVE_REGION
 from viz_app.lesson_steps import STEPS
 
-from .helpers import wait_idle, wait_until
+from .helpers import WAIT_MS, wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +33,10 @@ RING = """() => { const s = getComputedStyle(document.activeElement);
 
 
 class Keys:
-    """Key presses on a page, counted."""
+    """Key presses on a page, counted, from the page's heading (heading: its text)."""
 
-    def __init__(self, page):
-        self.page, self.count = page, 0
+    def __init__(self, page, heading: str):
+        self.page, self.heading, self.count = page, heading, 0
 
     def press(self, key: str, times: int = 1) -> None:
         for _ in range(times):
@@ -45,15 +45,28 @@ class Keys:
             self.page.wait_for_timeout(60)
 
     def tab_to(self, found, limit: int = 40) -> dict:
-        """Tab until the focused element satisfies found(active); its description."""
-        seen = []
-        for _ in range(limit):
-            self.press("Tab")
-            active = self.page.evaluate(ACTIVE)
-            seen.append((active["tag"], active["key"], active["text"][:12]))
-            if found(active):
-                return active
-        raise AssertionError(f"not reached in {limit} Tabs; last focus {active}; {seen}")
+        """Tab until the focused element satisfies found(active); its description. A walk that misses, or
+        takes more than TARGET presses, is walked once more from the heading: 3 times in ~20 CI and loaded
+        runs the first Tab went below the page's buttons, or to the sidebar (a late redraw of the page under
+        the focus, on a machine four test processes share); the presses counted are the last walk's, so a
+        page whose order is wrong fails both."""
+        walks = []
+        for attempt in range(2):
+            seen, reached = [], None
+            for _ in range(limit):
+                self.press("Tab")
+                active = self.page.evaluate(ACTIVE)
+                seen.append((active["tag"], active["key"], active["text"][:12]))
+                if found(active):
+                    reached = active
+                    break
+            if reached is not None and (self.count <= TARGET or attempt):
+                return reached
+            walks.append(seen)
+            wait_idle(self.page)
+            self.page.evaluate(FOCUS_HEADING, self.heading)
+            self.count = 0
+        raise AssertionError(f"not reached in {limit} Tabs, twice; last focus {active}; the walks: {walks}")
 
 
 def loaded(page, heading: str, *, with_map: bool = False) -> None:
@@ -72,7 +85,7 @@ def open_at_heading(page, url: str, heading: str, *, with_map: bool = False) -> 
     page.goto(url)
     loaded(page, heading, with_map=with_map)
     page.evaluate(FOCUS_HEADING, heading)
-    return Keys(page)
+    return Keys(page, heading)
 
 
 def said(page) -> str:
@@ -165,14 +178,14 @@ def safely(read: str) -> str:
 
 
 def read_drawn(page, read: str) -> str:
-    wait_until(page, f"() => ({safely(read)})() !== null", timeout=60_000)
+    wait_until(page, f"() => ({safely(read)})() !== null", timeout=WAIT_MS)
     return page.evaluate(read)
 
 
 def step_after(page, key: str, before: str, read: str) -> str:
     page.keyboard.press(key)
     changed = f"b => {{ const now = ({safely(read)})(); return now !== null && now !== b; }}"
-    wait_until(page, changed, arg=before, timeout=60_000)
+    wait_until(page, changed, arg=before, timeout=WAIT_MS)
     wait_idle(page)
     return read_drawn(page, read)
 
@@ -216,7 +229,7 @@ def test_figure_toolbars_are_out_of_the_tab_order_and_every_control_shows_its_fo
     page.locator(".modebar-btn").first.wait_for(state="attached")
     wait_idle(page)
     assert page.evaluate("document.querySelectorAll('.modebar-btn:not([tabindex=\"-1\"])').length") == 0
-    keys = Keys(page)
+    keys = Keys(page, "Sharpness")
     rings = []
     for _ in range(12):  # the first controls, sidebar first: each draws an outline while focused
         keys.press("Tab")

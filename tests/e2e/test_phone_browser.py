@@ -22,7 +22,7 @@ from viz_app import phone
 from viz_app.backend.classes import DB_ENV
 
 from .conftest import serve
-from .helpers import lead_a_class, screenshot, switch_in_app, wait_idle, wait_until
+from .helpers import WAIT_MS, lead_a_class, screenshot, switch_in_app, wait_idle, wait_until
 from .test_presenter_browser import shown_characters
 
 pytestmark = pytest.mark.e2e
@@ -118,7 +118,7 @@ def picture_first(page, height: int) -> None:
             "(h) => { const c = document.querySelector('[data-testid=stPlotlyChart] .main-svg');"
             " return !!c && c.getBoundingClientRect().top + window.scrollY < h; }",
             arg=height,
-            timeout=60_000,
+            timeout=WAIT_MS,
         )
     except PlaywrightTimeoutError:
         return

@@ -17,7 +17,7 @@ import pytest
 from viz_app.bench.proxy import process_of
 from viz_app.serving import app_process, serve
 
-from .helpers import screenshot, wait_idle
+from .helpers import WAIT_MS, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
@@ -57,12 +57,12 @@ def test_each_users_upload_and_download_reach_the_process_holding_their_page(hal
         context.add_cookies([{"name": serve.COOKIE, "value": value, "url": hall.url}])
         try:
             page = context.new_page()
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(WAIT_MS)
             page.goto(f"{hall.url}/?prompt=Speak%2C%20speak.")
             sidebar = page.locator("[data-testid=stSidebar]")
             sidebar.get_by_text("Use your own checkpoint").click()
             sidebar.locator("input[type=file]").set_input_files(upload)
-            expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("mine (uploaded)", timeout=60_000)
+            expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("mine (uploaded)", timeout=WAIT_MS)
             wait_idle(page)
             # the map is drawn: Plotly's 4.7 MB script came through whole (nginx once cut it at its temp file)
             page.locator("[data-testid=stPlotlyChart] .gtitle").first.wait_for()
@@ -113,7 +113,7 @@ def test_a_process_killed_mid_class_its_students_reopen_their_view_and_the_other
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             context.add_cookies([{"name": serve.COOKIE, "value": value, "url": hall.url}])
             page = context.new_page()
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(WAIT_MS)
             page.goto(f"{hall.url}/?prompt=Speak%2C%20speak.&{view}")
             wait_idle(page)
             pages.append(page)
