@@ -59,7 +59,7 @@ def wait_idle(page, timeout: float = WAIT_MS) -> None:
     page.wait_for_timeout(300)
 
 
-def switch_in_app(page, slug: str, timeout: float = 120_000) -> None:
+def switch_in_app(page, slug: str, timeout: float = WAIT_MS) -> None:
     """Go to another page by the sidebar's navigation link, clicked (by script: presenter mode and a phone
     hide the sidebar), until that page is drawn. Streamlit draws it without starting the app again: a fresh
     load costs about 8 s of Chromium's CPU on this 2-core machine, most of it the frontend's JavaScript

@@ -72,7 +72,7 @@ def open_page(page, url: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(url)
     page.locator("[data-testid=stMain] h2").first.wait_for()
-    wait_idle(page, timeout=120_000)
+    wait_idle(page)
     page.wait_for_timeout(800)  # presenter mode's sidebar slides away; figures settle
 
 

@@ -185,7 +185,7 @@ def test_a_live_ablation_run_says_how_long_it_took_and_what_to_compare_it_with(s
     assert "few seconds" not in before and "depends on this machine" in before
     page.get_by_role("button", name="Train it").click()
     table = page.locator("[data-testid=stDataFrame]").filter(has_text="change vs live full")
-    table.wait_for(state="attached", timeout=120_000)
+    table.wait_for(state="attached")
     wait_idle(page)
     cells = table.locator("td").all_text_contents()
     assert "None" not in cells

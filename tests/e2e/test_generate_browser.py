@@ -49,7 +49,7 @@ def test_play_keeps_sampling_until_pause(server, page):
     page.get_by_text("Press Next to sample the first character").wait_for()
     page.get_by_role("button", name="Play").click()
     pause = page.get_by_role("button", name="Pause")
-    pause.wait_for(timeout=15_000)  # playing: the button offers to pause
+    pause.wait_for()  # playing: the button offers to pause
     page.locator("[data-generated]").first.wait_for()
     counts = [len(generated(page))]
     for _ in range(60):  # Play samples by itself (two a second on an idle server): it keeps growing
@@ -59,7 +59,7 @@ def test_play_keeps_sampling_until_pause(server, page):
             break
     assert counts[-1] >= counts[0] + 4, counts
     pause.click()
-    page.get_by_role("button", name="Play").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Play").wait_for()
     wait_idle(page)
     stopped = len(generated(page))
     page.wait_for_timeout(2_000)
@@ -77,7 +77,7 @@ def first_step(server, page) -> None:
 def test_a_square_of_the_pick_column_enlarges_its_head(server, page):
     first_step(server, page)
     click_point(page, chart(page, "every layer × head"), 2)  # the pick square of L1 · H0
-    page.locator("[data-testid=stPlotlyChart] .gtitle", has_text="layer 1 · head 0").wait_for(timeout=15_000)
+    page.locator("[data-testid=stPlotlyChart] .gtitle", has_text="layer 1 · head 0").wait_for()
 
 
 def test_the_distribution_follows_temperature_and_top_k_before_the_next_sample(server, page):
@@ -91,7 +91,7 @@ def test_the_distribution_follows_temperature_and_top_k_before_the_next_sample(s
     top_k = page.get_by_role("spinbutton", name="Top-k (0 = off)")
     top_k.fill("3")
     top_k.press("Enter")
-    dist.get_by_text("top-k 3 cuts here").wait_for(timeout=15_000)
+    dist.get_by_text("top-k 3 cuts here").wait_for()
     wait_idle(page)
     assert [dark.nth(i).get_attribute("d") for i in range(dark.count())] != before
     drawn = [dark.nth(i).bounding_box()["height"] for i in range(dark.count())]

@@ -9,8 +9,6 @@ from urllib.parse import quote
 
 import pytest
 
-from .helpers import WAIT_MS
-
 pytestmark = pytest.mark.e2e
 PROMPT = "ROMEO:\nWhat light through yonder window breaks?"
 NANOGPT_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "import" / "nanogpt-shakespeare-char"
@@ -25,7 +23,7 @@ def test_upload_a_nanogpt_ckpt_with_its_meta_pkl_and_see_it_on_every_page(server
     sidebar.get_by_text("Use your own checkpoint").click()
     sidebar.locator("input[type=file]").set_input_files([NANOGPT_DIR / "ckpt.pt", NANOGPT_DIR / "meta.pkl"])
     picker = sidebar.get_by_role("combobox", name="Model")
-    expect(picker).to_have_value(LABEL, timeout=WAIT_MS)  # converted, registered and chosen (seconds on a busy CPU)
+    expect(picker).to_have_value(LABEL)  # converted, registered and chosen (seconds on a busy CPU)
     sidebar.get_by_text("from nanoGPT ckpt.pt").wait_for()  # the facts of the imported model
     sidebar.get_by_text("2 layers × 4 heads").wait_for()
 

@@ -13,7 +13,7 @@ import pytest
 from viz_app.a11y import CLICKER_NEXT, LIVE_REGION
 from viz_app.lesson_steps import STEPS
 
-from .helpers import WAIT_MS, wait_idle, wait_until
+from .helpers import wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ class Keys:
 def loaded(page, heading: str, *, with_map: bool = False) -> None:
     """Until the page is drawn, its key listeners installed and (with_map) its map ready for keys."""
     page.locator("[data-testid=stMain] h2", has_text=heading).first.wait_for()
-    wait_idle(page, timeout=120_000)
+    wait_idle(page)
     wait_until(page, "() => window.__attentionLabKeys === true")
     if with_map:
         page.locator("[data-a11y-map]").first.wait_for(state="attached")
@@ -178,14 +178,14 @@ def safely(read: str) -> str:
 
 
 def read_drawn(page, read: str) -> str:
-    wait_until(page, f"() => ({safely(read)})() !== null", timeout=WAIT_MS)
+    wait_until(page, f"() => ({safely(read)})() !== null")
     return page.evaluate(read)
 
 
 def step_after(page, key: str, before: str, read: str) -> str:
     page.keyboard.press(key)
     changed = f"b => {{ const now = ({safely(read)})(); return now !== null && now !== b; }}"
-    wait_until(page, changed, arg=before, timeout=WAIT_MS)
+    wait_until(page, changed, arg=before)
     wait_idle(page)
     return read_drawn(page, read)
 

@@ -21,7 +21,6 @@ from .helpers import lead_a_class, steady_box, wait_idle
 
 pytestmark = pytest.mark.e2e
 PROMPT = "First Citizen:\nSpeak, speak."
-FOLLOW_MS = 30_000  # a wait, not a measure: the shared 2-core test machine is slow
 EXCEPTION = "[data-testid=stException]"
 
 
@@ -63,11 +62,11 @@ def test_a_teacher_leads_a_class_with_a_qr_code_a_student_follows_and_the_class_
     student.goto(link)
     student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
     student.wait_for_url(lambda url: "prompt=First" in url)  # the teacher's prompt
-    teacher.get_by_text("1 following").wait_for(timeout=FOLLOW_MS)
+    teacher.get_by_text("1 following").wait_for()
 
     side.get_by_text("Lead a class").click()  # off: the class ends for everyone
     teacher.get_by_text(re.compile(r"Leading class")).wait_for(state="detached")
-    student.get_by_text("The class has ended: the app is yours now.").wait_for(timeout=FOLLOW_MS)
+    student.get_by_text("The class has ended: the app is yours now.").wait_for()
     for page, who in ((teacher, "teacher"), (student, "student")):
         wait_idle(page)
         no_exception_box(page, who)

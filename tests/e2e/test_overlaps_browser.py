@@ -13,9 +13,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def laptop(tabs):
-    page = tabs.take(viewport={"width": 1280, "height": 720})
-    page.set_default_timeout(90_000)
-    return page
+    return tabs.take(viewport={"width": 1280, "height": 720})
 
 
 def overlap(a: dict, b: dict) -> bool:
@@ -38,8 +36,8 @@ def test_the_right_half_of_a_pick_square_enlarges_its_head_and_the_link_names_it
     on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y).getAttribute('class')", [x, y])
     assert "nsdrag" not in on_top, on_top
     page.mouse.click(x, y)
-    page.locator("[data-testid=stPlotlyChart] .gtitle", has_text="layer 3 · head 2").wait_for(timeout=30_000)
-    page.wait_for_url(lambda url: "layer=3" in url and "head=2" in url, timeout=30_000)
+    page.locator("[data-testid=stPlotlyChart] .gtitle", has_text="layer 3 · head 2").wait_for()
+    page.wait_for_url(lambda url: "layer=3" in url and "head=2" in url)
 
 
 def test_the_residual_comparisons_legend_is_clear_of_its_title(shipped_server, laptop):

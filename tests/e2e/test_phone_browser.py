@@ -30,7 +30,6 @@ PHONES = [(390, 844), (360, 740)]
 PAGES = ("", "sharpness", "residual", "why", "induction", "timeline", "generate", "train", "ablations", "lesson")
 PICTURE_FIRST = ("", "sharpness", "why", "generate")  # their first figure's top within the first screen
 PROMPT = "First Citizen:\nBefore we proceed any further, hear me speak."
-FOLLOW_MS = 30_000  # a wait, not a measure: the shared 2-core test machine is slow
 
 # what the page draws past the screen: the page's own scroll widths, and every element of the page's main
 # column (a table scrolls inside itself: not the page) and every SVG text of a figure past its right edge
@@ -93,7 +92,6 @@ FIGURES = """() => {
 
 def open_on_phone(tabs, url: str, width: int, height: int):
     page = tabs.take(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True, device_scale_factor=3)
-    page.set_default_timeout(90_000)
     page.goto(url)
     wait_laid_out(page, width)
     return page
@@ -101,7 +99,7 @@ def open_on_phone(tabs, url: str, width: int, height: int):
 
 def wait_laid_out(page, width: int) -> None:
     """Until the server has laid the page out for this phone's width (phone.py marks it) and the run is over."""
-    wait_until(page, f"() => document.documentElement.dataset.phoneLayout === '{width}'", timeout=90_000)
+    wait_until(page, f"() => document.documentElement.dataset.phoneLayout === '{width}'")
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly draws after the run
     wait_idle(page)
@@ -142,7 +140,7 @@ def test_every_page_fits_a_phone(shipped_server, tabs, width, height):
     for slug in PAGES:
         name = slug or "attention"
         if slug:  # by the (hidden) navigation, as a phone's menu does: not a fresh load of the app
-            switch_in_app(page, slug, timeout=90_000)
+            switch_in_app(page, slug)
             wait_laid_out(page, width)
         if slug in PICTURE_FIRST:
             picture_first(page, height)
@@ -178,7 +176,6 @@ def class_server(tmp_path_factory):
 
 def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class_server, tabs):
     teacher = tabs.take(viewport={"width": 1280, "height": 720})
-    teacher.set_default_timeout(90_000)
     teacher.goto(f"{class_server}/?prompt={quote(PROMPT)}")
     wait_idle(teacher)
     side = teacher.locator("[data-testid=stSidebar]")
@@ -187,7 +184,7 @@ def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class
     student = open_on_phone(tabs, f"{class_server}/?class={code}", 390, 844)
     screenshot(student, "phone-class-joined")
     student.get_by_text(f"Following your teacher's screen (class {code})").wait_for()
-    student.wait_for_url(lambda url: "prompt=First" in url, timeout=FOLLOW_MS)
+    student.wait_for_url(lambda url: "prompt=First" in url)
     wait_laid_out(student, 390)
     screenshot(student, "phone-class-following")
     figures = student.evaluate(FIGURES)
@@ -206,16 +203,16 @@ def test_a_student_on_a_phone_reads_the_teachers_map_and_answers_with_taps(class
     side.get_by_label("Choices, one per line").fill("The character just before\nThe first character")
     side.get_by_label("The right choice's letter (blank: no single answer)").fill("A")
     side.get_by_role("button", name="Ask the class").click()
-    student.get_by_role("heading", name="Where does this head look?").wait_for(timeout=FOLLOW_MS)
+    student.get_by_role("heading", name="Where does this head look?").wait_for()
     wait_idle(student)
     screenshot(student, "phone-class-question")
     answer = student.get_by_role("button", name=re.compile(r"^A\. "))
     box = answer.bounding_box()
     assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     answer.tap()
-    student.get_by_text("Your answer: A.").wait_for(timeout=FOLLOW_MS)
-    teacher.locator("[data-testid=stPlotlyChart]").filter(has_text="1 answer").wait_for(timeout=FOLLOW_MS)
+    student.get_by_text("Your answer: A.").wait_for()
+    teacher.locator("[data-testid=stPlotlyChart]").filter(has_text="1 answer").wait_for()
 
     # exploring shows the controls again
     student.get_by_role("button", name="Explore on my own").tap()
-    student.get_by_text("Exploring on your own").wait_for(timeout=FOLLOW_MS)
+    student.get_by_text("Exploring on your own").wait_for()

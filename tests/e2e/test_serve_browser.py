@@ -62,7 +62,7 @@ def test_each_users_upload_and_download_reach_the_process_holding_their_page(hal
             sidebar = page.locator("[data-testid=stSidebar]")
             sidebar.get_by_text("Use your own checkpoint").click()
             sidebar.locator("input[type=file]").set_input_files(upload)
-            expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("mine (uploaded)", timeout=WAIT_MS)
+            expect(sidebar.get_by_role("combobox", name="Model")).to_have_value("mine (uploaded)")
             wait_idle(page)
             # the map is drawn: Plotly's 4.7 MB script came through whole (nginx once cut it at its temp file)
             page.locator("[data-testid=stPlotlyChart] .gtitle").first.wait_for()

@@ -20,14 +20,14 @@ def picked_model(page) -> str:
 def train_a_tiny_model(server, page) -> None:
     page.goto(f"{server}/train?{TINY_RUN}")
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("It is in the sidebar as").wait_for(timeout=120_000)
+    page.get_by_text("It is in the sidebar as").wait_for()
     wait_idle(page)
 
 
 def test_look_at_it_opens_the_trained_model(server, page):
     train_a_tiny_model(server, page)
     page.get_by_role("link", name="Look at it").click()
-    page.get_by_role("heading", name="Attention", exact=True).wait_for(timeout=15_000)
+    page.get_by_role("heading", name="Attention", exact=True).wait_for()
     page.wait_for_url(lambda url: "my-baby-1" in url)
     wait_idle(page)
     assert picked_model(page) == "my-baby-1 (trained here)"
