@@ -56,7 +56,9 @@ def test_the_score_breakdown_follows_a_prompt_change(server, page):
     query, key = 20, 3  # the click targets run row by row over the lower triangle
     click_point(page, heatmap, query * (query + 1) // 2 + key)
     explanation = page.locator("[data-testid=stMarkdownContainer]").filter(has_text="q·k = Σ").first
-    explanation.filter(has_text="on key s @3").wait_for()
+    # the query too: in a loaded run a wait for the key alone passed while the sliders still showed the
+    # breakdown the page opens with (query . @27), before the click's run
+    explanation.filter(has_text="query , @20").filter(has_text="on key s @3").wait_for()
     assert thumb(page, "Query (the character looking)") == ", @20" and thumb(page, "Key (the") == "s @3"
 
     longer = "All:\nSpeak, speak, speak, all."  # 30 characters: position 20 is still there

@@ -89,6 +89,9 @@ def open_at_heading(page, url: str, heading: str, *, with_map: bool = False) -> 
 
 
 def said(page) -> str:
+    """What the live region says after a key: it is emptied at once and given the words 30 ms later (so a
+    screen reader says them again), and on a loaded machine it was read in between: '' (a CI-like run)."""
+    wait_until(page, "id => document.getElementById(id)?.textContent.trim()", arg=LIVE_REGION)
     return page.locator(f"#{LIVE_REGION}").inner_text()
 
 
